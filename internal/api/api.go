@@ -1,0 +1,85 @@
+// Package api holds the management API's handlers. Each Lambda function
+// serves its own routes from the one table below; the local gateway serves the
+// very same handlers.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/paykeys/paykeys/internal/apigw"
+	"github.com/paykeys/paykeys/internal/keysvc"
+	"github.com/paykeys/paykeys/internal/store"
+)
+
+// Audit lists audit records.
+type Audit interface {
+	ListAudit(ctx context.Context, merchantID string, limit int, cursor string) ([]store.AuditRecord, string, error)
+}
+
+// API serves the management routes.
+type API struct {
+	Keys  *keysvc.Service
+	Audit Audit
+	Log   *slog.Logger
+	Now   func() time.Time
+}
+
+type route struct {
+	function string
+	need     apigw.Permission
+	serve    func(ctx context.Context, a keysvc.Actor, req apigw.Request) (apigw.Response, error)
+}
+
+// routes maps API Gateway route keys to the function that serves them.
+func (h *API) routes() map[string]route {
+	return map[string]route{
+		"POST /v1/keys":             {"create", apigw.Write, h.create},
+		"GET /v1/keys":              {"keys", apigw.Read, h.list},
+		"GET /v1/keys/{id}":         {"keys", apigw.Read, h.get},
+		"PATCH /v1/keys/{id}":       {"keys", apigw.Write, h.patch},
+		"DELETE /v1/keys/{id}":      {"keys", apigw.Write, h.revoke},
+		"GET /v1/audit":             {"keys", apigw.Write, h.audit},
+		"POST /v1/keys/{id}/reset":  {"reset", apigw.Write, h.reset},
+		"POST /v1/keys/{id}/verify": {"verify", apigw.Verify, h.verify},
+	}
+}
+
+// Function returns the handler of one Lambda function: it serves that
+// function's routes and answers 404 to any other.
+func (h *API) Function(name string) apigw.Handler {
+	mine := map[string]route{}
+	for k, r := range h.routes() {
+		if r.function == name {
+			mine[k] = r
+		}
+	}
+	return func(ctx context.Context, req apigw.Request) (apigw.Response, error) {
+		start := time.Now()
+		resp, a := h.serve(ctx, mine, req)
+		h.Log.InfoContext(ctx, "request",
+			"function", name, "route", req.RouteKey, "status", resp.StatusCode,
+			"latency_ms", float64(time.Since(start).Microseconds())/1000,
+			"request_id", req.RequestContext.RequestID, "merchant_id", a.MerchantID,
+			"actor", a.Subject, "role", a.Role, "key_id", req.PathParameters["id"])
+		return resp, nil
+	}
+}
+
+func (h *API) serve(ctx context.Context, mine map[string]route, req apigw.Request) (apigw.Response, keysvc.Actor) {
+	reqID := req.RequestContext.RequestID
+	r, ok := mine[req.RouteKey]
+	if !ok {
+		return apigw.Error(ctx, h.Log, reqID, notFoundRoute(req)), keysvc.Actor{}
+	}
+	a, err := apigw.Actor(req, r.need)
+	if err != nil {
+		return apigw.Error(ctx, h.Log, reqID, err), a
+	}
+	resp, err := r.serve(ctx, a, req)
+	if err != nil {
+		return apigw.Error(ctx, h.Log, reqID, err), a
+	}
+	return resp, a
+}

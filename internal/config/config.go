@@ -1,0 +1,72 @@
+// Package config turns environment variables into a validated, typed Config.
+// Only main packages call Load; everything else receives a Config.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting the functions read.
+type Config struct {
+	TableName              string        // TABLE_NAME (required)
+	SecretPrefix           string        // SECRET_PREFIX, default "paykeys/"
+	Region                 string        // AWS_REGION, default us-east-1
+	DynamoDBEndpoint       string        // DYNAMODB_ENDPOINT, local stack only
+	SecretsManagerEndpoint string        // SECRETSMANAGER_ENDPOINT, local stack only
+	LogLevel               slog.Level    // LOG_LEVEL: debug, info, warn, error
+	Environment            string        // ENVIRONMENT: the API's environment, test or live
+	CacheTTL               time.Duration // CACHE_TTL: authorizer key cache, default 30s, at most 5m
+	CursorKey              []byte        // CURSOR_KEY: signs pagination cursors
+}
+
+// Load reads the configuration through getenv (os.Getenv in main).
+func Load(getenv func(string) string) (Config, error) {
+	c := Config{
+		TableName:              getenv("TABLE_NAME"),
+		SecretPrefix:           or(getenv("SECRET_PREFIX"), "paykeys/"),
+		Region:                 or(getenv("AWS_REGION"), "us-east-1"),
+		DynamoDBEndpoint:       getenv("DYNAMODB_ENDPOINT"),
+		SecretsManagerEndpoint: getenv("SECRETSMANAGER_ENDPOINT"),
+		Environment:            or(getenv("ENVIRONMENT"), "test"),
+		CursorKey:              []byte(getenv("CURSOR_KEY")),
+	}
+	var errs []error
+	if c.TableName == "" {
+		errs = append(errs, errors.New("TABLE_NAME is required"))
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(or(getenv("LOG_LEVEL"), "info"))); err != nil {
+		errs = append(errs, fmt.Errorf("LOG_LEVEL: %w", err))
+	}
+	if c.Environment != "test" && c.Environment != "live" {
+		errs = append(errs, errors.New(`ENVIRONMENT must be "test" or "live"`))
+	}
+	ttl, err := duration(or(getenv("CACHE_TTL"), "30s"))
+	if err != nil || ttl < 0 || ttl > 5*time.Minute {
+		errs = append(errs, errors.New("CACHE_TTL must be a duration from 0s to 5m (e.g. 30s)"))
+	}
+	c.CacheTTL = ttl
+	if !strings.HasSuffix(c.SecretPrefix, "/") {
+		errs = append(errs, errors.New(`SECRET_PREFIX must end with "/"`))
+	}
+	return c, errors.Join(errs...)
+}
+
+// duration accepts Go durations and plain seconds.
+func duration(s string) (time.Duration, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	return time.ParseDuration(s)
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

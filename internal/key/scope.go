@@ -1,0 +1,138 @@
+package key
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// ParseScopes validates scopes ("resource:action", "resource:*" or "*"),
+// dropping duplicates. Nil or empty means no access.
+func ParseScopes(scopes []string) ([]string, error) {
+	if len(scopes) > MaxScopes {
+		return nil, Invalid("at most %d scopes", MaxScopes)
+	}
+	out := make([]string, 0, len(scopes))
+	for _, s := range scopes {
+		if !validScope(s) {
+			return nil, Invalid("scope %q must look like resource:action, resource:* or *", truncate(s, MaxScopeLen))
+		}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+func validScope(s string) bool {
+	if s == "*" {
+		return true
+	}
+	if len(s) > MaxScopeLen {
+		return false
+	}
+	res, act, ok := strings.Cut(s, ":")
+	return ok && validScopeWord(res) && (act == "*" || validScopeWord(act))
+}
+
+func validScopeWord(w string) bool {
+	if w == "" {
+		return false
+	}
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// Grants reports whether granted scopes allow required. An empty required
+// scope needs nothing.
+func Grants(granted []string, required string) bool {
+	if required == "" {
+		return true
+	}
+	res, _, _ := strings.Cut(required, ":")
+	for _, g := range granted {
+		if g == "*" || g == required {
+			return true
+		}
+		if len(g) == len(res)+2 && strings.HasSuffix(g, ":*") && g[:len(res)] == res {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseAllowedIPs validates an allowlist: CIDRs, or bare addresses stored as
+// /32 or /128. A CIDR with host bits set is refused. Empty means any address.
+func ParseAllowedIPs(ips []string) ([]netip.Prefix, error) {
+	if len(ips) > MaxAllowedIPs {
+		return nil, Invalid("at most %d allowed_ips", MaxAllowedIPs)
+	}
+	out := make([]netip.Prefix, 0, len(ips))
+	for _, s := range ips {
+		p, err := parsePrefix(s)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil || p.Addr().Zone() != "" {
+			return netip.Prefix{}, Invalid("allowed_ips: %q is not a valid CIDR", truncate(s, 64))
+		}
+		if p.Addr().Is4In6() {
+			return netip.Prefix{}, Invalid("allowed_ips: %q: write IPv4 ranges in IPv4 form", truncate(s, 64))
+		}
+		if p.Masked() != p {
+			return netip.Prefix{}, Invalid("allowed_ips: %q has host bits set (did you mean %s?)", s, p.Masked())
+		}
+		return p, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, Invalid("allowed_ips: %q is not a valid IP address or CIDR", truncate(s, 64))
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// IPAllowed reports whether addr is inside the allowlist (empty allows all).
+func IPAllowed(allowed []netip.Prefix, addr netip.Addr) bool {
+	if len(allowed) == 0 {
+		return true
+	}
+	addr = addr.Unmap()
+	for _, p := range allowed {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// PrefixStrings renders prefixes in canonical form.
+func PrefixStrings(ps []netip.Prefix) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,78 @@
+package keysvc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/store"
+)
+
+// retry runs op on a fresh read of the key until it commits without a
+// concurrent change winning, at most MaxAttempts times.
+func (s *Service) retry(ctx context.Context, a Actor, id string, op func(k *key.Key) error) error {
+	for attempt := 1; ; attempt++ {
+		k, err := s.getOwned(ctx, a, id)
+		if err != nil {
+			return err
+		}
+		err = op(k)
+		if !errors.Is(err, store.ErrStale) {
+			return err
+		}
+		if attempt >= s.MaxAttempts {
+			return key.Conflict("key %s is being changed concurrently; retry", id)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return err
+		}
+	}
+}
+
+// Update applies a patch. A patch that changes nothing writes and announces nothing.
+func (s *Service) Update(ctx context.Context, a Actor, id string, p key.Patch) (*key.Key, error) {
+	var out *key.Key
+	err := s.retry(ctx, a, id, func(k *key.Key) error {
+		now := s.Now()
+		n, change, err := k.Apply(p, now)
+		if err != nil || change == key.Unchanged {
+			out = n
+			return err
+		}
+		typ := EventKeyUpdated
+		if change == key.Disabled {
+			typ = EventKeyDisabled
+		}
+		if err := s.Store.UpdateKey(ctx, n, extras(a, "key.update", typ, n, now)); err != nil {
+			return fmt.Errorf("update %s: %w", id, err)
+		}
+		out = n
+		return nil
+	})
+	return out, err
+}
+
+// Revoke revokes a key for good and destroys its secret. Revoking a revoked
+// key announces nothing but finishes destroying its secret.
+func (s *Service) Revoke(ctx context.Context, a Actor, id string) error {
+	err := s.retry(ctx, a, id, func(k *key.Key) error {
+		if k.Status == key.StatusRevoked {
+			return nil
+		}
+		now := s.Now()
+		n := k.Revoke(now)
+		if err := s.Store.UpdateKey(ctx, n, extras(a, "key.revoke", EventKeyRevoked, n, now)); err != nil {
+			return fmt.Errorf("revoke %s: %w", id, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.Secrets.Delete(ctx, id); err != nil {
+		return fmt.Errorf("revoke %s: destroy secret: %w", id, err)
+	}
+	s.Log.InfoContext(ctx, "key revoked", "key_id", id, "merchant_id", a.MerchantID)
+	return nil
+}
