@@ -14,10 +14,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/paykeys/paykeys/internal/api"
-	"github.com/paykeys/paykeys/internal/app"
 	"github.com/paykeys/paykeys/internal/apigw"
+	"github.com/paykeys/paykeys/internal/app"
 	"github.com/paykeys/paykeys/internal/keysvc"
 	"github.com/paykeys/paykeys/internal/secret"
 	"github.com/paykeys/paykeys/internal/store"
@@ -252,4 +255,25 @@ func (e *env) verify(id, secret string) (valid bool, status string) {
 func merchant(m string) func(*req) { return func(r *req) { r.merchant = m } }
 func idemKey(k string) func(*req) {
 	return func(r *req) { r.headers = map[string]string{"idempotency-key": k} }
+}
+
+// listSecrets lists the names of this env's secrets that are not deleted.
+func listSecrets(t *testing.T, e *env) ([]string, error) {
+	prefix := e.secrets.Name("")
+	var names []string
+	p := secretsmanager.NewListSecretsPaginator(testenv.Secrets(t), &secretsmanager.ListSecretsInput{
+		Filters: []smtypes.Filter{{Key: smtypes.FilterNameStringTypeName, Values: []string{prefix}}},
+	})
+	for p.HasMorePages() {
+		out, err := p.NextPage(context.Background())
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range out.SecretList {
+			if n := aws.ToString(s.Name); strings.HasPrefix(n, prefix) && s.DeletedDate == nil {
+				names = append(names, n)
+			}
+		}
+	}
+	return names, nil
 }

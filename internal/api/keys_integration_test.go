@@ -103,8 +103,8 @@ func TestListPaginationAndFilters(t *testing.T) {
 	for name, q := range map[string]map[string]string{
 		"limit 0": {"limit": "0"}, "limit 101": {"limit": "101"}, "limit x": {"limit": "x"},
 		"bad env": {"environment": "prod"}, "bad status": {"status": "gone"},
-		"forged cursor":   {"cursor": base64.RawURLEncoding.EncodeToString([]byte(`{"id":"ck_test_x"}`))},
-		"garbage cursor":  {"cursor": "!!!"},
+		"forged cursor":    {"cursor": base64.RawURLEncoding.EncodeToString([]byte(`{"id":"ck_test_x"}`))},
+		"garbage cursor":   {"cursor": "!!!"},
 		"truncated cursor": {"cursor": cursor[:len(cursor)/2]},
 	} {
 		if resp := e.do(req{route: "GET /v1/keys", query: q}); resp.Status != 400 || resp.errCode(t) != "invalid_request" {
@@ -491,7 +491,7 @@ func TestConcurrentResets(t *testing.T) {
 // currentSecret reads the version labelled AWSCURRENT straight from the emulator.
 func currentSecret(t *testing.T, e *env, id string) (string, error) {
 	out, err := testenv.Secrets(t).GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{
-		SecretId: aws.String(e.secrets.Name(id)),
+		SecretId: aws.String(e.secrets.Name(id)), VersionStage: aws.String("AWSCURRENT"),
 	})
 	if err != nil {
 		return "", err

@@ -108,7 +108,9 @@ func TestActor(t *testing.T) {
 		}
 		return r
 	}
-	full := func(role string) map[string]string { return map[string]string{"sub": "u", "merchant_id": "m", "role": role} }
+	full := func(role string) map[string]string {
+		return map[string]string{"sub": "u", "merchant_id": "m", "role": role}
+	}
 	cases := []struct {
 		claims map[string]string
 		need   Permission

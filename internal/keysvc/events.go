@@ -10,17 +10,17 @@ import (
 
 // Event types (API.md §4).
 const (
-	EventKeyCreated     = "key.created"
-	EventKeyUpdated     = "key.updated"
-	EventKeyReset       = "key.reset"
-	EventKeyRevoked     = "key.revoked"
-	EventKeyDisabled    = "key.disabled"
-	EventKeyExpiring    = "key.expiring"
-	EventKeyExpired     = "key.expired"
-	EventRotationDue    = "key.rotation_due"
-	EventWebhookTest    = "webhook.test"
-	resourceTypeKey     = "key"
-	outcomeSuccess      = "success"
+	EventKeyCreated  = "key.created"
+	EventKeyUpdated  = "key.updated"
+	EventKeyReset    = "key.reset"
+	EventKeyRevoked  = "key.revoked"
+	EventKeyDisabled = "key.disabled"
+	EventKeyExpiring = "key.expiring"
+	EventKeyExpired  = "key.expired"
+	EventRotationDue = "key.rotation_due"
+	EventWebhookTest = "webhook.test"
+	resourceTypeKey  = "key"
+	outcomeSuccess   = "success"
 )
 
 // Payload is the body every webhook delivery of an event carries.

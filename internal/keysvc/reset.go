@@ -37,37 +37,42 @@ func (s *Service) Reset(ctx context.Context, a Actor, id string, grace time.Dura
 		return key.Issued{}, err
 	}
 	n := issued.Key
-	if err := s.Secrets.Promote(ctx, id, n.SecretVersionID, n.PrevSecretVersionID); err != nil {
-		// The record is committed, so the new secret already works (bearer
-		// checks use its hash, signed requests read it by version ID). Labels
-		// are brought in line by the next reset or the scheduled sweep.
-		s.Log.WarnContext(ctx, "staging labels not moved", "key_id", id, "error", err.Error())
-	}
-	if err := s.stillWorks(ctx, n); err != nil {
+	cur, err := s.settle(ctx, n)
+	if err != nil {
 		return key.Issued{}, err
+	}
+	if cur.MatchSecret(n.SecretHash, s.Now()) == key.NoMatch || cur.Status == key.StatusRevoked {
+		return key.Issued{}, key.Conflict("key %s was changed concurrently and this reset's secret was replaced; retry", id)
 	}
 	s.Log.InfoContext(ctx, "key reset", "key_id", id, "merchant_id", a.MerchantID, "secret_version", n.SecretVersion)
 	return issued, nil
 }
 
-// stillWorks re-reads the key and checks that the secret just issued is still
-// one that the key accepts.
-func (s *Service) stillWorks(ctx context.Context, issued *key.Key) error {
-	cur, err := s.Store.GetKey(ctx, issued.ID)
-	if err != nil {
-		return fmt.Errorf("reset %s: confirm: %w", issued.ID, err)
+// settle moves the secret store's staging labels to what the key record says
+// and reads the record again, until a read after a successful move shows the
+// record unchanged. Whoever moves the labels last has therefore seen the final
+// record, so concurrent resets leave the labels on the current secret. It
+// returns the record as last read.
+//
+// A failed label move does not fail the reset: the record alone decides which
+// secret works (bearer checks use its hash, signed requests read the secret by
+// the version ID it names), and the next reset or sweep moves the labels.
+func (s *Service) settle(ctx context.Context, want *key.Key) (*key.Key, error) {
+	for attempt := 1; ; attempt++ {
+		moved := s.Secrets.Promote(ctx, want.ID, want.SecretVersionID, want.PrevSecretVersionID)
+		cur, err := s.Store.GetKey(ctx, want.ID)
+		if err != nil {
+			return nil, fmt.Errorf("reset %s: confirm: %w", want.ID, err)
+		}
+		same := cur.SecretVersionID == want.SecretVersionID && cur.PrevSecretVersionID == want.PrevSecretVersionID
+		if moved == nil && same || attempt >= s.MaxAttempts {
+			if moved != nil {
+				s.Log.WarnContext(ctx, "staging labels not moved", "key_id", want.ID, "error", moved.Error())
+			}
+			return cur, nil
+		}
+		want = cur
 	}
-	if cur.MatchSecret(issued.SecretHash, s.Now()) == key.NoMatch || cur.EffectiveStatus(s.Now()) == key.StatusRevoked {
-		return key.Conflict("key %s was changed concurrently and this reset's secret was replaced; retry", issued.ID)
-	}
-	if cur.SecretVersionID == issued.SecretVersionID {
-		return nil
-	}
-	// A later reset won; make sure the labels follow the record, not us.
-	if err := s.Secrets.Promote(ctx, cur.ID, cur.SecretVersionID, cur.PrevSecretVersionID); err != nil {
-		s.Log.WarnContext(ctx, "staging labels not moved", "key_id", cur.ID, "error", err.Error())
-	}
-	return nil
 }
 
 // backoff waits a short, jittered time before retry attempt n+1.

@@ -14,8 +14,9 @@ type Verification struct {
 }
 
 // Verify tells whether secret is the key's current secret (or its previous
-// one inside a grace period). Every try counts against a per-key limit, so
-// the route cannot be used to guess.
+// one inside a grace period). A revoked key has no secret any more, so
+// nothing is valid for it. Every try counts against a per-key limit, so the
+// route cannot be used to guess.
 func (s *Service) Verify(ctx context.Context, a Actor, id, secret string) (Verification, error) {
 	k, err := s.getOwned(ctx, a, id)
 	if err != nil {
@@ -32,7 +33,7 @@ func (s *Service) Verify(ctx context.Context, a Actor, id, secret string) (Verif
 	parsed, wellFormed := key.ParseSecret(secret)
 	match := k.MatchSecret(key.Hash(secret), now)
 	return Verification{
-		Valid:  wellFormed && parsed.ClientID == k.ID && match != key.NoMatch,
+		Valid:  wellFormed && parsed.ClientID == k.ID && match != key.NoMatch && k.Status != key.StatusRevoked,
 		Status: k.EffectiveStatus(now),
 	}, nil
 }

@@ -1,0 +1,229 @@
+// Package secret keeps API key secrets in AWS Secrets Manager: one secret per
+// key, named <prefix><clientID>, one secret version per issued key secret.
+//
+// The version ID of each value is chosen by the caller (a UUID the database
+// records) and sent as the ClientRequestToken, so every write can be retried
+// safely and every read names the exact version the database points to.
+// Staging labels mirror the database: AWSCURRENT on the key's current
+// secret, AWSPREVIOUS on the previous one during a grace period, and
+// AWSPENDING on a value staged by a reset that has not committed yet.
+//
+// No error or message from this package ever contains a secret value.
+package secret
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/paykeys/paykeys/internal/key"
+)
+
+// Staging labels Secrets Manager gives meaning to.
+const (
+	StageCurrent  = "AWSCURRENT"
+	StagePrevious = "AWSPREVIOUS"
+	StagePending  = "AWSPENDING"
+)
+
+// TagClientID is the tag carrying the client ID on every secret.
+const TagClientID = "client_id"
+
+// API is the part of the Secrets Manager client the Store uses;
+// *secretsmanager.Client satisfies it.
+type API interface {
+	CreateSecret(ctx context.Context, in *secretsmanager.CreateSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error)
+	PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
+	ListSecretVersionIds(ctx context.Context, in *secretsmanager.ListSecretVersionIdsInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretVersionIdsOutput, error)
+	UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error)
+	DeleteSecret(ctx context.Context, in *secretsmanager.DeleteSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DeleteSecretOutput, error)
+}
+
+var _ API = (*secretsmanager.Client)(nil)
+
+var (
+	// ErrNotFound: the secret, or the version asked for, does not exist or
+	// has been deleted.
+	ErrNotFound = fmt.Errorf("secret not found: %w", key.ErrNotFound)
+	// ErrExists: the secret already exists with other content, or the
+	// version ID is already used for a different value. A retry with the
+	// same version ID and value is not an error.
+	ErrExists = errors.New("secret already exists")
+	// ErrScheduledForDeletion: the name belongs to a secret that is being
+	// deleted; Secrets Manager refuses to reuse it until deletion completes.
+	ErrScheduledForDeletion = errors.New("secret is scheduled for deletion")
+	// ErrConflict: Promote kept losing races with concurrent label moves.
+	// Calling Promote again is safe.
+	ErrConflict = errors.New("secret labels changed concurrently")
+	// ErrInvalid: a client ID or version ID that cannot name a secret or a
+	// version. It is a caller bug, never a state of the store.
+	ErrInvalid = errors.New("invalid secret argument")
+)
+
+// Store is the Secrets Manager adapter. It is safe for concurrent use.
+type Store struct {
+	api    API
+	prefix string
+}
+
+// New returns a Store that names secrets prefix+clientID, prefix being for
+// example "paykeys/".
+func New(api API, prefix string) *Store {
+	return &Store{api: api, prefix: prefix}
+}
+
+// Name returns the secret name holding clientID's secret.
+func (s *Store) Name(clientID string) string { return s.prefix + clientID }
+
+// Create stores the first version of a key's secret under versionID, with
+// the label AWSCURRENT and the tag client_id. Retrying with the same
+// versionID and value succeeds; the same name with anything else is
+// ErrExists, and a name still being deleted is ErrScheduledForDeletion.
+func (s *Store) Create(ctx context.Context, clientID, versionID, value string) error {
+	if err := s.check(clientID, versionID); err != nil {
+		return fmt.Errorf("secret %s: create: %w", clientID, err)
+	}
+	_, err := s.api.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name:               aws.String(s.Name(clientID)),
+		ClientRequestToken: aws.String(versionID),
+		SecretString:       aws.String(value),
+		Tags:               []types.Tag{{Key: aws.String(TagClientID), Value: aws.String(clientID)}},
+	})
+	switch {
+	case err == nil:
+		return nil
+	case isCode(err, "ResourceExistsException"):
+		return fmt.Errorf("secret %s: create version %s: %w: %w", clientID, versionID, ErrExists, err)
+	case isMarkedDeleted(err):
+		return fmt.Errorf("secret %s: create: %w: %w", clientID, ErrScheduledForDeletion, err)
+	default:
+		return fmt.Errorf("secret %s: create: %w", clientID, err)
+	}
+}
+
+// Stage adds versionID with the label AWSPENDING only; AWSCURRENT stays
+// where it is. A reset stages its new secret before the database commits and
+// promotes it after. Retrying with the same versionID and value succeeds.
+func (s *Store) Stage(ctx context.Context, clientID, versionID, value string) error {
+	if err := s.check(clientID, versionID); err != nil {
+		return fmt.Errorf("secret %s: stage: %w", clientID, err)
+	}
+	_, err := s.api.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+		SecretId:           aws.String(s.Name(clientID)),
+		ClientRequestToken: aws.String(versionID),
+		SecretString:       aws.String(value),
+		VersionStages:      []string{StagePending},
+	})
+	if err != nil {
+		if isCode(err, "ResourceExistsException") {
+			return fmt.Errorf("secret %s: stage version %s: %w: %w", clientID, versionID, ErrExists, err)
+		}
+		return fmt.Errorf("secret %s: stage version %s: %w", clientID, versionID, mapNotFound(err))
+	}
+	return nil
+}
+
+// Get returns the value of one version. A secret or version that does not
+// exist, or a secret being deleted, is ErrNotFound.
+func (s *Store) Get(ctx context.Context, clientID, versionID string) (string, error) {
+	if err := s.check(clientID, versionID); err != nil {
+		return "", fmt.Errorf("secret %s: get: %w", clientID, err)
+	}
+	out, err := s.api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
+		SecretId:  aws.String(s.Name(clientID)),
+		VersionId: aws.String(versionID),
+	})
+	if err != nil {
+		return "", fmt.Errorf("secret %s: get version %s: %w", clientID, versionID, mapNotFound(err))
+	}
+	if out.SecretString == nil {
+		return "", fmt.Errorf("secret %s: get version %s: the version holds no string value", clientID, versionID)
+	}
+	return *out.SecretString, nil
+}
+
+// Delete deletes the secret at once, without a recovery window. A secret
+// that does not exist, or is already being deleted, is success.
+func (s *Store) Delete(ctx context.Context, clientID string) error {
+	if err := checkClientID(clientID); err != nil {
+		return fmt.Errorf("secret %s: delete: %w", clientID, err)
+	}
+	_, err := s.api.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{
+		SecretId:                   aws.String(s.Name(clientID)),
+		ForceDeleteWithoutRecovery: aws.Bool(true),
+	})
+	if err != nil && !errors.Is(mapNotFound(err), ErrNotFound) {
+		return fmt.Errorf("secret %s: delete: %w", clientID, err)
+	}
+	return nil
+}
+
+func (s *Store) check(clientID, versionID string) error {
+	if err := checkClientID(clientID); err != nil {
+		return err
+	}
+	return checkVersionID(versionID)
+}
+
+// checkClientID accepts what Secrets Manager accepts in a name after our
+// prefix: ASCII letters, digits and /_+=.@-.
+func checkClientID(clientID string) error {
+	if clientID == "" || len(clientID) > 256 {
+		return fmt.Errorf("%w: client id must be 1..256 characters", ErrInvalid)
+	}
+	for _, r := range clientID {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/_+=.@-", r)) {
+			return fmt.Errorf("%w: client id has a character a secret name cannot hold", ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// checkVersionID accepts what Secrets Manager accepts as a ClientRequestToken
+// and VersionId: 32..64 printable ASCII characters (a UUID is 36).
+func checkVersionID(versionID string) error {
+	if len(versionID) < 32 || len(versionID) > 64 {
+		return fmt.Errorf("%w: version id must be 32..64 characters", ErrInvalid)
+	}
+	for i := 0; i < len(versionID); i++ {
+		if c := versionID[i]; c <= ' ' || c > '~' {
+			return fmt.Errorf("%w: version id must be printable ASCII", ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// mapNotFound turns "no such secret or version" and "secret being deleted"
+// into ErrNotFound, keeping the SDK error in the chain.
+func mapNotFound(err error) error {
+	var nf *types.ResourceNotFoundException
+	if errors.As(err, &nf) || isMarkedDeleted(err) {
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	return err
+}
+
+// isMarkedDeleted reports Secrets Manager's refusal to touch a secret that is
+// scheduled for deletion (an InvalidRequestException whose message says so;
+// the same exception type covers other refusals).
+func isMarkedDeleted(err error) bool {
+	var ir *types.InvalidRequestException
+	if !errors.As(err, &ir) {
+		return false
+	}
+	msg := strings.ToLower(ir.ErrorMessage())
+	return strings.Contains(msg, "delet")
+}
+
+func isCode(err error, code string) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == code
+}

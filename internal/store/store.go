@@ -1,0 +1,142 @@
+// Package store is the DynamoDB adapter: it owns every DynamoDB call the
+// service makes and keeps everything in one table.
+//
+// The table has a partition key pk (S) and a sort key sk (S), a global
+// secondary index gsi1 on gsi1pk (S) / gsi1sk (S) projecting all attributes,
+// the TTL attribute ttl (unix seconds) and a stream of new and old images.
+// Items (times are UTC, fixed-width RFC 3339 with nanoseconds, so that they
+// sort as strings):
+//
+//	key          pk KEY#<client id>                  sk KEY
+//	             gsi1pk MERCHANT#<merchant id>#KEYS  gsi1sk <created_at>#<client id>
+//	outbox event pk EVENT#<event id>                 sk EVENT            ttl created_at+30d
+//	audit record pk MERCHANT#<merchant id>#AUDIT     sk <created_at>#<audit id>
+//	idempotency  pk IDEM#<merchant id>#<sha256 hex>  sk IDEM             ttl created_at+24h
+//	rate window  pk RATE#<name>                      sk <window start unix>  ttl window end+window
+//
+// Every change to a key that must notify someone or be audited is written in
+// one TransactWriteItems together with its outbox events, audit record and
+// idempotency record (see Extras): either all of them are written or none.
+// Outbox events reach their consumers through the table's stream (INSERT
+// records of items whose pk starts with EVENT#); their removal by TTL is not
+// an event.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+)
+
+// API is the part of the DynamoDB client the store uses. *dynamodb.Client
+// implements it; tests may wrap one to inject faults.
+type API interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+}
+
+var _ API = (*dynamodb.Client)(nil)
+
+// ErrStale means the key changed since the caller read it: a concurrent
+// update won. It wraps nothing; callers may read the key again and retry.
+var ErrStale = errors.New("stale revision")
+
+// ErrIdempotencyTaken means an idempotency record for the same merchant and
+// Idempotency-Key already exists (or is being written by a concurrent
+// request), so nothing was written.
+var ErrIdempotencyTaken = errors.New("idempotency key already used")
+
+// Event is an outbox event, written in the same transaction as the change it
+// announces. Data is the event's JSON body; it never holds a secret.
+type Event struct {
+	ID         string
+	Type       string
+	MerchantID string
+	ResourceID string
+	CreatedAt  time.Time
+	Data       []byte
+}
+
+// AuditRecord is one entry of a merchant's audit log.
+type AuditRecord struct {
+	ID           string
+	MerchantID   string
+	Actor        string
+	Role         string
+	Action       string
+	ResourceType string
+	ResourceID   string
+	Outcome      string
+	SourceIP     string
+	RequestID    string
+	CreatedAt    time.Time
+}
+
+// Idempotency remembers the outcome of a create made with an Idempotency-Key
+// header, for 24 hours. Key is the header's value; RequestHash identifies the
+// request body. Response is stored as is, so it must not contain a secret:
+// the secret is found again through KeyID and SecretVersionID.
+type Idempotency struct {
+	MerchantID      string
+	Key             string
+	RequestHash     []byte
+	KeyID           string
+	SecretVersionID string
+	Response        []byte
+	CreatedAt       time.Time
+}
+
+// Extras ride in the same TransactWriteItems as the key write: every change
+// that must notify someone or be audited is written atomically with it.
+// Each of them must belong to the key's merchant.
+type Extras struct {
+	Events      []Event
+	Audit       *AuditRecord
+	Idempotency *Idempotency
+}
+
+// Store reads and writes the service's items in one DynamoDB table. It is
+// safe for concurrent use.
+type Store struct {
+	api       API
+	table     string
+	cursorKey []byte
+	now       func() time.Time
+	pageSize  int // index entries a filtered list evaluates per Query
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// defaultCursorKey authenticates list cursors when no key is configured. It
+// is public, so it only proves that a cursor has the shape the store issues;
+// tenant isolation never depends on it (see ListKeys).
+var defaultCursorKey = []byte("paykeys/store/cursor/v1")
+
+// WithCursorKey sets the key that authenticates list cursors, so that only
+// cursors issued by this deployment are accepted. Every instance of the
+// service must use the same key (at least 32 random bytes); an empty key
+// keeps the default.
+func WithCursorKey(k []byte) Option {
+	return func(s *Store) {
+		if len(k) > 0 {
+			s.cursorKey = append([]byte(nil), k...)
+		}
+	}
+}
+
+// New returns a Store that keeps its items in table through api.
+func New(api API, table string, opts ...Option) *Store {
+	s := &Store{api: api, table: table, cursorKey: defaultCursorKey, now: time.Now, pageSize: filteredPageSize}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
