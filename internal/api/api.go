@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/paykeys/paykeys/internal/apigw"
+	"github.com/paykeys/paykeys/internal/authz"
 	"github.com/paykeys/paykeys/internal/keysvc"
 	"github.com/paykeys/paykeys/internal/store"
 )
@@ -18,31 +19,41 @@ type Audit interface {
 	ListAudit(ctx context.Context, merchantID string, limit int, cursor string) ([]store.AuditRecord, string, error)
 }
 
+// Usage is told of every service verify decision (usage counters).
+type Usage interface {
+	Record(d authz.Decision, sourceIP string, now time.Time)
+}
+
 // API serves the management routes.
 type API struct {
-	Keys  *keysvc.Service
-	Audit Audit
-	Log   *slog.Logger
-	Now   func() time.Time
+	Keys     *keysvc.Service
+	Audit    Audit
+	Verifier *authz.Engine // the decision core behind POST /v1/verify
+	Usage    Usage         // optional
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
 type route struct {
 	function string
 	need     apigw.Permission
 	serve    func(ctx context.Context, a keysvc.Actor, req apigw.Request) (apigw.Response, error)
+	// service routes are authenticated by IAM at API Gateway and carry no JWT.
+	service bool
 }
 
 // routes maps API Gateway route keys to the function that serves them.
 func (h *API) routes() map[string]route {
 	return map[string]route{
-		"POST /v1/keys":             {"create", apigw.Write, h.create},
-		"GET /v1/keys":              {"keys", apigw.Read, h.list},
-		"GET /v1/keys/{id}":         {"keys", apigw.Read, h.get},
-		"PATCH /v1/keys/{id}":       {"keys", apigw.Write, h.patch},
-		"DELETE /v1/keys/{id}":      {"keys", apigw.Write, h.revoke},
-		"GET /v1/audit":             {"keys", apigw.Write, h.audit},
-		"POST /v1/keys/{id}/reset":  {"reset", apigw.Write, h.reset},
-		"POST /v1/keys/{id}/verify": {"verify", apigw.Verify, h.verify},
+		"POST /v1/keys":             {"create", apigw.Write, h.create, false},
+		"GET /v1/keys":              {"keys", apigw.Read, h.list, false},
+		"GET /v1/keys/{id}":         {"keys", apigw.Read, h.get, false},
+		"PATCH /v1/keys/{id}":       {"keys", apigw.Write, h.patch, false},
+		"DELETE /v1/keys/{id}":      {"keys", apigw.Write, h.revoke, false},
+		"GET /v1/audit":             {"keys", apigw.Write, h.audit, false},
+		"POST /v1/keys/{id}/reset":  {"reset", apigw.Write, h.reset, false},
+		"POST /v1/keys/{id}/verify": {"verify", apigw.Verify, h.verify, false},
+		"POST /v1/verify":           {"verify", apigw.Read, h.serviceVerify, true},
 	}
 }
 
@@ -73,9 +84,12 @@ func (h *API) serve(ctx context.Context, mine map[string]route, req apigw.Reques
 	if !ok {
 		return apigw.Error(ctx, h.Log, reqID, notFoundRoute(req)), keysvc.Actor{}
 	}
-	a, err := apigw.Actor(req, r.need)
-	if err != nil {
-		return apigw.Error(ctx, h.Log, reqID, err), a
+	var a keysvc.Actor
+	if !r.service {
+		var err error
+		if a, err = apigw.Actor(req, r.need); err != nil {
+			return apigw.Error(ctx, h.Log, reqID, err), a
+		}
 	}
 	resp, err := r.serve(ctx, a, req)
 	if err != nil {

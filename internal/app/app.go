@@ -13,8 +13,11 @@ import (
 
 	"github.com/paykeys/paykeys/internal/api"
 	"github.com/paykeys/paykeys/internal/apigw"
+	"github.com/paykeys/paykeys/internal/authorizer"
+	"github.com/paykeys/paykeys/internal/authz"
 	"github.com/paykeys/paykeys/internal/awsclient"
 	"github.com/paykeys/paykeys/internal/config"
+	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/keysvc"
 	"github.com/paykeys/paykeys/internal/secret"
 	"github.com/paykeys/paykeys/internal/store"
@@ -28,6 +31,7 @@ type App struct {
 	Store   *store.Store
 	Secrets *secret.Store
 	Keys    *keysvc.Service
+	Engine  *authz.Engine
 	API     *api.API
 }
 
@@ -50,8 +54,22 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, error)
 	a.Store = store.New(a.Dynamo, cfg.TableName, opts...)
 	a.Secrets = secret.New(awsclient.SecretsManager(awsCfg, cfg.SecretsManagerEndpoint), cfg.SecretPrefix)
 	a.Keys = keysvc.New(a.Store, a.Secrets, log)
-	a.API = &api.API{Keys: a.Keys, Audit: a.Store, Log: log, Now: time.Now}
+	a.Engine = authz.New(a.Store, a.Secrets, a.Store, authz.Options{CacheTTL: cfg.CacheTTL})
+	a.API = &api.API{Keys: a.Keys, Audit: a.Store, Verifier: a.Engine, Log: log, Now: time.Now}
 	return a, nil
+}
+
+// Authorizer returns the API Gateway authorizer, with the route scopes of
+// the configuration.
+func (a *App) Authorizer() (*authorizer.Handler, error) {
+	routes, err := authorizer.ParseRoutes(a.Config.RouteScopes)
+	if err != nil {
+		return nil, fmt.Errorf("ROUTE_SCOPES: %w", err)
+	}
+	return &authorizer.Handler{
+		Engine: a.Engine, Routes: routes, Environment: key.Environment(a.Config.Environment),
+		Log: a.Log, PolicyForHTTPAPI: a.Config.PolicyForHTTPAPI,
+	}, nil
 }
 
 // HTTP returns the management API handler of one function.

@@ -29,3 +29,14 @@ func MustNew() *App {
 func RunHTTP(function string) {
 	lambda.Start(MustNew().HTTP(function))
 }
+
+// RunAuthorizer starts the Lambda runtime loop for the authorize function.
+func RunAuthorizer() {
+	a := MustNew()
+	h, err := a.Authorizer()
+	if err != nil {
+		a.Log.Error("startup failed", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(h.Handle)
+}

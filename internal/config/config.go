@@ -22,6 +22,8 @@ type Config struct {
 	Environment            string        // ENVIRONMENT: the API's environment, test or live
 	CacheTTL               time.Duration // CACHE_TTL: authorizer key cache, default 30s, at most 5m
 	CursorKey              []byte        // CURSOR_KEY: signs pagination cursors
+	RouteScopes            string        // ROUTE_SCOPES: "METHOD /path=scope;..." for the authorizer
+	PolicyForHTTPAPI       bool          // AUTHORIZER_RESPONSE=iam: answer HTTP API events with IAM policies
 }
 
 // Load reads the configuration through getenv (os.Getenv in main).
@@ -34,6 +36,7 @@ func Load(getenv func(string) string) (Config, error) {
 		SecretsManagerEndpoint: getenv("SECRETSMANAGER_ENDPOINT"),
 		Environment:            or(getenv("ENVIRONMENT"), "test"),
 		CursorKey:              []byte(getenv("CURSOR_KEY")),
+		RouteScopes:            getenv("ROUTE_SCOPES"),
 	}
 	var errs []error
 	if c.TableName == "" {
@@ -50,6 +53,13 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, errors.New("CACHE_TTL must be a duration from 0s to 5m (e.g. 30s)"))
 	}
 	c.CacheTTL = ttl
+	switch resp := getenv("AUTHORIZER_RESPONSE"); resp {
+	case "", "simple":
+	case "iam":
+		c.PolicyForHTTPAPI = true
+	default:
+		errs = append(errs, fmt.Errorf(`AUTHORIZER_RESPONSE must be "simple" or "iam", not %q`, resp))
+	}
 	if !strings.HasSuffix(c.SecretPrefix, "/") {
 		errs = append(errs, errors.New(`SECRET_PREFIX must end with "/"`))
 	}

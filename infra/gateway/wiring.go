@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/paykeys/paykeys/internal/app"
+	"github.com/paykeys/paykeys/internal/authorizer"
+	"github.com/paykeys/paykeys/internal/config"
+	"github.com/paykeys/paykeys/internal/demo"
+	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/store"
+)
+
+// localDefaults are the settings make dev runs with unless the environment
+// says otherwise; the authorizer's come from its entry in the template.
+var localDefaults = map[string]string{
+	"TABLE_NAME":    "paykeys-local",
+	"SECRET_PREFIX": "paykeys-local/",
+	"ENVIRONMENT":   "test",
+}
+
+// handlers builds the application once, creates its table in DynamoDB Local
+// if needed, and returns every function behind the template's routes.
+func handlers(ctx context.Context) (map[string]Handler, func(context.Context) error, func(), error) {
+	fnEnv, err := functionEnvironment(envOr(os.Getenv, "TEMPLATE", "template.yaml"), "AuthorizeFunction")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	getenv := func(name string) string {
+		if v := os.Getenv(name); v != "" {
+			return v
+		}
+		if v, ok := fnEnv[name]; ok {
+			return v
+		}
+		return localDefaults[name]
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("configuration: %w", err)
+	}
+	a, err := app.New(ctx, cfg, os.Stdout)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := store.CreateTable(ctx, a.Dynamo, cfg.TableName); err != nil {
+		return nil, nil, nil, fmt.Errorf("create table %s (is DynamoDB Local up? run make dev): %w", cfg.TableName, err)
+	}
+	authz, err := a.Authorizer()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	registerAuthorizer("authorize", authorizerInvoker{authz})
+	hs := map[string]Handler{"demo": demo.Handler{Log: a.Log}.Handle}
+	for _, fn := range []string{"create", "keys", "reset", "verify"} {
+		hs[fn] = Handler(a.HTTP(fn))
+	}
+	ready := func(ctx context.Context) error {
+		_, err := a.Store.GetKey(ctx, "ck_test_0000000000000000000000")
+		if err != nil && !errors.Is(err, key.ErrNotFound) {
+			return err
+		}
+		return nil
+	}
+	return hs, ready, func() {}, nil
+}
+
+// authorizerInvoker invokes the authorizer with a raw event, as Lambda does.
+type authorizerInvoker struct{ h *authorizer.Handler }
+
+func (i authorizerInvoker) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	out, err := i.h.Handle(ctx, payload)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(out)
+}
+
+// functionEnvironment reads a function's Environment.Variables from the
+// template, keeping only plain string values (!Ref and friends need AWS).
+func functionEnvironment(path, logicalID string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	doc := &root
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
+		doc = doc.Content[0]
+	}
+	vars := mapGet(mapGet(mapGet(mapGet(mapGet(doc, "Resources"), logicalID), "Properties"), "Environment"), "Variables")
+	out := map[string]string{}
+	if vars == nil {
+		return out, nil
+	}
+	for i := 0; i+1 < len(vars.Content); i += 2 {
+		if v := vars.Content[i+1]; v.Kind == yaml.ScalarNode && v.Tag == "!!str" {
+			out[vars.Content[i].Value] = v.Value
+		}
+	}
+	return out, nil
+}

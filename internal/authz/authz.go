@@ -1,0 +1,260 @@
+// Package authz decides whether a presented API key may make a request. It is
+// the one decision core behind the API Gateway authorizer and the service
+// verify route: parse, find the key (through a short-lived cache), prove the
+// credential, then apply the key's restrictions in the contract's order.
+package authz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/signature"
+)
+
+// Keys finds a key by client ID with one strongly consistent read.
+type Keys interface {
+	GetKey(ctx context.Context, id string) (*key.Key, error)
+}
+
+// Secrets reads one version of a key's secret.
+type Secrets interface {
+	Get(ctx context.Context, clientID, versionID string) (string, error)
+}
+
+// Nonces records a nonce once, reporting false when it was already used.
+type Nonces interface {
+	UseNonce(ctx context.Context, clientID, nonce string, now, until time.Time) (bool, error)
+}
+
+// NonceLifetime is how long a nonce is remembered: longer than the ±300 s
+// window, so a replay inside the window is always caught.
+const NonceLifetime = 600 * time.Second
+
+// Options tune the engine.
+type Options struct {
+	CacheTTL    time.Duration // how long key metadata is trusted; default 30 s
+	NegativeTTL time.Duration // how long an unknown key is remembered; default 5 s
+	CacheSize   int           // keys (and unknown IDs, and secrets) held at most; default 10000
+}
+
+// Engine decides. It is safe for concurrent use and meant to live for the
+// whole life of a Lambda container.
+type Engine struct {
+	keys    Keys
+	secrets Secrets
+	nonces  Nonces
+	Now     func() time.Time
+
+	known   *expirable.LRU[string, *key.Key]
+	unknown *expirable.LRU[string, struct{}]
+	secret  *expirable.LRU[string, []byte] // version ID → secret, for signed requests
+	flight  singleflight.Group
+}
+
+// New returns an Engine reading through the given stores.
+func New(keys Keys, secrets Secrets, nonces Nonces, o Options) *Engine {
+	if o.CacheTTL == 0 {
+		o.CacheTTL = 30 * time.Second
+	}
+	if o.NegativeTTL == 0 {
+		o.NegativeTTL = 5 * time.Second
+	}
+	if o.CacheSize == 0 {
+		o.CacheSize = 10000
+	}
+	return &Engine{
+		keys: keys, secrets: secrets, nonces: nonces, Now: time.Now,
+		known:   expirable.NewLRU[string, *key.Key](o.CacheSize, nil, o.CacheTTL),
+		unknown: expirable.NewLRU[string, struct{}](o.CacheSize, nil, o.NegativeTTL),
+		// Secret versions never change; the key record says which ones count.
+		secret: expirable.NewLRU[string, []byte](o.CacheSize, nil, 0),
+	}
+}
+
+// Request is a request to decide on, as the caller saw it.
+type Request struct {
+	Bearer string            // the secret from X-API-Key or Authorization: Bearer
+	HMAC   signature.Headers // the signed-request headers
+	// For signed requests: the method, the path as sent, and the canonical query.
+	Method, Path, CanonicalQuery string
+	// QueryErr is set when the query could not be canonicalised.
+	QueryErr error
+	Need     key.Requirement // Mode is filled in by Decide
+}
+
+// Decision is the outcome. Key is set once the caller proved it holds the
+// key's secret (even when the decision is a deny); SecretVersion is the
+// version that matched.
+type Decision struct {
+	Code          key.Code
+	Key           *key.Key
+	ClientID      string
+	Mode          key.AuthMode
+	SecretVersion int
+	CacheHit      bool
+}
+
+// Decide decides. An error means a store could not be read: the caller must
+// not allow.
+func (e *Engine) Decide(ctx context.Context, r Request) (Decision, error) {
+	hmacPresent := r.HMAC.Present()
+	switch {
+	case r.Bearer != "" && hmacPresent:
+		return Decision{Code: key.CodeMalformed}, nil
+	case r.Bearer != "":
+		return e.bearer(ctx, r)
+	case hmacPresent:
+		return e.signed(ctx, r)
+	}
+	return Decision{Code: key.CodeMalformed}, nil
+}
+
+func (e *Engine) bearer(ctx context.Context, r Request) (Decision, error) {
+	d := Decision{Mode: key.ModeBearer}
+	parsed, ok := key.ParseSecret(r.Bearer)
+	if !ok {
+		d.Code = key.CodeMalformed
+		return d, nil
+	}
+	d.ClientID = parsed.ClientID
+	k, hit, err := e.key(ctx, parsed.ClientID)
+	d.CacheHit = hit
+	if err != nil || k == nil {
+		d.Code = key.CodeNotFound
+		return d, err
+	}
+	now := e.Now()
+	m := k.MatchSecret(key.Hash(r.Bearer), now)
+	if m == key.NoMatch {
+		d.Code = key.CodeNotFound // a wrong secret reveals nothing about the key
+		return d, nil
+	}
+	return e.check(d, k, m, r, now), nil
+}
+
+func (e *Engine) signed(ctx context.Context, r Request) (Decision, error) {
+	d := Decision{Mode: key.ModeHMAC}
+	p, err := signature.Parse(r.HMAC)
+	if err != nil || r.QueryErr != nil || !key.ValidClientID(p.ClientID) {
+		d.Code = key.CodeMalformed
+		return d, nil
+	}
+	d.ClientID = p.ClientID
+	k, hit, err := e.key(ctx, p.ClientID)
+	d.CacheHit = hit
+	if err != nil || k == nil {
+		d.Code = key.CodeNotFound
+		return d, err
+	}
+	now := e.Now()
+	if !p.InWindow(now) {
+		d.Code = key.CodeTimestampWindow
+		return d, nil
+	}
+	sts := signature.StringToSign(r.Method, r.Path, r.CanonicalQuery, p.TimestampRaw, p.Nonce, p.ContentSHA256)
+	m, err := e.proveSigned(ctx, k, &p, sts, now)
+	if err != nil || m == key.NoMatch {
+		d.Code = key.CodeSignatureInvalid
+		return d, err
+	}
+	// Only a proven request spends its nonce, so garbage cannot fill the table.
+	fresh, err := e.nonces.UseNonce(ctx, p.ClientID, p.Nonce, now, now.Add(NonceLifetime))
+	if err != nil || !fresh {
+		d.Code = key.CodeNonceReused
+		return d, err
+	}
+	return e.check(d, k, m, r, now), nil
+}
+
+// proveSigned checks the signature against the current secret and, inside a
+// grace period, the previous one. A revoked key's secret is destroyed, so
+// nothing it signs can be proven.
+func (e *Engine) proveSigned(ctx context.Context, k *key.Key, p *signature.Parsed, sts string, now time.Time) (key.SecretMatch, error) {
+	if k.Status == key.StatusRevoked {
+		return key.NoMatch, nil
+	}
+	cur, err := e.secretOf(ctx, k.ID, k.SecretVersionID)
+	if err != nil {
+		return key.NoMatch, err
+	}
+	// A destroyed version has no secret; never verify with an empty key.
+	if cur != nil && p.Verify(cur, sts) {
+		return key.MatchCurrent, nil
+	}
+	if k.InGrace(now) && k.PrevSecretVersionID != "" {
+		prev, err := e.secretOf(ctx, k.ID, k.PrevSecretVersionID)
+		if err != nil {
+			return key.NoMatch, err
+		}
+		if prev != nil && p.Verify(prev, sts) {
+			return key.MatchPrevious, nil
+		}
+	}
+	return key.NoMatch, nil
+}
+
+func (e *Engine) check(d Decision, k *key.Key, m key.SecretMatch, r Request, now time.Time) Decision {
+	need := r.Need
+	need.Mode = d.Mode
+	d.Key, d.SecretVersion = k, k.MatchedVersion(m)
+	d.Code = k.Check(need, now)
+	return d
+}
+
+// key returns the key with this client ID, nil if there is none.
+func (e *Engine) key(ctx context.Context, id string) (*key.Key, bool, error) {
+	if k, ok := e.known.Get(id); ok {
+		return k, true, nil
+	}
+	if _, ok := e.unknown.Get(id); ok {
+		return nil, true, nil
+	}
+	v, err, _ := e.flight.Do(id, func() (any, error) {
+		k, err := e.keys.GetKey(ctx, id)
+		switch {
+		case errors.Is(err, key.ErrNotFound):
+			e.unknown.Add(id, struct{}{})
+			return (*key.Key)(nil), nil
+		case err != nil:
+			return nil, fmt.Errorf("get key %s: %w", id, err)
+		}
+		e.known.Add(id, k)
+		return k, nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return v.(*key.Key), false, nil
+}
+
+func (e *Engine) secretOf(ctx context.Context, id, versionID string) ([]byte, error) {
+	if s, ok := e.secret.Get(versionID); ok {
+		return s, nil
+	}
+	s, err := e.secrets.Get(ctx, id, versionID)
+	if errors.Is(err, key.ErrNotFound) {
+		return nil, nil // a destroyed version proves nothing
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get secret of %s: %w", id, err)
+	}
+	b := []byte(s)
+	e.secret.Add(versionID, b)
+	return b, nil
+}
+
+// ParseIP parses a source address, returning the zero Addr when it is not one.
+func ParseIP(s string) netip.Addr {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap()
+}
