@@ -54,7 +54,11 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, error)
 	a.Store = store.New(a.Dynamo, cfg.TableName, opts...)
 	a.Secrets = secret.New(awsclient.SecretsManager(awsCfg, cfg.SecretsManagerEndpoint), cfg.SecretPrefix)
 	a.Keys = keysvc.New(a.Store, a.Secrets, log)
-	a.Engine = authz.New(a.Store, a.Secrets, a.Store, authz.Options{CacheTTL: cfg.CacheTTL})
+	ttl := cfg.CacheTTL
+	if ttl == 0 {
+		ttl = -1 // CACHE_TTL=0 turns the cache off
+	}
+	a.Engine = authz.New(a.Store, a.Secrets, a.Store, authz.Options{CacheTTL: ttl})
 	a.API = &api.API{Keys: a.Keys, Audit: a.Store, Verifier: a.Engine, Log: log, Now: time.Now}
 	return a, nil
 }

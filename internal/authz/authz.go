@@ -39,7 +39,7 @@ const NonceLifetime = 600 * time.Second
 
 // Options tune the engine.
 type Options struct {
-	CacheTTL    time.Duration // how long key metadata is trusted; default 30 s
+	CacheTTL    time.Duration // how long key metadata is trusted; default 30 s; negative: no cache
 	NegativeTTL time.Duration // how long an unknown key is remembered; default 5 s
 	CacheSize   int           // keys (and unknown IDs, and secrets) held at most; default 10000
 }
@@ -56,13 +56,16 @@ type Engine struct {
 	unknown *expirable.LRU[string, struct{}]
 	secret  *expirable.LRU[string, []byte] // version ID → secret, for signed requests
 	flight  singleflight.Group
+	noCache bool
 }
 
 // New returns an Engine reading through the given stores.
 func New(keys Keys, secrets Secrets, nonces Nonces, o Options) *Engine {
-	if o.CacheTTL == 0 {
+	noCache := o.CacheTTL < 0
+	if o.CacheTTL <= 0 {
 		o.CacheTTL = 30 * time.Second
 	}
+	o.CacheTTL = max(o.CacheTTL, time.Millisecond) // the LRU's sweeper needs a positive tick
 	if o.NegativeTTL == 0 {
 		o.NegativeTTL = 5 * time.Second
 	}
@@ -70,7 +73,7 @@ func New(keys Keys, secrets Secrets, nonces Nonces, o Options) *Engine {
 		o.CacheSize = 10000
 	}
 	return &Engine{
-		keys: keys, secrets: secrets, nonces: nonces, Now: time.Now,
+		keys: keys, secrets: secrets, nonces: nonces, Now: time.Now, noCache: noCache,
 		known:   expirable.NewLRU[string, *key.Key](o.CacheSize, nil, o.CacheTTL),
 		unknown: expirable.NewLRU[string, struct{}](o.CacheSize, nil, o.NegativeTTL),
 		// Secret versions never change; the key record says which ones count.
@@ -220,12 +223,16 @@ func (e *Engine) key(ctx context.Context, id string) (*key.Key, bool, error) {
 		k, err := e.keys.GetKey(ctx, id)
 		switch {
 		case errors.Is(err, key.ErrNotFound):
-			e.unknown.Add(id, struct{}{})
+			if !e.noCache {
+				e.unknown.Add(id, struct{}{})
+			}
 			return (*key.Key)(nil), nil
 		case err != nil:
 			return nil, fmt.Errorf("get key %s: %w", id, err)
 		}
-		e.known.Add(id, k)
+		if !e.noCache {
+			e.known.Add(id, k)
+		}
 		return k, nil
 	})
 	if err != nil {
