@@ -276,14 +276,3 @@ func TestServeFailures(t *testing.T) {
 		})
 	}
 }
-
-func TestPlaceholderWiring(t *testing.T) {
-	hs, ready, cleanup, err := handlers(context.Background())
-	if err != nil || hs == nil || ready == nil || cleanup == nil {
-		t.Fatalf("handlers() = %v, %v, %v, %v", hs, ready != nil, cleanup != nil, err)
-	}
-	if err := ready(context.Background()); err != nil {
-		t.Errorf("readiness = %v", err)
-	}
-	cleanup()
-}

@@ -52,7 +52,12 @@ func TestDecisionCodes(t *testing.T) {
 			}{
 				{"valid bearer", func() event { return e.event(f.bearer).bearer(sk) }, nil, 200, key.CodeValid},
 				{"valid hmac", func() event { return signed(id, sk) }, nil, 200, key.CodeValid},
-				{"no credential", func() event { ev := e.event(f.bearer); ev.setHeader("X-API-Key", ""); ev.setHeader("Authorization", ""); return ev }, nil, 401, key.CodeMalformed},
+				{"no credential", func() event {
+					ev := e.event(f.bearer)
+					ev.setHeader("X-API-Key", "")
+					ev.setHeader("Authorization", "")
+					return ev
+				}, nil, 401, key.CodeMalformed},
 				{"garbage secret", func() event { return e.event(f.bearer).bearer("sk_test_nope") }, nil, 401, key.CodeMalformed},
 				{"checksum typo", func() event { return e.event(f.bearer).bearer(sk[:20] + flip(sk[20]) + sk[21:]) }, nil, 401, key.CodeMalformed},
 				{"bearer and hmac", func() event { ev := signed(id, sk); ev.setHeader("X-API-Key", sk); return ev }, nil, 401, key.CodeMalformed},

@@ -29,16 +29,16 @@ import (
 const demoRoutes = "GET /demo/{proxy+}=payments:read;HEAD /demo/{proxy+}=payments:read;ANY /demo/{proxy+}=payments:write"
 
 type env struct {
-	t       *testing.T
-	svc     *keysvc.Service
-	store   *store.Store
-	secrets *secret.Store
-	ddb     *testenv.Faults
-	sm      *testenv.Faults
-	h       *authorizer.Handler
-	logs    *syncBuffer
-	now     time.Time
-	mu      sync.Mutex
+	t           *testing.T
+	svc         *keysvc.Service
+	store       *store.Store
+	secrets     *secret.Store
+	ddb         *testenv.Faults
+	sm          *testenv.Faults
+	h           *authorizer.Handler
+	logs        *syncBuffer
+	now         time.Time
+	mu          sync.Mutex
 	secretsSeen []string
 }
 

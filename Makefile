@@ -1,0 +1,212 @@
+# paykeys: build, test and run locally. `make` lists the targets.
+#
+# Everything `make tools` installs (a Python venv with moto and the SAM CLI,
+# DynamoDB Local, Maven's downloads) lives in infra/.cache, which git ignores;
+# each install leaves a stamp file there, so a second run does nothing.
+# Nothing here needs Docker except invoke-%.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+MAKEFLAGS += --no-builtin-rules --no-print-directory
+
+export GOFLAGS := $(strip $(filter-out -buildvcs=%,$(GOFLAGS)) -buildvcs=false)
+export SAM_CLI_TELEMETRY := 0
+
+# Lambda functions: logical ID <Name>Function in template.yaml, code in
+# functions/<name>. Add a function here and in template.yaml.
+FUNCTIONS := Create Keys Reset Verify Authorize Demo
+
+# Fuzz tests `make test` runs, as package:FuzzName.
+FUZZ_TARGETS := ./internal/key:FuzzParseSecret ./internal/signature:FuzzParse ./internal/signature:FuzzCanonicalQuery
+FUZZTIME ?= 10s
+
+# Local stack ports (127.0.0.1) and the settings `make dev` passes on.
+DYNAMODB_PORT ?= 8000
+MOTO_PORT ?= 5000
+PORT ?= 3000
+DEV_JWT_SECRET ?= local-dev-secret
+TABLE_NAME ?= paykeys-local
+SECRET_PREFIX ?= paykeys/
+ENVIRONMENT ?= test
+LOG_LEVEL ?= info
+MERCHANT ?= m_demo
+ROLE ?= admin
+export DYNAMODB_PORT MOTO_PORT
+
+LOCAL_ENV := \
+	DYNAMODB_ENDPOINT=http://127.0.0.1:$(DYNAMODB_PORT) \
+	SECRETSMANAGER_ENDPOINT=http://127.0.0.1:$(MOTO_PORT) \
+	AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+DEV_ENV := $(LOCAL_ENV) \
+	PORT=$(PORT) DEV_JWT_SECRET=$(DEV_JWT_SECRET) TABLE_NAME=$(TABLE_NAME) \
+	SECRET_PREFIX=$(SECRET_PREFIX) ENVIRONMENT=$(ENVIRONMENT) LOG_LEVEL=$(LOG_LEVEL)
+
+PYTHON ?= python3
+CACHE := infra/.cache
+VENV := $(CACHE)/venv
+DYNAMODB_LOCAL := $(CACHE)/dynamodb
+VENV_STAMP := $(VENV)/.installed
+DYNAMODB_STAMP := $(DYNAMODB_LOCAL)/.installed
+SAM := $(VENV)/bin/sam
+LOCALSTACK := infra/localstack
+STACK := $(LOCALSTACK)/stack.sh
+WITH_STACK := $(LOCALSTACK)/with-stack.sh
+SAM_TEMPLATE := template.yaml
+
+lc = $(shell printf '%s' '$(1)' | tr '[:upper:]' '[:lower:]')
+ucfirst = $(shell printf '%s' '$(1)' | awk '{ print toupper(substr($$0, 1, 1)) substr($$0, 2) }')
+
+.PHONY: help
+help: ## List the targets
+	@echo 'Usage: make <target> [VAR=value ...]'
+	@echo
+	@awk 'BEGIN { FS = ":[^#]*## " } /^[a-zA-Z0-9_%-]+:[^#]*## / { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@echo
+	@echo 'Variables: DYNAMODB_PORT=$(DYNAMODB_PORT) MOTO_PORT=$(MOTO_PORT) PORT=$(PORT) FUZZTIME=$(FUZZTIME)'
+	@echo '           MERCHANT=$(MERCHANT) ROLE=$(ROLE) (token), EVENT=<file> (invoke-%), GUIDED=1 (deploy)'
+	@echo 'SAM builds each function with build-<Name>Function (ARTIFACTS_DIR, default bin/<name>).'
+
+# --- tools -----------------------------------------------------------------
+
+.PHONY: tools
+tools: $(VENV_STAMP) $(DYNAMODB_STAMP) ## Install the pinned local tools into infra/.cache (fast when done)
+
+# Java 17+, Maven, curl and python3-venv from Debian's packages, only when missing.
+.PHONY: system-tools
+system-tools:
+	@$(LOCALSTACK)/system-tools.sh $(PYTHON)
+
+$(VENV_STAMP): $(LOCALSTACK)/requirements.txt $(LOCALSTACK)/constraints.txt | system-tools
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --no-input --quiet --disable-pip-version-check \
+		-r $(LOCALSTACK)/requirements.txt -c $(LOCALSTACK)/constraints.txt
+	$(SAM) --version
+	touch $@
+
+$(DYNAMODB_STAMP): $(LOCALSTACK)/pom.xml | system-tools
+	rm -rf $(DYNAMODB_LOCAL)
+	mvn --batch-mode --quiet --no-transfer-progress -Dmaven.repo.local=$(abspath $(CACHE)/m2) \
+		-f $(LOCALSTACK)/pom.xml dependency:copy-dependencies 2>&1 | sed 's/\x1b\[[0-9;]*m//g'
+	test -f $(DYNAMODB_LOCAL)/lib/libsqlite4java-linux-amd64-1.0.392.so
+	touch $@
+
+.PHONY: tools-lock
+tools-lock: ## Re-resolve infra/localstack/constraints.txt from requirements.txt
+	rm -rf $(CACHE)/lock-venv
+	$(PYTHON) -m venv $(CACHE)/lock-venv
+	$(CACHE)/lock-venv/bin/python -m pip install --no-input --quiet -r $(LOCALSTACK)/requirements.txt
+	{ sed -n '/^#/p' $(LOCALSTACK)/constraints.txt; \
+	  $(CACHE)/lock-venv/bin/python -m pip freeze --all | grep -vE '^(pip|setuptools|wheel)=='; \
+	} > $(LOCALSTACK)/constraints.txt.new
+	mv $(LOCALSTACK)/constraints.txt.new $(LOCALSTACK)/constraints.txt
+	rm -rf $(CACHE)/lock-venv
+
+# --- local stack -----------------------------------------------------------
+
+.PHONY: stack-up stack-down stack-status
+stack-up: tools ## Start DynamoDB Local and moto (Secrets Manager) on 127.0.0.1
+	$(STACK) up
+	@$(STACK) env
+
+stack-down: ## Stop the local stack
+	$(STACK) down
+
+stack-status: ## Say whether the local stack is up
+	@$(STACK) status || true
+
+# --- build, lint, test -----------------------------------------------------
+
+.PHONY: build
+build: ## go build ./...
+	go build ./...
+
+.PHONY: functions
+functions: $(addprefix build-,$(addsuffix Function,$(FUNCTIONS))) ## Build every Lambda bootstrap into bin/<name> (linux/arm64)
+
+# build-<Name>Function is the target `sam build` runs for each function
+# (Metadata: BuildMethod: makefile); SAM sets ARTIFACTS_DIR.
+define lambda_build
+.PHONY: build-$(1)Function
+build-$(1)Function: ARTIFACTS_DIR ?= bin/$(call lc,$(1))
+build-$(1)Function:
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags='-s -w' \
+		-o $$(ARTIFACTS_DIR)/bootstrap ./functions/$(call lc,$(1))
+endef
+$(foreach f,$(FUNCTIONS),$(eval $(call lambda_build,$(f))))
+
+.PHONY: vet
+vet: ## go vet, integration tests included
+	go vet -tags integration ./...
+
+.PHONY: lint
+lint: vet sam-validate ## go vet, gofmt and sam validate --lint
+	@unformatted=$$(find . -path ./.git -prune -o -path ./$(CACHE) -prune -o -name '*.go' -type f -print | xargs gofmt -l); \
+	if [[ -n $$unformatted ]]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+
+.PHONY: sam-validate
+sam-validate: $(VENV_STAMP) ## sam validate --lint
+	$(SAM) validate --lint --region us-east-1 --template $(SAM_TEMPLATE)
+
+.PHONY: sam-build
+sam-build: $(VENV_STAMP) ## sam build: arm64 bootstrap binaries in .aws-sam/build (no Docker)
+	$(SAM) build --template $(SAM_TEMPLATE) --build-in-source
+
+.PHONY: test
+test: tools ## CI: vet, go test -tags integration on the local stack, fuzz, sam validate, sam build
+	$(MAKE) vet
+	$(WITH_STACK) $(MAKE) test-go
+	$(MAKE) fuzz sam-validate sam-build
+
+.PHONY: test-go
+test-go: ## go test -tags integration ./... against a running stack (make stack-up)
+	$(LOCAL_ENV) go test -tags integration -count=1 $(GOTESTFLAGS) ./...
+
+.PHONY: cover
+cover: tools ## Tests on the local stack with coverage into coverage.out
+	$(WITH_STACK) env $(LOCAL_ENV) go test -tags integration -count=1 -coverprofile=coverage.out ./...
+	go tool cover -func=coverage.out | tail -n 1
+
+.PHONY: fuzz
+fuzz: ## Run each of FUZZ_TARGETS for FUZZTIME
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "go test -run '^\$$' -fuzz '^$$name\$$' -fuzztime $(FUZZTIME) $$pkg"; \
+		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
+	done
+
+.PHONY: bench
+bench: ## go test -bench . -benchmem ./...
+	go test -run '^$$' -bench . -benchmem ./...
+
+# --- run locally -----------------------------------------------------------
+
+.PHONY: dev
+dev: tools ## Serve the API on 127.0.0.1:PORT (3000) against the local stack; Ctrl-C stops both
+	$(WITH_STACK) env $(DEV_ENV) go run ./infra/gateway
+
+.PHONY: token
+token: ## Print a dev JWT for make dev (MERCHANT=m_demo ROLE=admin)
+	@DEV_JWT_SECRET=$(DEV_JWT_SECRET) go run ./infra/gateway token -merchant $(MERCHANT) -role $(ROLE)
+
+invoke-%: sam-build ## sam local invoke with the function's first sample event (needs Docker): make invoke-create
+	$(SAM) local invoke $(call ucfirst,$*)Function \
+		--event $(or $(EVENT),$(firstword $(sort $(wildcard events/$*/*.json))),$(error no sample event in events/$*/; pass EVENT=<file>))
+
+# --- deploy and clean ------------------------------------------------------
+
+.PHONY: deploy
+deploy: sam-build ## sam deploy with samconfig.toml (GUIDED=1 asks for every setting)
+	$(SAM) deploy $(if $(GUIDED),--guided)
+
+.PHONY: clean
+clean: ## Remove build and test outputs
+	rm -rf .aws-sam bin coverage.out
+	find . -path ./.git -prune -o -path ./$(CACHE) -prune -o -name '*.test' -type f -print -exec rm -f {} +
+
+.PHONY: clean-tools
+clean-tools: ## Stop the local stack and remove infra/.cache
+	-$(STACK) down
+	rm -rf $(CACHE)
