@@ -33,6 +33,11 @@ type Nonces interface {
 	UseNonce(ctx context.Context, clientID, nonce string, now, until time.Time) (bool, error)
 }
 
+// refreshAfter is how old a cached key must be before a secret that does not
+// match it makes the engine read the key again: a reset's new secret works at
+// once, while garbage costs at most one read per key per interval.
+const refreshAfter = time.Second
+
 // NonceLifetime is how long a nonce is remembered: longer than the ±300 s
 // window, so a replay inside the window is always caught.
 const NonceLifetime = 600 * time.Second
@@ -52,7 +57,7 @@ type Engine struct {
 	nonces  Nonces
 	Now     func() time.Time
 
-	known   *expirable.LRU[string, *key.Key]
+	known   *expirable.LRU[string, cachedKey]
 	unknown *expirable.LRU[string, struct{}]
 	secret  *expirable.LRU[string, []byte] // version ID → secret, for signed requests
 	flight  singleflight.Group
@@ -74,7 +79,7 @@ func New(keys Keys, secrets Secrets, nonces Nonces, o Options) *Engine {
 	}
 	return &Engine{
 		keys: keys, secrets: secrets, nonces: nonces, Now: time.Now, noCache: noCache,
-		known:   expirable.NewLRU[string, *key.Key](o.CacheSize, nil, o.CacheTTL),
+		known:   expirable.NewLRU[string, cachedKey](o.CacheSize, nil, o.CacheTTL),
 		unknown: expirable.NewLRU[string, struct{}](o.CacheSize, nil, o.NegativeTTL),
 		// Secret versions never change; the key record says which ones count.
 		secret: expirable.NewLRU[string, []byte](o.CacheSize, nil, 0),
@@ -127,17 +132,17 @@ func (e *Engine) bearer(ctx context.Context, r Request) (Decision, error) {
 		return d, nil
 	}
 	d.ClientID = parsed.ClientID
-	k, hit, err := e.key(ctx, parsed.ClientID)
-	d.CacheHit = hit
-	if err != nil || k == nil {
-		d.Code = key.CodeNotFound
-		return d, err
-	}
 	now := e.Now()
-	m := k.MatchSecret(key.Hash(r.Bearer), now)
-	if m == key.NoMatch {
+	hash := key.Hash(r.Bearer)
+	var k *key.Key
+	m := key.NoMatch
+	err := e.withKey(ctx, parsed.ClientID, now, &d, func(c *key.Key) (bool, error) {
+		k, m = c, c.MatchSecret(hash, now)
+		return m != key.NoMatch, nil
+	})
+	if err != nil || k == nil || m == key.NoMatch {
 		d.Code = key.CodeNotFound // a wrong secret reveals nothing about the key
-		return d, nil
+		return d, err
 	}
 	return e.check(d, k, m, r, now), nil
 }
@@ -150,20 +155,28 @@ func (e *Engine) signed(ctx context.Context, r Request) (Decision, error) {
 		return d, nil
 	}
 	d.ClientID = p.ClientID
-	k, hit, err := e.key(ctx, p.ClientID)
-	d.CacheHit = hit
-	if err != nil || k == nil {
+	now := e.Now()
+	sts := signature.StringToSign(r.Method, r.Path, r.CanonicalQuery, p.TimestampRaw, p.Nonce, p.ContentSHA256)
+	var k *key.Key
+	m := key.NoMatch
+	inWindow := p.InWindow(now)
+	err = e.withKey(ctx, p.ClientID, now, &d, func(c *key.Key) (bool, error) {
+		k = c
+		if !inWindow {
+			return true, nil
+		}
+		var err error
+		m, err = e.proveSigned(ctx, c, &p, sts, now)
+		return m != key.NoMatch, err
+	})
+	switch {
+	case k == nil:
 		d.Code = key.CodeNotFound
 		return d, err
-	}
-	now := e.Now()
-	if !p.InWindow(now) {
+	case err == nil && !inWindow:
 		d.Code = key.CodeTimestampWindow
 		return d, nil
-	}
-	sts := signature.StringToSign(r.Method, r.Path, r.CanonicalQuery, p.TimestampRaw, p.Nonce, p.ContentSHA256)
-	m, err := e.proveSigned(ctx, k, &p, sts, now)
-	if err != nil || m == key.NoMatch {
+	case err != nil || m == key.NoMatch:
 		d.Code = key.CodeSignatureInvalid
 		return d, err
 	}
@@ -211,13 +224,44 @@ func (e *Engine) check(d Decision, k *key.Key, m key.SecretMatch, r Request, now
 	return d
 }
 
-// key returns the key with this client ID, nil if there is none.
-func (e *Engine) key(ctx context.Context, id string) (*key.Key, bool, error) {
-	if k, ok := e.known.Get(id); ok {
-		return k, true, nil
+type cachedKey struct {
+	k  *key.Key
+	at time.Time
+}
+
+// withKey finds the key and passes it to prove, which reports whether the
+// caller proved they hold its secret. When a cached key was not proven and
+// is older than refreshAfter, the key is read again and proven once more, so
+// a secret issued since it was cached is not refused. d records the client
+// ID's cache use; a key that does not exist leaves prove uncalled.
+func (e *Engine) withKey(ctx context.Context, id string, now time.Time, d *Decision, prove func(*key.Key) (bool, error)) error {
+	k, at, hit, err := e.key(ctx, id, false)
+	d.CacheHit = hit
+	if err != nil || k == nil {
+		return err
 	}
-	if _, ok := e.unknown.Get(id); ok {
-		return nil, true, nil
+	ok, err := prove(k)
+	if ok || err != nil || !hit || now.Sub(at) < refreshAfter {
+		return err
+	}
+	fresh, _, _, err := e.key(ctx, id, true)
+	if err != nil || fresh == nil || fresh.Revision == k.Revision {
+		return err
+	}
+	_, err = prove(fresh)
+	return err
+}
+
+// key returns the key with this client ID, nil if there is none, with when
+// it was read; reload skips the cache.
+func (e *Engine) key(ctx context.Context, id string, reload bool) (*key.Key, time.Time, bool, error) {
+	if !reload {
+		if c, ok := e.known.Get(id); ok {
+			return c.k, c.at, true, nil
+		}
+		if _, ok := e.unknown.Get(id); ok {
+			return nil, time.Time{}, true, nil
+		}
 	}
 	v, err, _ := e.flight.Do(id, func() (any, error) {
 		k, err := e.keys.GetKey(ctx, id)
@@ -226,19 +270,21 @@ func (e *Engine) key(ctx context.Context, id string) (*key.Key, bool, error) {
 			if !e.noCache {
 				e.unknown.Add(id, struct{}{})
 			}
-			return (*key.Key)(nil), nil
+			return cachedKey{}, nil
 		case err != nil:
 			return nil, fmt.Errorf("get key %s: %w", id, err)
 		}
+		c := cachedKey{k: k, at: e.Now()}
 		if !e.noCache {
-			e.known.Add(id, k)
+			e.known.Add(id, c)
 		}
-		return k, nil
+		return c, nil
 	})
 	if err != nil {
-		return nil, false, err
+		return nil, time.Time{}, false, err
 	}
-	return v.(*key.Key), false, nil
+	c := v.(cachedKey)
+	return c.k, c.at, false, nil
 }
 
 func (e *Engine) secretOf(ctx context.Context, id, versionID string) ([]byte, error) {

@@ -224,3 +224,59 @@ type alwaysFresh struct{}
 func (alwaysFresh) UseNonce(context.Context, string, string, time.Time, time.Time) (bool, error) {
 	return true, nil
 }
+
+// A secret issued after the key was cached works as soon as the cached copy
+// is a second old, for bearer and signed requests alike; an unproven secret
+// costs at most one extra read per key per second.
+func TestNewSecretRefreshesCachedKey(t *testing.T) {
+	tests := []struct {
+		name    string
+		request func(f *fixture, nonce string) Request
+	}{
+		{"bearer", func(f *fixture, _ string) Request { return Request{Bearer: f.secret, Need: f.need} }},
+		{"signed", func(f *fixture, nonce string) Request { return f.signed(nonce) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			now := f.e.Now()
+			clock := now
+			f.e.Now = func() time.Time { return clock }
+			ctx := context.Background()
+			if d, _ := f.e.Decide(ctx, tt.request(f, "nonce-aaaaaaaaaaaaaaaa")); d.Code != key.CodeValid {
+				t.Fatalf("before reset: %s", d.Code)
+			}
+			iss, err := f.k.Reset(0, "99999999-2222-4333-8444-555555555555", now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			next := iss.Key
+			next.Revision++
+			f.keys.keys[f.k.ID] = next
+			f.secrets.values[next.SecretVersionID] = iss.Secret
+			f.secret = iss.Secret
+			reads := f.keys.calls.Load()
+
+			if d, _ := f.e.Decide(ctx, tt.request(f, "nonce-bbbbbbbbbbbbbbbb")); d.Code == key.CodeValid {
+				t.Fatal("a cached copy younger than refreshAfter was re-read")
+			}
+			clock = now.Add(refreshAfter)
+			d, err := f.e.Decide(ctx, tt.request(f, "nonce-cccccccccccccccc"))
+			if err != nil || d.Code != key.CodeValid || d.SecretVersion != 2 {
+				t.Fatalf("after refresh: %+v %v", d, err)
+			}
+			if got := f.keys.calls.Load() - reads; got != 1 {
+				t.Errorf("reads = %d, want 1", got)
+			}
+			// The refreshed copy is the cache's now: garbage for the same key
+			// re-reads at most once a second.
+			f.secret = next.ID // not its secret
+			for range 5 {
+				f.e.Decide(ctx, Request{Bearer: "sk_test_" + next.ID[len("ck_test_"):] + "0000000000000000000000000000000000000000", Need: f.need})
+			}
+			if got := f.keys.calls.Load() - reads; got != 1 {
+				t.Errorf("reads after garbage = %d, want 1", got)
+			}
+		})
+	}
+}
