@@ -19,8 +19,11 @@ const (
 	attrSK     = "sk"
 	attrGSI1PK = "gsi1pk"
 	attrGSI1SK = "gsi1sk"
+	attrGSI2PK = "gsi2pk"
+	attrGSI2SK = "gsi2sk"
 	attrTTL    = "ttl"
 	indexGSI1  = "gsi1"
+	indexGSI2  = "gsi2"
 )
 
 // Key item attributes.

@@ -3,6 +3,10 @@
 //
 // The table has a partition key pk (S) and a sort key sk (S), a global
 // secondary index gsi1 on gsi1pk (S) / gsi1sk (S) projecting all attributes,
+// a sparse "due" index gsi2 on gsi2pk (S) / gsi2sk (S) projecting all
+// attributes (an item is in it only while something about it is due: gsi2pk
+// names the kind of work, gsi2sk starts with the time it is due, so a worker
+// reads only what is due),
 // the TTL attribute ttl (unix seconds) and a stream of new and old images.
 // Items (times are UTC, fixed-width RFC 3339 with nanoseconds, so that they
 // sort as strings):

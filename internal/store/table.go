@@ -28,7 +28,7 @@ const (
 )
 
 // CreateTable creates the store's table as the SAM template declares it
-// (on-demand, with index gsi1, a stream of new and old images and TTL on
+// (on-demand, with indexes gsi1 and gsi2, a stream of new and old images and TTL on
 // ttl), for local stacks and tests. A table that already exists is fine if
 // its keys and index are the store's. It returns once the table and its
 // index are active and TTL is on.
@@ -42,19 +42,17 @@ func CreateTable(ctx context.Context, api TableAPI, table string) error {
 			{AttributeName: aws.String(attrSK), AttributeType: str},
 			{AttributeName: aws.String(attrGSI1PK), AttributeType: str},
 			{AttributeName: aws.String(attrGSI1SK), AttributeType: str},
+			{AttributeName: aws.String(attrGSI2PK), AttributeType: str},
+			{AttributeName: aws.String(attrGSI2SK), AttributeType: str},
 		},
 		KeySchema: []types.KeySchemaElement{
 			{AttributeName: aws.String(attrPK), KeyType: types.KeyTypeHash},
 			{AttributeName: aws.String(attrSK), KeyType: types.KeyTypeRange},
 		},
-		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
-			IndexName: aws.String(indexGSI1),
-			KeySchema: []types.KeySchemaElement{
-				{AttributeName: aws.String(attrGSI1PK), KeyType: types.KeyTypeHash},
-				{AttributeName: aws.String(attrGSI1SK), KeyType: types.KeyTypeRange},
-			},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
-		}},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
+			index(indexGSI1, attrGSI1PK, attrGSI1SK),
+			index(indexGSI2, attrGSI2PK, attrGSI2SK),
+		},
 		StreamSpecification: &types.StreamSpecification{
 			StreamEnabled:  aws.Bool(true),
 			StreamViewType: types.StreamViewTypeNewAndOldImages,
@@ -108,16 +106,34 @@ func checkSchema(d *types.TableDescription) error {
 	if !sameKeys(d.KeySchema, attrPK, attrSK) {
 		return errors.New("its primary key is not pk/sk")
 	}
+	want := map[string][2]string{indexGSI1: {attrGSI1PK, attrGSI1SK}, indexGSI2: {attrGSI2PK, attrGSI2SK}}
 	for _, g := range d.GlobalSecondaryIndexes {
-		if aws.ToString(g.IndexName) == indexGSI1 {
-			if !sameKeys(g.KeySchema, attrGSI1PK, attrGSI1SK) ||
-				g.Projection == nil || g.Projection.ProjectionType != types.ProjectionTypeAll {
-				return errors.New("its index gsi1 is not gsi1pk/gsi1sk projecting all attributes")
-			}
-			return nil
+		name := aws.ToString(g.IndexName)
+		keys, ok := want[name]
+		if !ok {
+			continue
 		}
+		if !sameKeys(g.KeySchema, keys[0], keys[1]) ||
+			g.Projection == nil || g.Projection.ProjectionType != types.ProjectionTypeAll {
+			return fmt.Errorf("its index %s is not %s/%s projecting all attributes", name, keys[0], keys[1])
+		}
+		delete(want, name)
 	}
-	return errors.New("it has no index gsi1")
+	for name := range want {
+		return fmt.Errorf("it has no index %s (delete the table to recreate it)", name)
+	}
+	return nil
+}
+
+func index(name, hash, rng string) types.GlobalSecondaryIndex {
+	return types.GlobalSecondaryIndex{
+		IndexName: aws.String(name),
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String(hash), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(rng), KeyType: types.KeyTypeRange},
+		},
+		Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+	}
 }
 
 func sameKeys(ks []types.KeySchemaElement, hash, rng string) bool {
