@@ -1,0 +1,244 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/paykeys/paykeys/internal/key"
+)
+
+// Usage day item attributes: allowed is the count of allowed decisions and
+// denied_<CODE> the count of denials for each reason code, all added to with
+// ADD so that concurrent writers sum up.
+const (
+	uAllowed      = "allowed"
+	uDeniedPrefix = "denied_"
+	usageSKPrefix = "USAGE#"
+	// DateLayout is how a usage day is written: a UTC date.
+	DateLayout = "2006-01-02"
+	// usageTTL is how long a usage day is kept after it began.
+	usageTTL = 400 * 24 * time.Hour
+	// maxCodeLen bounds a reason code, which becomes part of an attribute name.
+	maxCodeLen = 40
+)
+
+func usageSK(date string) string { return usageSKPrefix + date }
+
+// ErrUsageNotWritten means DynamoDB refused a usage write and changed
+// nothing (a concurrent transaction on the same item won, say): it may be
+// sent again, with a new request token.
+var ErrUsageNotWritten = errors.New("usage not written")
+
+// UsageDay is one key's decision counts on one UTC day.
+type UsageDay struct {
+	Date    string           // YYYY-MM-DD, UTC
+	Allowed int64            // allowed decisions
+	Denied  map[string]int64 // denied decisions by reason code (key.Code)
+}
+
+// parseDate accepts only a date written in DateLayout.
+func parseDate(s string) (time.Time, bool) {
+	t, err := time.Parse(DateLayout, s)
+	return t, err == nil && t.Format(DateLayout) == s
+}
+
+// validCode reports whether c can be part of an attribute name: the reason
+// codes are upper-case words joined by underscores.
+func validCode(c string) bool {
+	if c == "" || len(c) > maxCodeLen {
+		return false
+	}
+	for i := 0; i < len(c); i++ {
+		if !('A' <= c[i] && c[i] <= 'Z' || c[i] == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// AddUsage adds day's counts to the key's counters for day.Date, with one
+// TransactWriteItems of two items: a ConditionCheck that the key exists and
+// an Update of the usage day item that ADDs the counts and sets its TTL. For
+// a key that does not exist nothing is written and the error wraps
+// key.ErrNotFound, so a client ID nobody owns leaves no item behind.
+//
+// token, when not empty, is the transaction's ClientRequestToken (at most 36
+// characters): DynamoDB applies a repeat of the same request with the same
+// token at most once within ten minutes, so a caller that did not learn
+// whether a write succeeded (a timeout) can send it again without counting
+// twice. Counts of zero are not written; a day with none is a no-op.
+func (s *Store) AddUsage(ctx context.Context, clientID string, day UsageDay, token string) error {
+	if !key.ValidClientID(clientID) {
+		return fmt.Errorf("store: add usage: %w", key.NotFound("key", clientID))
+	}
+	start, ok := parseDate(day.Date)
+	if !ok {
+		return fmt.Errorf("store: add usage of %s: date %q is not YYYY-MM-DD", clientID, day.Date)
+	}
+	if len(token) > 36 {
+		return fmt.Errorf("store: add usage of %s: request token longer than 36 characters", clientID)
+	}
+	names := map[string]string{"#ttl": attrTTL}
+	values := map[string]types.AttributeValue{":ttl": avN(start.Add(usageTTL).Unix())}
+	var adds []string
+	add := func(attr string, n int64) {
+		i := strconv.Itoa(len(adds))
+		names["#c"+i], values[":c"+i] = attr, avN(n)
+		adds = append(adds, "#c"+i+" :c"+i)
+	}
+	if day.Allowed < 0 {
+		return fmt.Errorf("store: add usage of %s: negative count", clientID)
+	}
+	if day.Allowed > 0 {
+		add(uAllowed, day.Allowed)
+	}
+	for _, code := range slices.Sorted(maps.Keys(day.Denied)) {
+		n := day.Denied[code]
+		switch {
+		case !validCode(code):
+			return fmt.Errorf("store: add usage of %s: invalid reason code %q", clientID, code)
+		case n < 0:
+			return fmt.Errorf("store: add usage of %s: negative count", clientID)
+		case n > 0:
+			add(uDeniedPrefix+code, n)
+		}
+	}
+	if len(adds) == 0 {
+		return nil
+	}
+	in := &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{ConditionCheck: &types.ConditionCheck{
+			TableName:                aws.String(s.table),
+			Key:                      itemKey(keyPK(clientID), keySK),
+			ConditionExpression:      aws.String("attribute_exists(#pk)"),
+			ExpressionAttributeNames: map[string]string{"#pk": attrPK},
+		}},
+		{Update: &types.Update{
+			TableName:                 aws.String(s.table),
+			Key:                       itemKey(keyPK(clientID), usageSK(day.Date)),
+			UpdateExpression:          aws.String("ADD " + strings.Join(adds, ", ") + " SET #ttl = :ttl"),
+			ExpressionAttributeNames:  names,
+			ExpressionAttributeValues: values,
+		}},
+	}}
+	if token != "" {
+		in.ClientRequestToken = aws.String(token)
+	}
+	_, err := s.api.TransactWriteItems(ctx, in)
+	var tce *types.TransactionCanceledException
+	switch {
+	case errors.As(err, &tce) && len(tce.CancellationReasons) == 2 &&
+		aws.ToString(tce.CancellationReasons[0].Code) == codeConditionFailed:
+		return fmt.Errorf("store: add usage: %w", key.NotFound("key", clientID))
+	case tce != nil:
+		return fmt.Errorf("store: add usage of %s on %s: %w: %w", clientID, day.Date, ErrUsageNotWritten, err)
+	case err != nil:
+		return fmt.Errorf("store: add usage of %s on %s: %w", clientID, day.Date, err)
+	}
+	return nil
+}
+
+// SetLastUsed records that the key was last used at at, from ip ("" when
+// unknown, which removes an older address so the two always belong
+// together), with one UpdateItem that touches nothing else: no revision
+// bump, so it never makes a concurrent change of the key stale. It writes
+// only when the key exists and at is later than the last use recorded, so
+// last_used_at never moves backwards, and reports whether it wrote.
+func (s *Store) SetLastUsed(ctx context.Context, clientID string, at time.Time, ip string) (bool, error) {
+	if !key.ValidClientID(clientID) {
+		return false, nil
+	}
+	names := map[string]string{"#pk": attrPK, "#at": kLastUsedAt, "#ip": kLastUsedIP}
+	values := map[string]types.AttributeValue{":at": avTime(at)}
+	expr := "SET #at = :at REMOVE #ip"
+	if ip != "" {
+		expr = "SET #at = :at, #ip = :ip"
+		values[":ip"] = avS(ip)
+	}
+	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table),
+		Key:       itemKey(keyPK(clientID), keySK),
+		// Times are written at a fixed width in UTC, so they compare as strings.
+		UpdateExpression:          aws.String(expr),
+		ConditionExpression:       aws.String("attribute_exists(#pk) AND (attribute_not_exists(#at) OR #at < :at)"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+	})
+	var cond *types.ConditionalCheckFailedException
+	if errors.As(err, &cond) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: set last use of %s: %w", clientID, err)
+	}
+	return true, nil
+}
+
+// ListUsage returns the key's usage days from from to to (inclusive,
+// YYYY-MM-DD), in ascending order, leaving out days without an item, with
+// one Query on the key's partition (sk BETWEEN). A year of days fits in one
+// page; further pages, should there be any, are read too.
+func (s *Store) ListUsage(ctx context.Context, clientID, from, to string) ([]UsageDay, error) {
+	if _, ok := parseDate(from); !ok {
+		return nil, fmt.Errorf("store: list usage of %s: date %q is not YYYY-MM-DD", clientID, from)
+	}
+	if _, ok := parseDate(to); !ok {
+		return nil, fmt.Errorf("store: list usage of %s: date %q is not YYYY-MM-DD", clientID, to)
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                aws.String(s.table),
+		KeyConditionExpression:   aws.String("#pk = :pk AND #sk BETWEEN :from AND :to"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#sk": attrSK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": avS(keyPK(clientID)), ":from": avS(usageSK(from)), ":to": avS(usageSK(to)),
+		},
+		ConsistentRead: aws.Bool(true),
+	}
+	var days []UsageDay
+	for {
+		out, err := s.api.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("store: list usage of %s: %w", clientID, err)
+		}
+		for _, item := range out.Items {
+			d, err := usageFromItem(item)
+			if err != nil {
+				return nil, fmt.Errorf("store: list usage of %s: %w", clientID, err)
+			}
+			days = append(days, d)
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return days, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+func usageFromItem(item map[string]types.AttributeValue) (UsageDay, error) {
+	d := &decoder{item: item}
+	date, ok := strings.CutPrefix(d.s(attrSK, true), usageSKPrefix)
+	if d.err == nil && !ok {
+		d.fail(attrSK, "a usage sort key")
+	}
+	u := UsageDay{Date: date, Denied: map[string]int64{}}
+	u.Allowed, _ = d.n(uAllowed, false)
+	for name := range item {
+		if code, ok := strings.CutPrefix(name, uDeniedPrefix); ok {
+			u.Denied[code], _ = d.n(name, true)
+		}
+	}
+	if d.err != nil {
+		return UsageDay{}, fmt.Errorf("malformed usage item: %w", d.err)
+	}
+	return u, nil
+}
