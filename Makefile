@@ -16,7 +16,7 @@ export SAM_CLI_TELEMETRY := 0
 
 # Lambda functions: logical ID <Name>Function in template.yaml, code in
 # functions/<name>. Add a function here and in template.yaml.
-FUNCTIONS := Create Keys Reset Verify Authorize Demo
+FUNCTIONS := Create Keys Reset Verify Authorize Demo Webhooks Webhook Rotate
 
 # Fuzz tests `make test` runs, as package:FuzzName.
 FUZZ_TARGETS := ./internal/key:FuzzParseSecret ./internal/signature:FuzzParse ./internal/signature:FuzzCanonicalQuery
@@ -31,6 +31,8 @@ TABLE_NAME ?= paykeys-local
 SECRET_PREFIX ?= paykeys/
 ENVIRONMENT ?= test
 LOG_LEVEL ?= info
+WORKER_INTERVAL ?= 1s
+ROTATE_INTERVAL ?= 30s
 MERCHANT ?= m_demo
 ROLE ?= admin
 export DYNAMODB_PORT MOTO_PORT
@@ -41,7 +43,8 @@ LOCAL_ENV := \
 	AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 DEV_ENV := $(LOCAL_ENV) \
 	PORT=$(PORT) DEV_JWT_SECRET=$(DEV_JWT_SECRET) TABLE_NAME=$(TABLE_NAME) \
-	SECRET_PREFIX=$(SECRET_PREFIX) ENVIRONMENT=$(ENVIRONMENT) LOG_LEVEL=$(LOG_LEVEL)
+	SECRET_PREFIX=$(SECRET_PREFIX) ENVIRONMENT=$(ENVIRONMENT) LOG_LEVEL=$(LOG_LEVEL) \
+	WEBHOOK_ALLOW_PRIVATE=true WORKER_INTERVAL=$(WORKER_INTERVAL) ROTATE_INTERVAL=$(ROTATE_INTERVAL)
 
 PYTHON ?= python3
 CACHE := infra/.cache
@@ -66,6 +69,7 @@ help: ## List the targets
 	@echo
 	@echo 'Variables: DYNAMODB_PORT=$(DYNAMODB_PORT) MOTO_PORT=$(MOTO_PORT) PORT=$(PORT) FUZZTIME=$(FUZZTIME)'
 	@echo '           MERCHANT=$(MERCHANT) ROLE=$(ROLE) (token), EVENT=<file> (invoke-%), GUIDED=1 (deploy)'
+	@echo '           KEYS=$(KEYS) DUE=$(DUE) (rotate-load)'
 	@echo 'SAM builds each function with build-<Name>Function (ARTIFACTS_DIR, default bin/<name>).'
 
 # --- tools -----------------------------------------------------------------
@@ -190,6 +194,21 @@ dev: tools ## Serve the API on 127.0.0.1:PORT (3000) against the local stack; Ct
 .PHONY: token
 token: ## Print a dev JWT for make dev (MERCHANT=m_demo ROLE=admin)
 	@DEV_JWT_SECRET=$(DEV_JWT_SECRET) go run ./infra/gateway token -merchant $(MERCHANT) -role $(ROLE)
+
+# The rotate job runs in-process against the local stack, with make dev's
+# settings (so on its table while make dev runs); this explicit rule wins
+# over invoke-% for it.
+.PHONY: invoke-rotate
+invoke-rotate: ## Run the scheduled lifecycle job (rotate) once against the local stack
+	$(WITH_STACK) env $(DEV_ENV) go run ./infra/gateway rotate
+
+# Load run of the rotate job: KEYS keys bulk-written into a fresh table,
+# the fraction DUE of them due, then one timed run.
+KEYS ?= 100000
+DUE ?= 0.1
+.PHONY: rotate-load
+rotate-load: ## Time one rotate run over KEYS (100000) keys in DynamoDB Local, DUE (0.1) of them due
+	$(WITH_STACK) env $(LOCAL_ENV) go run ./infra/gateway rotate-load -keys $(KEYS) -due $(DUE)
 
 invoke-%: sam-build ## sam local invoke with the function's first sample event (needs Docker): make invoke-create
 	$(SAM) local invoke $(call ucfirst,$*)Function \

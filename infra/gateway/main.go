@@ -10,6 +10,8 @@
 //	gateway [serve] [-template template.yaml] [-port 3000]
 //	gateway token [-merchant m_demo] [-role admin] [-sub user_dev] [-ttl 1h]
 //	gateway routes [-template template.yaml]
+//	gateway rotate [-timeout 15m]
+//	gateway rotate-load [-keys 100000] [-due 0.1] [-keep]
 //
 // Environment: TEMPLATE (template path), PORT (listen port), DEV_JWT_SECRET
 // (default local-dev-secret), AWS_REGION (used in ARNs). Flags win over the
@@ -51,6 +53,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		switch args[0] {
 		case "token":
 			return runToken(args[1:], getenv, stdout, stderr, time.Now)
+		case "rotate", "rotate-load":
+			return runRotateCommand(args, getenv, stdout, stderr)
 		case "routes":
 			return runRoutes(args[1:], getenv, stdout, stderr)
 		case "serve":

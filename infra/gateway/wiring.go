@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/paykeys/paykeys/internal/config"
 	"github.com/paykeys/paykeys/internal/demo"
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/rotate"
 	"github.com/paykeys/paykeys/internal/store"
 )
 
@@ -23,6 +25,8 @@ var localDefaults = map[string]string{
 	"TABLE_NAME":    "paykeys-local",
 	"SECRET_PREFIX": "paykeys-local/",
 	"ENVIRONMENT":   "test",
+	// Local receivers on 127.0.0.1 may get webhooks (API.md: make dev).
+	"WEBHOOK_ALLOW_PRIVATE": "true",
 }
 
 // handlers builds the application once, creates its table in DynamoDB Local
@@ -58,9 +62,10 @@ func handlers(ctx context.Context) (map[string]Handler, func(context.Context) er
 	}
 	registerAuthorizer("authorize", authorizerInvoker{authz})
 	hs := map[string]Handler{"demo": demo.Handler{Log: a.Log}.Handle}
-	for _, fn := range []string{"create", "keys", "reset", "verify"} {
+	for _, fn := range []string{"create", "keys", "reset", "verify", "webhooks"} {
 		hs[fn] = Handler(a.HTTP(fn))
 	}
+	stop := startSchedules(a, os.Getenv)
 	ready := func(ctx context.Context) error {
 		_, err := a.Store.GetKey(ctx, "ck_test_0000000000000000000000")
 		if err != nil && !errors.Is(err, key.ErrNotFound) {
@@ -68,7 +73,38 @@ func handlers(ctx context.Context) (map[string]Handler, func(context.Context) er
 		}
 		return nil
 	}
-	return hs, ready, func() {}, nil
+	return hs, ready, func() { stop(); closeApp(a) }, nil
+}
+
+// startSchedules runs what AWS runs on triggers and schedules: the webhook
+// delivery sweep every WORKER_INTERVAL (1s; the table stream and a
+// one-minute schedule in AWS) and the lifecycle job every ROTATE_INTERVAL
+// (30s; RotateSchedule in AWS), until the returned stop is called.
+func startSchedules(a *app.App, getenv func(string) string) func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	sweeps := rotate.Every(ctx, interval(getenv("WORKER_INTERVAL"), time.Second), func(ctx context.Context) {
+		st, err := a.Worker.Sweep(ctx)
+		if err != nil && ctx.Err() == nil {
+			a.Log.Error("webhook sweep failed", "error", err)
+		} else if st.Events+st.Attempts > 0 {
+			a.Log.Info("webhook sweep", "events", st.Events, "attempts", st.Attempts, "errors", st.Errors)
+		}
+	})
+	job := a.Rotator()
+	runs := rotate.Every(ctx, interval(getenv("ROTATE_INTERVAL"), 30*time.Second), func(ctx context.Context) {
+		if _, err := job.Run(ctx); err != nil && ctx.Err() == nil {
+			a.Log.Error("rotate run failed", "error", err)
+		}
+	})
+	return func() { cancel(); <-sweeps; <-runs }
+}
+
+// interval parses a duration setting, def when it is unset or not positive.
+func interval(v string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return d
+	}
+	return def
 }
 
 // authorizerInvoker invokes the authorizer with a raw event, as Lambda does.

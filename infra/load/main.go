@@ -5,6 +5,7 @@
 // default), runs for a bounded time, and stops by itself.
 //
 //	go run ./infra/load -token "$(make -s token)" -keys 2000 -duration 20s
+//	go run ./infra/load -token "$(make -s token)" -webhooks 100
 package main
 
 import (
@@ -35,6 +36,7 @@ type config struct {
 	concurrency int
 	garbage     float64
 	signed      float64
+	webhooks    int
 }
 
 func main() {
@@ -47,10 +49,15 @@ func main() {
 	flag.IntVar(&c.concurrency, "c", 16, "concurrent clients")
 	flag.Float64Var(&c.garbage, "garbage", 0.05, "share of requests with garbage keys")
 	flag.Float64Var(&c.signed, "signed", 0.2, "share of valid requests that are HMAC-signed")
+	flag.IntVar(&c.webhooks, "webhooks", 0, "instead: measure webhook delivery latency over this many key creations")
 	flag.Parse()
 	if c.token == "" {
 		fmt.Fprintln(os.Stderr, "load: -token is required (make -s token)")
 		os.Exit(2)
+	}
+	run := run
+	if c.webhooks > 0 {
+		run = func(c config) error { return webhookLatency(c, c.webhooks) }
 	}
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)

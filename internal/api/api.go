@@ -12,6 +12,7 @@ import (
 	"github.com/paykeys/paykeys/internal/authz"
 	"github.com/paykeys/paykeys/internal/keysvc"
 	"github.com/paykeys/paykeys/internal/store"
+	"github.com/paykeys/paykeys/internal/webhooksvc"
 )
 
 // Audit lists audit records.
@@ -24,12 +25,19 @@ type Usage interface {
 	Record(d authz.Decision, sourceIP string, now time.Time)
 }
 
+// UsageCounters reads a key's per-day decision counts.
+type UsageCounters interface {
+	ListUsage(ctx context.Context, clientID, from, to string) ([]store.UsageDay, error)
+}
+
 // API serves the management routes.
 type API struct {
 	Keys     *keysvc.Service
+	Webhooks *webhooksvc.Service
 	Audit    Audit
 	Verifier *authz.Engine // the decision core behind POST /v1/verify
 	Usage    Usage         // optional
+	Counters UsageCounters // reads GET /v1/keys/{id}/usage
 	Log      *slog.Logger
 	Now      func() time.Time
 }
@@ -50,10 +58,21 @@ func (h *API) routes() map[string]route {
 		"GET /v1/keys/{id}":         {"keys", apigw.Read, h.get, false},
 		"PATCH /v1/keys/{id}":       {"keys", apigw.Write, h.patch, false},
 		"DELETE /v1/keys/{id}":      {"keys", apigw.Write, h.revoke, false},
+		"GET /v1/keys/{id}/usage":   {"keys", apigw.Read, h.usage, false},
 		"GET /v1/audit":             {"keys", apigw.Write, h.audit, false},
 		"POST /v1/keys/{id}/reset":  {"reset", apigw.Write, h.reset, false},
 		"POST /v1/keys/{id}/verify": {"verify", apigw.Verify, h.verify, false},
 		"POST /v1/verify":           {"verify", apigw.Read, h.serviceVerify, true},
+
+		"POST /v1/webhooks":                                     {"webhooks", apigw.Write, h.webhookCreate, false},
+		"GET /v1/webhooks":                                      {"webhooks", apigw.Read, h.webhookList, false},
+		"GET /v1/webhooks/{id}":                                 {"webhooks", apigw.Read, h.webhookGet, false},
+		"PATCH /v1/webhooks/{id}":                               {"webhooks", apigw.Write, h.webhookPatch, false},
+		"DELETE /v1/webhooks/{id}":                              {"webhooks", apigw.Write, h.webhookDelete, false},
+		"POST /v1/webhooks/{id}/rotate-secret":                  {"webhooks", apigw.Write, h.webhookRotate, false},
+		"GET /v1/webhooks/{id}/deliveries":                      {"webhooks", apigw.Read, h.webhookDeliveries, false},
+		"POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry": {"webhooks", apigw.Write, h.webhookRetry, false},
+		"POST /v1/webhooks/{id}/test":                           {"webhooks", apigw.Write, h.webhookTest, false},
 	}
 }
 

@@ -79,7 +79,11 @@ func (h *API) serviceVerify(ctx context.Context, _ keysvc.Actor, req apigw.Reque
 		out.Key = &serviceKey{ID: d.Key.ID, MerchantID: d.Key.MerchantID, Environment: string(d.Key.Environment), Scopes: scopes}
 	}
 	if h.Usage != nil {
-		h.Usage.Record(d, "", h.Now())
+		ip := "" // the address the calling service vouches for, if it named one
+		if r.Need.CheckIP {
+			ip = r.Need.SourceIP.String()
+		}
+		h.Usage.Record(d, ip, h.Now())
 	}
 	return apigw.JSON(200, out), nil
 }

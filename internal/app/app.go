@@ -17,10 +17,15 @@ import (
 	"github.com/paykeys/paykeys/internal/authz"
 	"github.com/paykeys/paykeys/internal/awsclient"
 	"github.com/paykeys/paykeys/internal/config"
+	"github.com/paykeys/paykeys/internal/delivery"
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/keysvc"
+	"github.com/paykeys/paykeys/internal/rotate"
 	"github.com/paykeys/paykeys/internal/secret"
 	"github.com/paykeys/paykeys/internal/store"
+	"github.com/paykeys/paykeys/internal/usage"
+	"github.com/paykeys/paykeys/internal/webhook"
+	"github.com/paykeys/paykeys/internal/webhooksvc"
 )
 
 // App holds everything a function needs, built once per container.
@@ -33,6 +38,12 @@ type App struct {
 	Keys    *keysvc.Service
 	Engine  *authz.Engine
 	API     *api.API
+	// Usage counts the authorizer's and service verify's decisions; one per
+	// container, written in the background (see package usage).
+	Usage *usage.Recorder
+	// Webhooks manages endpoints; Worker fans out and delivers events.
+	Webhooks *webhooksvc.Service
+	Worker   *delivery.Worker
 }
 
 // New builds the App. It makes no network call.
@@ -59,7 +70,13 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, error)
 		ttl = -1 // CACHE_TTL=0 turns the cache off
 	}
 	a.Engine = authz.New(a.Store, a.Secrets, a.Store, authz.Options{CacheTTL: ttl})
-	a.API = &api.API{Keys: a.Keys, Audit: a.Store, Verifier: a.Engine, Log: log, Now: time.Now}
+	a.Usage = usage.New(a.Store, usage.Options{Log: log})
+	sender := &webhook.Sender{AllowPrivate: cfg.WebhookAllowPrivate}
+	a.Worker = delivery.New(a.Store, a.Secrets, sender, log)
+	a.Webhooks = webhooksvc.New(a.Store, a.Secrets, webhooksvc.URLs{Sender: sender}, log)
+	a.Webhooks.Sender = a.Worker // test and retry send at once
+	a.API = &api.API{Keys: a.Keys, Webhooks: a.Webhooks, Audit: a.Store, Verifier: a.Engine, Log: log, Now: time.Now}
+	a.API.Usage, a.API.Counters = a.Usage, a.Store
 	return a, nil
 }
 
@@ -72,12 +89,25 @@ func (a *App) Authorizer() (*authorizer.Handler, error) {
 	}
 	return &authorizer.Handler{
 		Engine: a.Engine, Routes: routes, Environment: key.Environment(a.Config.Environment),
-		Log: a.Log, PolicyForHTTPAPI: a.Config.PolicyForHTTPAPI,
+		Log: a.Log, PolicyForHTTPAPI: a.Config.PolicyForHTTPAPI, Usage: a.Usage,
 	}, nil
 }
 
+// Close writes the usage counts still in memory and stops their
+// background writer.
+func (a *App) Close(ctx context.Context) error { return a.Usage.Close(ctx) }
+
 // HTTP returns the management API handler of one function.
 func (a *App) HTTP(function string) apigw.Handler { return a.API.Function(function) }
+
+// Rotator returns the scheduled lifecycle job (the rotate function). If the
+// webhook side of the App closes ended signing-secret overlaps
+// (rotate.Overlaps), each run calls it too.
+func (a *App) Rotator() *rotate.Job {
+	j := rotate.New(a.Store, a.Secrets, a.Log)
+	j.Overlaps = a.Webhooks
+	return j
+}
 
 // Logger is the JSON logger every function writes one line per decision to.
 func Logger(w io.Writer, level slog.Level) *slog.Logger {

@@ -40,3 +40,7 @@ func RunAuthorizer() {
 	}
 	lambda.Start(h.Handle)
 }
+
+// RunWebhook starts the Lambda runtime loop for the webhook delivery
+// function (table stream batches and scheduled sweeps).
+func RunWebhook() { lambda.Start(MustNew().Worker.Handle) }

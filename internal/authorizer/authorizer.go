@@ -180,7 +180,7 @@ func (h *Handler) decide(ctx context.Context, c call) (authz.Decision, bool, err
 	}
 	h.Log.InfoContext(ctx, "decision", attrs...)
 	if h.Usage != nil {
-		h.Usage.Record(d, c.sourceIP, time.Now())
+		h.Usage.Record(d, c.sourceIP, h.Engine.Now())
 	}
 	if d.Code.Unproven() {
 		return d, false, ErrUnauthorized

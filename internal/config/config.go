@@ -24,6 +24,9 @@ type Config struct {
 	CursorKey              []byte        // CURSOR_KEY: signs pagination cursors
 	RouteScopes            string        // ROUTE_SCOPES: "METHOD /path=scope;..." for the authorizer
 	PolicyForHTTPAPI       bool          // AUTHORIZER_RESPONSE=iam: answer HTTP API events with IAM policies
+	// WEBHOOK_ALLOW_PRIVATE=true lets webhook endpoints be http and resolve
+	// to private and loopback addresses: local development only.
+	WebhookAllowPrivate bool
 }
 
 // Load reads the configuration through getenv (os.Getenv in main).
@@ -59,6 +62,13 @@ func Load(getenv func(string) string) (Config, error) {
 		c.PolicyForHTTPAPI = true
 	default:
 		errs = append(errs, fmt.Errorf(`AUTHORIZER_RESPONSE must be "simple" or "iam", not %q`, resp))
+	}
+	switch v := getenv("WEBHOOK_ALLOW_PRIVATE"); v {
+	case "", "false":
+	case "true":
+		c.WebhookAllowPrivate = true
+	default:
+		errs = append(errs, fmt.Errorf(`WEBHOOK_ALLOW_PRIVATE must be "true" or "false", not %q`, v))
 	}
 	if !strings.HasSuffix(c.SecretPrefix, "/") {
 		errs = append(errs, errors.New(`SECRET_PREFIX must end with "/"`))

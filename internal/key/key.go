@@ -73,6 +73,15 @@ type Key struct {
 	PrevSecretHash      []byte
 	PrevSecretExpiresAt *time.Time
 
+	// Scheduled lifecycle bookkeeping (due.go): the expiry a key.expiring
+	// notice was sent for (zero: none), the secret version a
+	// key.rotation_due notice was sent for (0: none), and a previous
+	// secret's version the record no longer trusts whose staging labels are
+	// still to be removed from the secret store.
+	ExpiringNoticeFor       time.Time
+	RotationNoticeVersion   int
+	RetiringSecretVersionID string
+
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	LastUsedAt *time.Time

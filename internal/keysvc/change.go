@@ -40,11 +40,11 @@ func (s *Service) Update(ctx context.Context, a Actor, id string, p key.Patch) (
 			out = n
 			return err
 		}
-		typ := EventKeyUpdated
+		action, typ := "key.update", EventKeyUpdated
 		if change == key.Disabled {
-			typ = EventKeyDisabled
+			action, typ = "key.disable", EventKeyDisabled
 		}
-		if err := s.Store.UpdateKey(ctx, n, extras(a, "key.update", typ, n, now)); err != nil {
+		if err := s.Store.UpdateKey(ctx, n, extras(a, action, typ, n, now)); err != nil {
 			return fmt.Errorf("update %s: %w", id, err)
 		}
 		out = n

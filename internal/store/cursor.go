@@ -24,8 +24,10 @@ type cursor struct {
 
 // Kinds of list a cursor may belong to.
 const (
-	cursorKeys  = "keys"
-	cursorAudit = "audit"
+	cursorKeys       = "keys"
+	cursorAudit      = "audit"
+	cursorEndpoints  = "endpoints"
+	cursorDeliveries = "deliveries"
 )
 
 const (
@@ -87,7 +89,7 @@ func validCursor(kind string, c cursor) bool {
 		if !key.ValidClientID(c.I) {
 			return false
 		}
-	case cursorAudit:
+	case cursorAudit, cursorEndpoints, cursorDeliveries:
 		if c.I == "" || len(c.I) > maxAuditID {
 			return false
 		}

@@ -54,6 +54,11 @@ const (
 	kLastUsedAt          = "last_used_at"
 	kLastUsedIP          = "last_used_ip"
 	kRevision            = "revision"
+
+	// Scheduled lifecycle bookkeeping (key.Key, due.go).
+	kExpiringNoticeFor       = "expiring_notice_for"
+	kRotationNoticeVersion   = "rotation_notice_version"
+	kRetiringSecretVersionID = "retiring_secret_version_id"
 )
 
 // keyOptionalAttrs are left out of a key item when empty, and removed by an
@@ -61,6 +66,8 @@ const (
 var keyOptionalAttrs = []string{
 	kExpiresAt, kExpiresAtUnix, kRotationDays,
 	kPrevSecretVersion, kPrevSecretVersionID, kPrevSecretHash, kPrevSecretExpiresAt,
+	kExpiringNoticeFor, kRotationNoticeVersion, kRetiringSecretVersionID,
+	attrGSI2PK, attrGSI2SK, // the due index entry (due.go): removed when nothing is due
 }
 
 // keyFixedAttrs never change after create, so an update does not write them.
@@ -71,6 +78,7 @@ const (
 	eType            = "type"
 	eResourceID      = "resource_id"
 	eData            = "data"
+	eEndpointID      = "endpoint_id"
 	aActor           = "actor"
 	aRole            = "role"
 	aAction          = "action"
@@ -147,9 +155,10 @@ func itemKey(pk, sk string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrPK: avS(pk), attrSK: avS(sk)}
 }
 
-// keyAttrs returns a key's attributes, without the primary and index keys,
-// the revision and the last-use attributes. Optional attributes that are
-// empty are left out.
+// keyAttrs returns a key's attributes, without the primary and gsi1 keys,
+// the revision and the last-use attributes, but with its entry in the due
+// index (gsi2, see due.go), so that every write keeps it in step with the
+// record. Optional attributes that are empty are left out.
 func keyAttrs(k *key.Key) map[string]types.AttributeValue {
 	modes := make([]string, len(k.AuthModes))
 	for i, m := range k.AuthModes {
@@ -192,6 +201,14 @@ func keyAttrs(k *key.Key) map[string]types.AttributeValue {
 	if k.PrevSecretExpiresAt != nil {
 		m[kPrevSecretExpiresAt] = avTime(*k.PrevSecretExpiresAt)
 	}
+	if !k.ExpiringNoticeFor.IsZero() {
+		m[kExpiringNoticeFor] = avTime(k.ExpiringNoticeFor)
+	}
+	if k.RotationNoticeVersion != 0 {
+		m[kRotationNoticeVersion] = avN(int64(k.RotationNoticeVersion))
+	}
+	putS(m, kRetiringSecretVersionID, k.RetiringSecretVersionID)
+	putDueEntry(m, k)
 	return m
 }
 
@@ -360,6 +377,9 @@ func keyFromItem(item map[string]types.AttributeValue) (*key.Key, error) {
 		LastUsedIP:          d.s(kLastUsedIP, false),
 	}
 	k.Revision, _ = d.n(kRevision, true)
+	k.ExpiringNoticeFor = d.time(kExpiringNoticeFor, false)
+	k.RotationNoticeVersion = d.int(kRotationNoticeVersion, false)
+	k.RetiringSecretVersionID = d.s(kRetiringSecretVersionID, false)
 	if pk := d.s(attrPK, true); d.err == nil && pk != keyPK(k.ID) {
 		d.err = fmt.Errorf("attribute %s: %q does not match id", attrPK, pk)
 	}
@@ -386,10 +406,13 @@ func keyFromItem(item map[string]types.AttributeValue) (*key.Key, error) {
 	return k, nil
 }
 
+// eventItem is an outbox event, in the due index until it is fanned out.
 func eventItem(e *Event) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
+	m := map[string]types.AttributeValue{
 		attrPK:      avS(eventPK(e.ID)),
 		attrSK:      avS(eventSK),
+		attrGSI2PK:  avS(dueOutbox),
+		attrGSI2SK:  avS(fmtTime(e.CreatedAt) + "#" + e.ID),
 		kID:         avS(e.ID),
 		eType:       avS(e.Type),
 		kMerchantID: avS(e.MerchantID),
@@ -398,6 +421,25 @@ func eventItem(e *Event) map[string]types.AttributeValue {
 		eData:       avS(string(e.Data)),
 		attrTTL:     avN(e.CreatedAt.Add(eventTTL).Unix()),
 	}
+	putS(m, eEndpointID, e.EndpointID)
+	return m
+}
+
+func eventFromItem(item map[string]types.AttributeValue) (Event, error) {
+	d := &decoder{item: item}
+	e := Event{
+		ID:         d.s(kID, true),
+		Type:       d.s(eType, true),
+		MerchantID: d.s(kMerchantID, true),
+		ResourceID: d.s(eResourceID, false),
+		EndpointID: d.s(eEndpointID, false),
+		CreatedAt:  d.time(kCreatedAt, true),
+		Data:       []byte(d.s(eData, true)),
+	}
+	if d.err != nil {
+		return Event{}, fmt.Errorf("malformed event item: %w", d.err)
+	}
+	return e, nil
 }
 
 // putS adds a string attribute unless it is empty.

@@ -13,7 +13,19 @@
 //
 //	key          pk KEY#<client id>                  sk KEY
 //	             gsi1pk MERCHANT#<merchant id>#KEYS  gsi1sk <created_at>#<client id>
+//	             gsi2pk DUE#KEY#<shard 0..7> gsi2sk <next due>#<client id>, while key.NextDue is set;
+//	             shard: FNV-1a of the client ID mod 8; written by every key write (keyAttrs)
+//	             last_used_at, last_used_ip: written by SetLastUsed only, with no revision bump
+//	usage day    pk KEY#<client id>                  sk USAGE#<YYYY-MM-DD>  ttl day+400d
+//	             allowed, denied_<CODE>: decision counts of that UTC day, added to with ADD
 //	outbox event pk EVENT#<event id>                 sk EVENT            ttl created_at+30d
+//	             gsi2pk DUE#OUTBOX gsi2sk <created_at>#<event id>, until fanned out
+//	endpoint     pk WEBHOOK#<endpoint id>            sk WEBHOOK
+//	             gsi1pk MERCHANT#<merchant id>#WEBHOOKS  gsi1sk <created_at>#<endpoint id>
+//	             gsi2pk DUE#WEBHOOK gsi2sk <secret_rotation_ends_at>#<endpoint id>, while two secrets sign
+//	delivery     pk WEBHOOK#<endpoint id>            sk DELIVERY#<event id>  ttl created_at+30d
+//	             gsi1pk WEBHOOK#<endpoint id>#DELIVERIES  gsi1sk <created_at>#<event id>
+//	             gsi2pk DUE#DELIVERY gsi2sk <next_attempt_at>#<endpoint id>#<event id>, while pending
 //	audit record pk MERCHANT#<merchant id>#AUDIT     sk <created_at>#<audit id>
 //	idempotency  pk IDEM#<merchant id>#<sha256 hex>  sk IDEM             ttl created_at+24h
 //	rate window  pk RATE#<name>                      sk <window start unix>  ttl window end+window
@@ -64,6 +76,9 @@ type Event struct {
 	Type       string
 	MerchantID string
 	ResourceID string
+	// EndpointID, when set, sends the event to that webhook endpoint only
+	// (webhook.test), whatever its event types.
+	EndpointID string
 	CreatedAt  time.Time
 	Data       []byte
 }

@@ -1,0 +1,8 @@
+// Command webhook delivers webhook events: it fans out outbox events from the
+// table's stream and, on a schedule, sends whatever is due (retries included).
+// The handler lives in internal/delivery.
+package main
+
+import "github.com/paykeys/paykeys/internal/app"
+
+func main() { app.RunWebhook() }

@@ -1,0 +1,54 @@
+package rotate
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/store"
+)
+
+// emptyStore has nothing due.
+type emptyStore struct{ Store }
+
+func (emptyStore) DueKeys(context.Context, time.Time, string, int) ([]store.DueKey, string, error) {
+	return nil, "", nil
+}
+
+func (emptyStore) GetKey(context.Context, string) (*key.Key, error) { panic("not called") }
+
+// TestHandleSampleEvent decodes the sample scheduled event in events/rotate
+// and runs the job once on it.
+func TestHandleSampleEvent(t *testing.T) {
+	raw, err := os.ReadFile("../../events/rotate/scheduled.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.EventBridgeEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.DetailType != "Scheduled Event" || ev.Source != "aws.events" {
+		t.Fatalf("sample event: %+v", ev)
+	}
+	j := New(emptyStore{}, nil, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	st, err := j.Handle(context.Background(), ev)
+	if err != nil || st.Pages != 1 || st.IndexItems != 0 || st.Stopped {
+		t.Errorf("Handle: %+v, %v", st, err)
+	}
+	out, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(out, &m); err != nil || m["index_items"] == nil || m["events_by_type"] == nil {
+		t.Errorf("result JSON %s", out)
+	}
+}

@@ -1,0 +1,371 @@
+// Package rotate is the scheduled lifecycle job (the rotate function): on
+// every run it reads the keys whose next due time has come from the due
+// index, and for each does what key.DueAt says is due — expire it, send the
+// key.expiring and key.rotation_due notices, end a previous secret's grace
+// and retire its version in the secret store — then the key's due time moves
+// on with the write, so a handled key leaves the due range.
+//
+// Every change is one store.UpdateKey at the revision just read, with its
+// outbox events in the same transaction, so each event is written exactly
+// once however many runs overlap: a run that loses a race reads the key
+// again and finds nothing due. A run that stops early (its context ends, or
+// the Lambda's remaining time falls under StopMargin) leaves what it did not
+// reach in the due index, and the next run resumes there.
+package rotate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/keysvc"
+	"github.com/paykeys/paykeys/internal/store"
+)
+
+// Store is the metadata store as the job uses it.
+type Store interface {
+	DueKeys(ctx context.Context, now time.Time, cursor string, limit int) ([]store.DueKey, string, error)
+	GetKey(ctx context.Context, id string) (*key.Key, error)
+	UpdateKey(ctx context.Context, k *key.Key, x store.Extras) error
+}
+
+// Secrets takes a retired version's staging labels off (secret.Store.Retire).
+type Secrets interface {
+	Retire(ctx context.Context, clientID, versionID, currentVersionID string) error
+}
+
+// Overlaps ends webhook signing-secret overlaps that are over; the job calls
+// it once per run when set, and counts what it closed.
+type Overlaps interface {
+	CloseEndedOverlaps(ctx context.Context, now time.Time) (int, error)
+}
+
+// Audit identity of the job's changes.
+const (
+	Actor     = "system:rotate"
+	actorRole = "system"
+)
+
+// Defaults of a Job made by New.
+const (
+	DefaultPageSize    = 100
+	DefaultWorkers     = 8
+	DefaultMaxAttempts = 8
+	DefaultStopMargin  = 30 * time.Second
+)
+
+// Job runs the scheduled lifecycle. Its fields are set before the first Run;
+// a Job may run concurrently with itself (in one process or several).
+type Job struct {
+	Store    Store
+	Secrets  Secrets
+	Overlaps Overlaps // optional
+	Log      *slog.Logger
+	Now      func() time.Time
+
+	PageSize    int           // due index entries read per Query page
+	Workers     int           // keys handled at once
+	MaxAttempts int           // reads of one key when concurrent changes keep winning
+	StopMargin  time.Duration // start no more work once the context's deadline is this close
+}
+
+// New returns a Job with the defaults above.
+func New(st Store, sec Secrets, log *slog.Logger) *Job {
+	return &Job{
+		Store: st, Secrets: sec, Log: log, Now: time.Now,
+		PageSize: DefaultPageSize, Workers: DefaultWorkers,
+		MaxAttempts: DefaultMaxAttempts, StopMargin: DefaultStopMargin,
+	}
+}
+
+// Stats is what one run did.
+type Stats struct {
+	Pages      int            `json:"pages"`           // due index pages read
+	IndexItems int            `json:"index_items"`     // due index entries read: the only items read besides the keys themselves
+	Keys       int            `json:"keys"`            // keys read again and handled
+	Updated    int            `json:"keys_updated"`    // key writes (a key whose grace ended takes two)
+	Skipped    int            `json:"keys_skipped"`    // nothing was due on a fresh read: handled by a concurrent run, or the index lagged
+	Stale      int            `json:"stale_retries"`   // writes lost to a concurrent change, then read again
+	Failed     int            `json:"keys_failed"`     // left due by an error; the next run tries again
+	Events     int            `json:"events"`          // outbox events written
+	ByType     map[string]int `json:"events_by_type"`  // ... by event type
+	Retired    int            `json:"secrets_retired"` // previous secret versions retired in the secret store
+	Overlaps   int            `json:"overlaps_closed"`
+	Stopped    bool           `json:"stopped"` // cut off before the end; the rest stays due
+	Duration   time.Duration  `json:"-"`
+	DurationMS int64          `json:"duration_ms"`
+}
+
+// eventType is the event announcing a duty, or "" for one that announces nothing.
+func eventType(d key.Duty) string {
+	switch d {
+	case key.DutyExpire:
+		return keysvc.EventKeyExpired
+	case key.DutyExpiringNotice:
+		return keysvc.EventKeyExpiring
+	case key.DutyRotationNotice:
+		return keysvc.EventRotationDue
+	}
+	return ""
+}
+
+// run is one Run's shared state.
+type run struct {
+	id string
+	mu sync.Mutex
+	st Stats
+}
+
+func (r *run) add(f func(st *Stats)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f(&r.st)
+}
+
+// Run reads every key due now and does what is due, page by page. It returns
+// the run's stats and an error when the due index could not be read, the
+// context ended, or some keys failed (they stay due). It logs one summary line.
+func (j *Job) Run(ctx context.Context) (Stats, error) {
+	started := time.Now()
+	r := &run{id: runID(ctx), st: Stats{ByType: map[string]int{}}}
+	err := j.run(ctx, r)
+	st := r.st
+	st.Duration = time.Since(started)
+	st.DurationMS = st.Duration.Milliseconds()
+	if err == nil && st.Failed > 0 {
+		err = fmt.Errorf("rotate: %d keys failed and stay due", st.Failed)
+	}
+	j.summary(ctx, r.id, st, err)
+	return st, err
+}
+
+func (j *Job) run(ctx context.Context, r *run) error {
+	now := j.Now()
+	if j.Overlaps != nil {
+		n, err := j.Overlaps.CloseEndedOverlaps(ctx, now)
+		r.st.Overlaps = n
+		if err != nil {
+			if ctx.Err() != nil {
+				r.st.Stopped = true
+				return ctx.Err()
+			}
+			j.Log.ErrorContext(ctx, "rotate: closing webhook secret overlaps failed", "run_id", r.id, "error", err.Error())
+			r.st.Failed++
+		}
+	}
+	cursor := ""
+	for {
+		if j.stopping(ctx) {
+			r.st.Stopped = true
+			return ctx.Err()
+		}
+		page, next, err := j.Store.DueKeys(ctx, now, cursor, j.pageSize())
+		if err != nil {
+			if ctx.Err() != nil {
+				r.st.Stopped = true
+				return ctx.Err()
+			}
+			return fmt.Errorf("rotate: read due keys: %w", err)
+		}
+		r.st.Pages++
+		r.st.IndexItems += len(page)
+		j.handlePage(ctx, r, page)
+		if r.st.Stopped {
+			return ctx.Err()
+		}
+		if next == "" {
+			return nil
+		}
+		cursor = next
+	}
+}
+
+// handlePage handles a page's keys with up to Workers at once, starting none
+// once the run is stopping.
+func (j *Job) handlePage(ctx context.Context, r *run, page []store.DueKey) {
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for range min(j.workers(), len(page)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range work {
+				j.handleOne(ctx, r, id)
+			}
+		}()
+	}
+	for _, dk := range page {
+		if j.stopping(ctx) {
+			r.add(func(st *Stats) { st.Stopped = true })
+			break
+		}
+		work <- dk.ID
+	}
+	close(work)
+	wg.Wait()
+}
+
+func (j *Job) handleOne(ctx context.Context, r *run, id string) {
+	err := j.handle(ctx, r, id)
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		r.add(func(st *Stats) { st.Stopped = true })
+	default:
+		r.add(func(st *Stats) { st.Failed++ })
+		j.Log.ErrorContext(ctx, "rotate: key left due", "run_id", r.id, "key_id", id, "error", err.Error())
+	}
+}
+
+// handle does what is due for one key: read it, retire a version left to
+// retire, sweep, write; again after a write that left a version to retire
+// (a grace period ended), and from a fresh read after a concurrent change.
+func (j *Job) handle(ctx context.Context, r *run, id string) error {
+	var k *key.Key
+	wrote, stale := false, 0
+	for pass := 0; ; pass++ {
+		// A sweep needs at most two writes (the second retires a version);
+		// more means something keeps the key due, so leave it to the next run.
+		if pass > j.maxAttempts()+2 {
+			return errors.New("still due after repeated writes")
+		}
+		if k == nil {
+			var err error
+			if k, err = j.Store.GetKey(ctx, id); err != nil {
+				if errors.Is(err, key.ErrNotFound) {
+					return nil
+				}
+				return err
+			}
+		}
+		now := j.Now()
+		n, retired := k, ""
+		if v := k.RetiringSecretVersionID; v != "" && k.Status != key.StatusRevoked {
+			if err := j.Secrets.Retire(ctx, k.ID, v, k.SecretVersionID); err != nil {
+				return fmt.Errorf("retire secret version %s: %w", v, err)
+			}
+			n, retired = k.SecretRetired(v), v
+		}
+		n, duties := n.Sweep(now)
+		if n == k {
+			r.add(func(st *Stats) {
+				st.Keys++
+				if !wrote {
+					st.Skipped++
+				}
+			})
+			return nil
+		}
+		x := j.extras(r.id, n, duties, now)
+		if err := j.Store.UpdateKey(ctx, n, x); err != nil {
+			if !errors.Is(err, store.ErrStale) {
+				return err
+			}
+			if stale++; stale >= j.maxAttempts() {
+				return fmt.Errorf("gave up after %d concurrent changes: %w", stale, err)
+			}
+			r.add(func(st *Stats) { st.Stale++ })
+			k = nil
+			continue
+		}
+		wrote = true
+		r.add(func(st *Stats) {
+			st.Updated++
+			st.Events += len(x.Events)
+			for _, e := range x.Events {
+				st.ByType[e.Type]++
+			}
+			if retired != "" {
+				st.Retired++
+			}
+		})
+		k = n // at its new revision; a version it now lists to retire is next
+	}
+}
+
+// extras are the outbox events of the duties done, and an audit record for
+// the changes a merchant can see (expiry, end of a grace period).
+func (j *Job) extras(runID string, n *key.Key, duties []key.Duty, now time.Time) store.Extras {
+	var x store.Extras
+	action := ""
+	for _, d := range duties {
+		if typ := eventType(d); typ != "" {
+			x.Events = append(x.Events, keysvc.KeyEvent(typ, n, now))
+		}
+		switch {
+		case d == key.DutyExpire:
+			action = "key.expire"
+		case d == key.DutyEndGrace && action == "":
+			action = "key.grace_end"
+		}
+	}
+	if action != "" {
+		x.Audit = &store.AuditRecord{
+			ID: key.NewID("aud_"), MerchantID: n.MerchantID, Actor: Actor, Role: actorRole,
+			Action: action, ResourceType: "key", ResourceID: n.ID, Outcome: "success",
+			RequestID: runID, CreatedAt: now,
+		}
+	}
+	return x
+}
+
+// stopping reports whether the run must start no more work: its context is
+// done, or its deadline (a Lambda's) is closer than StopMargin.
+func (j *Job) stopping(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) < j.StopMargin
+}
+
+func (j *Job) summary(ctx context.Context, runID string, st Stats, err error) {
+	attrs := []any{
+		"run_id", runID, "duration_ms", st.DurationMS, "pages", st.Pages, "index_items", st.IndexItems,
+		"keys", st.Keys, "keys_updated", st.Updated, "keys_skipped", st.Skipped, "stale_retries", st.Stale,
+		"keys_failed", st.Failed, "events", st.Events, "secrets_retired", st.Retired,
+		"overlaps_closed", st.Overlaps, "stopped", st.Stopped,
+	}
+	for _, typ := range []string{keysvc.EventKeyExpired, keysvc.EventKeyExpiring, keysvc.EventRotationDue} {
+		attrs = append(attrs, typ, st.ByType[typ])
+	}
+	if err != nil {
+		j.Log.ErrorContext(ctx, "rotate run", append(attrs, "error", err.Error())...)
+		return
+	}
+	j.Log.InfoContext(ctx, "rotate run", attrs...)
+}
+
+func runID(ctx context.Context) string {
+	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
+		return lc.AwsRequestID
+	}
+	return key.NewID("run_")
+}
+
+func (j *Job) pageSize() int {
+	if j.PageSize < 1 {
+		return DefaultPageSize
+	}
+	return j.PageSize
+}
+
+func (j *Job) workers() int {
+	if j.Workers < 1 {
+		return 1
+	}
+	return j.Workers
+}
+
+func (j *Job) maxAttempts() int {
+	if j.MaxAttempts < 1 {
+		return DefaultMaxAttempts
+	}
+	return j.MaxAttempts
+}

@@ -1,0 +1,402 @@
+package webhooksvc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/keysvc"
+	"github.com/paykeys/paykeys/internal/store"
+	"github.com/paykeys/paykeys/internal/webhook"
+)
+
+// Store is the metadata store as this package uses it.
+type Store interface {
+	SaveEndpoint(ctx context.Context, e *store.Endpoint, a *store.AuditRecord) error
+	DeleteEndpoint(ctx context.Context, e *store.Endpoint, a *store.AuditRecord) error
+	GetEndpoint(ctx context.Context, id string) (*store.Endpoint, error)
+	ListEndpoints(ctx context.Context, merchantID string, limit int, cursor string) ([]*store.Endpoint, string, error)
+	AllEndpoints(ctx context.Context, merchantID string) ([]*store.Endpoint, error)
+	GetDelivery(ctx context.Context, endpointID, id string) (*store.Delivery, error)
+	SaveDelivery(ctx context.Context, d *store.Delivery) error
+	ListDeliveries(ctx context.Context, merchantID, endpointID string, limit int, cursor string) ([]*store.Delivery, string, error)
+	SaveTestEvent(ctx context.Context, e store.Event, d *store.Delivery, a *store.AuditRecord) error
+	EndedOverlaps(ctx context.Context, now time.Time, limit int) ([]*store.Endpoint, error)
+}
+
+// URLChecker refuses URLs that must not receive webhooks: wrong scheme, or
+// a host that resolves to an address the sender will not dial.
+type URLChecker interface {
+	CheckURL(ctx context.Context, raw string) error
+}
+
+// Sender attempts a delivery at once (test and retry), if the service has one.
+type Sender interface {
+	Attempt(ctx context.Context, d *store.Delivery) (*store.Delivery, error)
+}
+
+// Service runs endpoint operations.
+type Service struct {
+	Store   Store
+	Secrets keysvc.Secrets
+	URLs    URLChecker
+	Sender  Sender // optional: without it, test and retry deliveries wait for the worker
+	Log     *slog.Logger
+	Now     func() time.Time
+
+	MaxPerMerchant int
+	MaxAttempts    int // optimistic-concurrency retries
+}
+
+// New returns a Service with production defaults.
+func New(st Store, sec keysvc.Secrets, urls URLChecker, log *slog.Logger) *Service {
+	return &Service{Store: st, Secrets: sec, URLs: urls, Log: log, Now: time.Now,
+		MaxPerMerchant: DefaultMaxPerMerchant, MaxAttempts: 8}
+}
+
+// CreateParams are a new endpoint's settings. EventTypes nil means the field
+// was omitted.
+type CreateParams struct {
+	URL         string
+	EventTypes  []string
+	Description string
+}
+
+// Patch changes an endpoint; nil fields stay as they are.
+type Patch struct {
+	URL         *string
+	EventTypes  *[]string
+	Description *string
+	Status      *string
+}
+
+func checkDescription(d string) error {
+	if len([]rune(d)) > MaxDescription {
+		return key.Invalid("description must be at most %d characters", MaxDescription)
+	}
+	return nil
+}
+
+func audit(a keysvc.Actor, action, id string, now time.Time) *store.AuditRecord {
+	return &store.AuditRecord{
+		ID: key.NewID("aud_"), MerchantID: a.MerchantID, Actor: a.Subject, Role: a.Role,
+		Action: action, ResourceType: "webhook_endpoint", ResourceID: id, Outcome: "success",
+		SourceIP: a.SourceIP, RequestID: a.RequestID, CreatedAt: now,
+	}
+}
+
+// Create registers an endpoint and returns it with its signing secret,
+// shown this once.
+func (s *Service) Create(ctx context.Context, a keysvc.Actor, p CreateParams) (*store.Endpoint, string, error) {
+	types, err := ParseEventTypes(p.EventTypes, p.EventTypes != nil)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := checkDescription(p.Description); err != nil {
+		return nil, "", err
+	}
+	if err := s.URLs.CheckURL(ctx, p.URL); err != nil {
+		return nil, "", err
+	}
+	all, err := s.Store.AllEndpoints(ctx, a.MerchantID)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(all) >= s.MaxPerMerchant {
+		return nil, "", key.Conflict("a merchant may have at most %d webhook endpoints", s.MaxPerMerchant)
+	}
+	now := s.Now().UTC()
+	e := &store.Endpoint{
+		ID: key.NewID("we_"), MerchantID: a.MerchantID, URL: p.URL, EventTypes: types,
+		Description: p.Description, Status: StatusEnabled, SecretVersionID: key.NewVersionID(),
+		CreatedAt: now, UpdatedAt: now,
+	}
+	secret := webhook.NewSecret()
+	if err := s.Secrets.Create(ctx, SecretName(e.ID), e.SecretVersionID, secret); err != nil {
+		return nil, "", fmt.Errorf("create endpoint %s: %w", e.ID, err)
+	}
+	if err := s.Store.SaveEndpoint(ctx, e, audit(a, "webhook.create", e.ID, now)); err != nil {
+		s.cleanup(e.ID)
+		return nil, "", fmt.Errorf("create endpoint %s: %w", e.ID, err)
+	}
+	return e, secret, nil
+}
+
+// cleanup deletes a signing secret no endpoint points to.
+func (s *Service) cleanup(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Secrets.Delete(ctx, SecretName(id)); err != nil {
+		s.Log.Error("signing secret left without an endpoint", "endpoint_id", id, "error", err)
+	}
+}
+
+// Get returns one of the actor's endpoints; another merchant's is not found.
+func (s *Service) Get(ctx context.Context, a keysvc.Actor, id string) (*store.Endpoint, error) {
+	if !ValidID(id) {
+		return nil, key.NotFound("webhook endpoint", id)
+	}
+	e, err := s.Store.GetEndpoint(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if e.MerchantID != a.MerchantID {
+		return nil, key.NotFound("webhook endpoint", id)
+	}
+	return e, nil
+}
+
+// List returns a page of the actor's endpoints, newest first.
+func (s *Service) List(ctx context.Context, a keysvc.Actor, limit int, cursor string) ([]*store.Endpoint, string, error) {
+	return s.Store.ListEndpoints(ctx, a.MerchantID, limit, cursor)
+}
+
+// change reads an endpoint, applies fn, and saves it, retrying when a
+// concurrent change wins. fn returns false when nothing changed.
+func (s *Service) change(ctx context.Context, a keysvc.Actor, id, action string, fn func(e *store.Endpoint, now time.Time) (bool, error)) (*store.Endpoint, error) {
+	for range s.MaxAttempts {
+		e, err := s.Get(ctx, a, id)
+		if err != nil {
+			return nil, err
+		}
+		now := s.Now().UTC()
+		changed, err := fn(e, now)
+		if err != nil || !changed {
+			return e, err
+		}
+		e.UpdatedAt = now
+		err = s.Store.SaveEndpoint(ctx, e, audit(a, action, id, now))
+		if !errors.Is(err, store.ErrStale) {
+			return e, err
+		}
+	}
+	return nil, key.Conflict("webhook endpoint %s is changing too fast; try again", id)
+}
+
+// Update applies a patch. A patch that changes nothing writes nothing.
+func (s *Service) Update(ctx context.Context, a keysvc.Actor, id string, p Patch) (*store.Endpoint, error) {
+	var types []string
+	if p.EventTypes != nil {
+		var err error
+		if types, err = ParseEventTypes(*p.EventTypes, true); err != nil {
+			return nil, err
+		}
+	}
+	if p.Description != nil {
+		if err := checkDescription(*p.Description); err != nil {
+			return nil, err
+		}
+	}
+	if p.Status != nil && *p.Status != StatusEnabled && *p.Status != StatusDisabled {
+		return nil, key.Invalid("status must be enabled or disabled")
+	}
+	if p.URL != nil {
+		if err := s.URLs.CheckURL(ctx, *p.URL); err != nil {
+			return nil, err
+		}
+	}
+	return s.change(ctx, a, id, "webhook.update", func(e *store.Endpoint, _ time.Time) (bool, error) {
+		before := *e
+		if p.URL != nil {
+			e.URL = *p.URL
+		}
+		if types != nil {
+			e.EventTypes = types
+		}
+		if p.Description != nil {
+			e.Description = *p.Description
+		}
+		if p.Status != nil && *p.Status != e.Status {
+			e.Status = *p.Status
+			e.DisabledReason, e.FailingSince = "", nil
+			if e.Status == StatusDisabled {
+				e.DisabledReason = ReasonManual
+			}
+		}
+		return e.URL != before.URL || !slices.Equal(e.EventTypes, before.EventTypes) ||
+			e.Description != before.Description || e.Status != before.Status, nil
+	})
+}
+
+// Delete deletes an endpoint and its signing secrets. Its pending
+// deliveries are never attempted again.
+func (s *Service) Delete(ctx context.Context, a keysvc.Actor, id string) error {
+	for range s.MaxAttempts {
+		e, err := s.Get(ctx, a, id)
+		if err != nil {
+			return err
+		}
+		err = s.Store.DeleteEndpoint(ctx, e, audit(a, "webhook.delete", id, s.Now().UTC()))
+		if errors.Is(err, store.ErrStale) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		s.cleanup(id)
+		return nil
+	}
+	return key.Conflict("webhook endpoint %s is changing too fast; try again", id)
+}
+
+// RotateSecret gives an endpoint a new signing secret, returned this once.
+// The old one keeps signing too until overlap has passed (0 ends it at once).
+func (s *Service) RotateSecret(ctx context.Context, a keysvc.Actor, id string, overlap time.Duration) (*store.Endpoint, string, error) {
+	if overlap < 0 || overlap > MaxOverlap {
+		return nil, "", key.Invalid("overlap_seconds must be 0..%d", int(MaxOverlap.Seconds()))
+	}
+	if _, err := s.Get(ctx, a, id); err != nil {
+		return nil, "", err
+	}
+	secret, versionID := webhook.NewSecret(), key.NewVersionID()
+	if err := s.Secrets.Stage(ctx, SecretName(id), versionID, secret); err != nil {
+		return nil, "", fmt.Errorf("rotate endpoint %s secret: %w", id, err)
+	}
+	e, err := s.change(ctx, a, id, "webhook.rotate_secret", func(e *store.Endpoint, now time.Time) (bool, error) {
+		e.PrevSecretVersionID, e.SecretRotationEndsAt = "", nil
+		if overlap > 0 {
+			end := now.Add(overlap)
+			e.PrevSecretVersionID, e.SecretRotationEndsAt = e.SecretVersionID, &end
+		}
+		e.SecretVersionID = versionID
+		return true, nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	// The labels follow the record; the record alone decides what signs.
+	if err := s.Secrets.Promote(ctx, SecretName(id), e.SecretVersionID, e.PrevSecretVersionID); err != nil {
+		s.Log.WarnContext(ctx, "signing secret labels lag the endpoint", "endpoint_id", id, "error", err)
+	}
+	return e, secret, nil
+}
+
+// Deliveries returns a page of an endpoint's deliveries, newest first.
+func (s *Service) Deliveries(ctx context.Context, a keysvc.Actor, id string, limit int, cursor string) ([]*store.Delivery, string, error) {
+	if _, err := s.Get(ctx, a, id); err != nil {
+		return nil, "", err
+	}
+	return s.Store.ListDeliveries(ctx, a.MerchantID, id, limit, cursor)
+}
+
+func enabled(e *store.Endpoint) error {
+	if e.Status != StatusEnabled {
+		return key.Conflict("webhook endpoint %s is disabled", e.ID)
+	}
+	return nil
+}
+
+// Test sends a webhook.test event to one endpoint, whatever its event types.
+func (s *Service) Test(ctx context.Context, a keysvc.Actor, id string) (*store.Delivery, error) {
+	e, err := s.Get(ctx, a, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := enabled(e); err != nil {
+		return nil, err
+	}
+	now := s.Now().UTC()
+	body, err := json.Marshal(keysvc.Payload{Type: keysvc.EventWebhookTest, Timestamp: now.Truncate(time.Second),
+		Data: map[string]string{"endpoint_id": id}})
+	if err != nil {
+		return nil, err
+	}
+	ev := store.Event{ID: key.NewID("msg_"), Type: keysvc.EventWebhookTest, MerchantID: a.MerchantID,
+		ResourceID: id, EndpointID: id, CreatedAt: now, Data: body}
+	d := &store.Delivery{ID: ev.ID, EndpointID: id, MerchantID: a.MerchantID, EventType: ev.Type,
+		Status: store.DeliveryPending, NextAttemptAt: &now, CreatedAt: now}
+	if err := s.Store.SaveTestEvent(ctx, ev, d, audit(a, "webhook.test", id, now)); err != nil {
+		return nil, err
+	}
+	return s.sendNow(ctx, d)
+}
+
+// Retry sends a delivery again now, whatever its status, with the same
+// webhook-id.
+func (s *Service) Retry(ctx context.Context, a keysvc.Actor, id, deliveryID string) (*store.Delivery, error) {
+	e, err := s.Get(ctx, a, id)
+	if err != nil {
+		return nil, err
+	}
+	if !ValidDeliveryID(deliveryID) {
+		return nil, key.NotFound("delivery", deliveryID)
+	}
+	if err := enabled(e); err != nil {
+		return nil, err
+	}
+	for range s.MaxAttempts {
+		d, err := s.Store.GetDelivery(ctx, id, deliveryID)
+		if err != nil {
+			return nil, err
+		}
+		if d.MerchantID != a.MerchantID {
+			return nil, key.NotFound("delivery", deliveryID)
+		}
+		now := s.Now().UTC()
+		d.Status, d.NextAttemptAt = store.DeliveryPending, &now
+		err = s.Store.SaveDelivery(ctx, d)
+		if errors.Is(err, store.ErrStale) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return s.sendNow(ctx, d)
+	}
+	return nil, key.Conflict("delivery %s is changing too fast; try again", deliveryID)
+}
+
+// sendNow attempts d at once when the service can; otherwise, or when the
+// attempt cannot be made (another worker holds it), the worker sends it.
+func (s *Service) sendNow(ctx context.Context, d *store.Delivery) (*store.Delivery, error) {
+	if s.Sender == nil {
+		return d, nil
+	}
+	sent, err := s.Sender.Attempt(ctx, d)
+	if err != nil || sent == nil {
+		if err != nil {
+			s.Log.WarnContext(ctx, "delivery left to the worker", "delivery_id", d.ID, "endpoint_id", d.EndpointID, "error", err)
+		}
+		return d, nil
+	}
+	return sent, nil
+}
+
+// CloseEndedOverlaps ends the signing-secret overlaps that are over: the
+// endpoint stops naming its previous secret, which loses its label. It reads
+// only endpoints whose overlap has ended, and returns how many it closed.
+// An endpoint changed concurrently is left for the next run.
+func (s *Service) CloseEndedOverlaps(ctx context.Context, now time.Time) (int, error) {
+	const page = 100
+	closed := 0
+	for {
+		eps, err := s.Store.EndedOverlaps(ctx, now, page)
+		if err != nil {
+			return closed, err
+		}
+		progress := false
+		for _, e := range eps {
+			e.PrevSecretVersionID, e.SecretRotationEndsAt, e.UpdatedAt = "", nil, now
+			a := audit(keysvc.Actor{Subject: "system:rotate", MerchantID: e.MerchantID}, "webhook.close_overlap", e.ID, now)
+			if err := s.Store.SaveEndpoint(ctx, e, a); err != nil {
+				if errors.Is(err, store.ErrStale) {
+					continue
+				}
+				return closed, err
+			}
+			progress = true
+			closed++
+			if err := s.Secrets.Promote(ctx, SecretName(e.ID), e.SecretVersionID, ""); err != nil {
+				s.Log.WarnContext(ctx, "previous signing secret keeps its label", "endpoint_id", e.ID, "error", err)
+			}
+		}
+		if len(eps) < page || !progress {
+			return closed, nil
+		}
+	}
+}
