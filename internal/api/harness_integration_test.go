@@ -3,7 +3,6 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -37,43 +36,9 @@ type env struct {
 	secrets *secret.Store
 	ddb     *testenv.Faults
 	sm      *testenv.Faults
-	logs    *syncBuffer
-	clock   *clock
+	logs    *testenv.LogBuffer
+	clock   *testenv.Clock
 	seen    sync.Map // every secret handed out, checked against the logs at the end
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 func newEnv(t *testing.T) *env {
@@ -84,8 +49,8 @@ func newEnv(t *testing.T) *env {
 	if err := store.CreateTable(ctx, ddbClient, table); err != nil {
 		t.Fatalf("create table: %v", err)
 	}
-	e := &env{t: t, ddb: testenv.NewFaults(), sm: testenv.NewFaults(), logs: &syncBuffer{},
-		clock: &clock{now: time.Now().UTC().Truncate(time.Second)}}
+	e := &env{t: t, ddb: testenv.NewFaults(), sm: testenv.NewFaults(), logs: &testenv.LogBuffer{},
+		clock: testenv.NewClock(time.Now().UTC().Truncate(time.Second))}
 	log := app.Logger(e.logs, -4) // debug: everything the code logs is searched for secrets
 	e.store = store.New(testenv.FaultyDynamo{Client: ddbClient, F: e.ddb}, table)
 	e.secrets = secret.New(testenv.FaultySecrets{Client: testenv.Secrets(t), F: e.sm}, testenv.UniqueName(t, "s")+"/")

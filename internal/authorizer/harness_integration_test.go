@@ -3,7 +3,6 @@
 package authorizer_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -36,27 +35,10 @@ type env struct {
 	ddb         *testenv.Faults
 	sm          *testenv.Faults
 	h           *authorizer.Handler
-	logs        *syncBuffer
-	now         time.Time
+	logs        *testenv.LogBuffer
+	clk         *testenv.Clock
 	mu          sync.Mutex
 	secretsSeen []string
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newEnv(t *testing.T, o authz.Options) *env {
@@ -67,7 +49,7 @@ func newEnv(t *testing.T, o authz.Options) *env {
 	if err := store.CreateTable(ctx, client, table); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, ddb: testenv.NewFaults(), sm: testenv.NewFaults(), logs: &syncBuffer{}, now: time.Now().UTC().Truncate(time.Second)}
+	e := &env{t: t, ddb: testenv.NewFaults(), sm: testenv.NewFaults(), logs: &testenv.LogBuffer{}, clk: testenv.NewClock(time.Now().UTC().Truncate(time.Second))}
 	log := app.Logger(e.logs, -4)
 	e.store = store.New(testenv.FaultyDynamo{Client: client, F: e.ddb}, table)
 	e.secrets = secret.New(testenv.FaultySecrets{Client: testenv.Secrets(t), F: e.sm}, testenv.UniqueName(t, "s")+"/")
@@ -94,17 +76,9 @@ func newEnv(t *testing.T, o authz.Options) *env {
 	return e
 }
 
-func (e *env) clock() time.Time {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.now
-}
+func (e *env) clock() time.Time { return e.clk.Now() }
 
-func (e *env) advance(d time.Duration) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.now = e.now.Add(d)
-}
+func (e *env) advance(d time.Duration) { e.clk.Advance(d) }
 
 var actor = keysvc.Actor{Subject: "user_1", MerchantID: "m_1", Role: "admin"}
 

@@ -62,9 +62,7 @@ type usageResp struct {
 func TestUsageCountersMatchDecisions(t *testing.T) {
 	e := newEnv(t, authz.Options{CacheTTL: -1})
 	day1 := time.Now().UTC().Truncate(24 * time.Hour).Add(12 * time.Hour) // midday: no test step crosses midnight
-	e.mu.Lock()
-	e.now = day1
-	e.mu.Unlock()
+	e.advance(day1.Sub(e.clock()))
 
 	rec := usage.New(e.store, usage.Options{FlushInterval: time.Hour, Log: e.h.Log})
 	t.Cleanup(func() { _ = rec.Close(context.Background()) })

@@ -3,7 +3,6 @@
 package rotate_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"reflect"
@@ -27,41 +26,12 @@ import (
 
 const day = 24 * time.Hour
 
-// clock is the time every part of a test environment reads.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
 // env is a table, a secret prefix, the key service, an authorizer engine
 // without a cache and the job, all on one clock.
 type env struct {
 	t       *testing.T
 	ctx     context.Context
-	clock   *clock
+	clock   *testenv.Clock
 	db      *dynamodb.Client
 	sm      *secretsmanager.Client
 	table   string
@@ -71,15 +41,15 @@ type env struct {
 	svc     *keysvc.Service
 	engine  *authz.Engine
 	actor   keysvc.Actor
-	logs    *syncBuffer
+	logs    *testenv.LogBuffer
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{
 		t: t, ctx: testenv.Context(t), db: testenv.Dynamo(t), sm: testenv.Secrets(t),
-		table: testenv.UniqueName(t, "rotate-"), ddb: testenv.NewFaults(), logs: &syncBuffer{},
-		clock: &clock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)},
+		table: testenv.UniqueName(t, "rotate-"), ddb: testenv.NewFaults(), logs: &testenv.LogBuffer{},
+		clock: testenv.NewClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)),
 		actor: keysvc.Actor{Subject: "user_1", MerchantID: "m_rotate", Role: "admin", RequestID: "req_1"},
 	}
 	if err := store.CreateTable(e.ctx, e.db, e.table); err != nil {
@@ -213,10 +183,10 @@ func TestExpiry(t *testing.T) {
 		t.Errorf("nothing due yet, but %+v", st)
 	}
 	// The reminder comes 7 days before; then the expiry.
-	e.clock.Add(23 * day)
+	e.clock.Advance(23 * day)
 	e.run()
 	e.wantEvents(id, map[string]int{keysvc.EventKeyExpiring: 1})
-	e.clock.Add(7*day + time.Second)
+	e.clock.Advance(7*day + time.Second)
 	// Past expires_at the key is denied as expired even before the run.
 	if code := e.decide(sk); code != key.CodeExpired {
 		t.Errorf("before the run: %s, want EXPIRED", code)
@@ -238,7 +208,7 @@ func TestExpiry(t *testing.T) {
 	}
 	e.wantEvents(other, nil)
 	// The expired key has left the due index; later runs read nothing.
-	e.clock.Add(400 * day)
+	e.clock.Advance(400 * day)
 	if st := e.run(); st.IndexItems != 0 || st.Events != 0 {
 		t.Errorf("later run: %+v", st)
 	}
@@ -266,7 +236,7 @@ func TestRevokedKeyNeverExpires(t *testing.T) {
 	if err := e.svc.Revoke(e.ctx, e.actor, id); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Add(10 * day)
+	e.clock.Advance(10 * day)
 	if st := e.run(); st.IndexItems != 0 {
 		t.Errorf("a revoked key was read: %+v", st)
 	}
@@ -282,12 +252,12 @@ func TestExpiringReminderOnce(t *testing.T) {
 	far, _ := e.create(keyOpts{expiresIn: 20 * day})
 	for range 5 {
 		e.run()
-		e.clock.Add(time.Hour)
+		e.clock.Advance(time.Hour)
 	}
 	e.wantEvents(near, map[string]int{keysvc.EventKeyExpiring: 1})
 	e.wantEvents(far, nil)
 	for range 14 {
-		e.clock.Add(day)
+		e.clock.Advance(day)
 		e.run()
 	}
 	e.wantEvents(far, map[string]int{keysvc.EventKeyExpiring: 1})
@@ -302,7 +272,7 @@ func TestExpiringReminderOnce(t *testing.T) {
 		e.run()
 	}
 	e.wantEvents(far, map[string]int{keysvc.EventKeyExpiring: 1, keysvc.EventKeyUpdated: 1})
-	e.clock.Add(30 * day)
+	e.clock.Advance(30 * day)
 	e.run()
 	e.run()
 	e.wantEvents(far, map[string]int{keysvc.EventKeyExpiring: 2, keysvc.EventKeyUpdated: 1})
@@ -324,7 +294,7 @@ func TestGraceEnds(t *testing.T) {
 		t.Fatal("the run ended a grace period early")
 	}
 
-	e.clock.Add(time.Hour)
+	e.clock.Advance(time.Hour)
 	st := e.run()
 	if st.Retired != 1 || st.Events != 0 || st.Updated != 2 {
 		t.Errorf("stats %+v", st)
@@ -368,7 +338,7 @@ func TestRetireResumes(t *testing.T) {
 	if _, err := e.svc.Reset(e.ctx, e.actor, id, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Add(time.Minute)
+	e.clock.Advance(time.Minute)
 
 	faults := testenv.NewFaults()
 	faults.FailAll("UpdateSecretVersionStage")
@@ -400,13 +370,13 @@ func TestRetireResumes(t *testing.T) {
 func TestRotationDueOncePerSecret(t *testing.T) {
 	e := newEnv(t)
 	id, _ := e.create(keyOpts{rotationDays: 30})
-	e.clock.Add(29 * day)
+	e.clock.Advance(29 * day)
 	e.run()
 	e.wantEvents(id, nil)
-	e.clock.Add(day)
+	e.clock.Advance(day)
 	for range 3 {
 		e.run()
-		e.clock.Add(10 * day)
+		e.clock.Advance(10 * day)
 	}
 	e.wantEvents(id, map[string]int{keysvc.EventRotationDue: 1})
 	if k := e.get(id); k.RotationNoticeVersion != 1 {
@@ -417,10 +387,10 @@ func TestRotationDueOncePerSecret(t *testing.T) {
 	if _, err := e.svc.Reset(e.ctx, e.actor, id, 0); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Add(29 * day)
+	e.clock.Advance(29 * day)
 	e.run()
 	e.wantEvents(id, map[string]int{keysvc.EventRotationDue: 1, keysvc.EventKeyReset: 1})
-	e.clock.Add(day)
+	e.clock.Advance(day)
 	e.run()
 	e.run()
 	e.wantEvents(id, map[string]int{keysvc.EventRotationDue: 2, keysvc.EventKeyReset: 1})
@@ -447,7 +417,7 @@ func manyKeys(e *env, n int) []string {
 		}
 		ids = append(ids, id)
 	}
-	e.clock.Add(2 * day)
+	e.clock.Advance(2 * day)
 	return ids
 }
 

@@ -1,7 +1,6 @@
 package usage
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"github.com/paykeys/paykeys/internal/authz"
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/store"
+	"github.com/paykeys/paykeys/internal/testenv"
 )
 
 // fakeSink keeps counts the way the table does, applying each token once.
@@ -130,24 +130,6 @@ func (s *fakeSink) callCount() int {
 	return s.calls
 }
 
-// clock is a controllable clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 
 func proven(id string, code key.Code) authz.Decision {
@@ -158,28 +140,11 @@ func unproven(id string, code key.Code) authz.Decision {
 	return authz.Decision{Code: code, ClientID: id}
 }
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // newRecorder returns a recorder whose background flushes wait an hour,
 // so only the test's own Flush calls write, unless o says otherwise.
-func newRecorder(t *testing.T, sink Sink, o Options) (*Recorder, *syncBuf) {
+func newRecorder(t *testing.T, sink Sink, o Options) (*Recorder, *testenv.LogBuffer) {
 	t.Helper()
-	logs := &syncBuf{}
+	logs := &testenv.LogBuffer{}
 	if o.FlushInterval == 0 {
 		o.FlushInterval = time.Hour
 	}
@@ -312,7 +277,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestFlushOnInterval(t *testing.T) {
 	sink := newSink()
-	clk := &clock{now: t0}
+	clk := testenv.NewClock(t0)
 	r, _ := newRecorder(t, sink, Options{FlushInterval: 10 * time.Second, Poll: time.Millisecond, Now: clk.Now})
 	id := key.NewClientID(key.EnvTest)
 
@@ -345,7 +310,7 @@ func TestRecordKicksAFlushWhenDue(t *testing.T) {
 	// Poll never fires in this test: only Record can start the flush, as in
 	// a Lambda container thawed after the interval passed.
 	sink := newSink()
-	clk := &clock{now: t0}
+	clk := testenv.NewClock(t0)
 	r, _ := newRecorder(t, sink, Options{FlushInterval: 10 * time.Second, Poll: time.Hour, Now: clk.Now})
 	id := key.NewClientID(key.EnvTest)
 	r.Record(proven(id, key.CodeValid), "", t0)
@@ -359,7 +324,7 @@ func TestFailureRetained(t *testing.T) {
 		t.Run(fmt.Sprintf("applied=%v", applied), func(t *testing.T) {
 			sink := newSink()
 			sink.failAdd, sink.applied, sink.failSet = 1, applied, 1
-			clk := &clock{now: t0}
+			clk := testenv.NewClock(t0)
 			r, logs := newRecorder(t, sink, Options{FlushInterval: 10 * time.Second, Now: clk.Now, Poll: time.Hour})
 			id := key.NewClientID(key.EnvTest)
 			r.Record(proven(id, key.CodeValid), "203.0.113.7", t0)
@@ -494,7 +459,7 @@ func TestRecordNeverBlocks(t *testing.T) {
 
 func TestConcurrentRecordAndFlush(t *testing.T) {
 	sink := newSink()
-	clk := &clock{now: t0}
+	clk := testenv.NewClock(t0)
 	r, _ := newRecorder(t, sink, Options{FlushInterval: time.Millisecond, Poll: time.Millisecond, Now: clk.Now})
 	ids := []string{key.NewClientID(key.EnvTest), key.NewClientID(key.EnvTest), key.NewClientID(key.EnvTest)}
 	var wg sync.WaitGroup
