@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -538,5 +539,49 @@ func TestWebhookOverlapClosed(t *testing.T) {
 	}
 	if n, _ := e.api.Webhooks.CloseEndedOverlaps(ctx, e.clock.Now()); n != 0 {
 		t.Errorf("a second run closed %d again", n)
+	}
+}
+
+// An endpoint whose attempts have all failed for five days is disabled as
+// failing; one success before then clears the streak.
+func TestWebhookFailingEndpointDisabled(t *testing.T) {
+	e := newHookEnv(t, true)
+	var fail atomic.Bool
+	fail.Store(true)
+	rcv := newReceiver(t, func(int) int {
+		if fail.Load() {
+			return 503
+		}
+		return 200
+	})
+	id, _ := e.register(rcv.URL, "key.created")
+	status := func() (string, any) {
+		m := e.do(req{route: "GET /v1/webhooks/{id}", id: id}).json(t)
+		return m["status"].(string), m["disabled_reason"]
+	}
+	e.create(`{"name":"a","environment":"test"}`)
+	e.sweep()
+	e.clock.Advance(4 * 24 * time.Hour)
+	fail.Store(false)
+	e.create(`{"name":"b","environment":"test"}`)
+	e.sweep() // one success: the streak is over
+	fail.Store(true)
+	e.clock.Advance(2 * 24 * time.Hour)
+	e.create(`{"name":"c","environment":"test"}`)
+	e.sweep() // a new streak starts
+	if s, _ := status(); s != "enabled" {
+		t.Fatalf("disabled after a success reset the streak: %s", s)
+	}
+	e.clock.Advance(5*24*time.Hour + time.Minute)
+	e.create(`{"name":"d","environment":"test"}`)
+	e.sweep()
+	if s, reason := status(); s != "disabled" || reason != "failing" {
+		t.Fatalf("after five days of failures: %s (%v)", s, reason)
+	}
+	before := len(rcv.received())
+	e.clock.Advance(time.Hour)
+	e.sweep()
+	if n := len(rcv.received()); n != before {
+		t.Errorf("a disabled endpoint got %d more requests", n-before)
 	}
 }
