@@ -15,9 +15,10 @@ import (
 	"github.com/paykeys/paykeys/internal/webhooksvc"
 )
 
-// Audit lists audit records.
+// Audit lists audit records, and records refused changes.
 type Audit interface {
 	ListAudit(ctx context.Context, merchantID string, limit int, cursor string) ([]store.AuditRecord, string, error)
+	PutAudit(ctx context.Context, r *store.AuditRecord) error
 }
 
 // Usage is told of every service verify decision (usage counters).
@@ -92,7 +93,7 @@ func (h *API) Function(name string) apigw.Handler {
 			"function", name, "route", req.RouteKey, "status", resp.StatusCode,
 			"latency_ms", float64(time.Since(start).Microseconds())/1000,
 			"request_id", req.RequestContext.RequestID, "merchant_id", a.MerchantID,
-			"actor", a.Subject, "role", a.Role, "key_id", req.PathParameters["id"])
+			"actor", a.Subject, "role", a.Role, "resource_id", safeID(req.PathParameters["id"]))
 		return resp, nil
 	}
 }
@@ -107,12 +108,15 @@ func (h *API) serve(ctx context.Context, mine map[string]route, req apigw.Reques
 	if !r.service {
 		var err error
 		if a, err = apigw.Actor(req, r.need); err != nil {
-			return apigw.Error(ctx, h.Log, reqID, err), a
+			resp := apigw.Error(ctx, h.Log, reqID, err)
+			h.auditRefused(ctx, a, req, resp.StatusCode)
+			return resp, a
 		}
 	}
 	resp, err := r.serve(ctx, a, req)
 	if err != nil {
-		return apigw.Error(ctx, h.Log, reqID, err), a
+		resp = apigw.Error(ctx, h.Log, reqID, err)
+		h.auditRefused(ctx, a, req, resp.StatusCode)
 	}
 	return resp, a
 }

@@ -202,3 +202,64 @@ func before(text, sub string) string {
 	i := strings.Index(text, sub)
 	return text[max(0, i-60):i]
 }
+
+// A change refused for the role, for another merchant's object, or for a
+// conflict is audited too, under the caller's merchant; an ID from the path
+// is recorded only if it has the shape of one of ours, so a secret pasted
+// into a path is written nowhere.
+func TestAuditRecordsRefusedChanges(t *testing.T) {
+	e := newEnv(t)
+	k := e.create(`{"name":"checkout","environment":"test"}`)
+	for _, s := range []step{
+		{req{route: "DELETE /v1/keys/{id}", id: k.ID, role: "developer", sub: "user_dev", body: "-"}, "203.0.113.40", 403},
+		{req{route: "PATCH /v1/keys/{id}", id: k.ID, merchant: "m_beta", sub: "user_mallory", body: `{"name":"x"}`}, "203.0.113.41", 404},
+		{req{route: "PATCH /v1/keys/{id}", id: k.Secret, merchant: "m_beta", sub: "user_mallory", body: `{"name":"x"}`}, "203.0.113.42", 404},
+		{req{route: "DELETE /v1/keys/{id}", id: k.ID, body: "-"}, "203.0.113.43", 204},
+		{req{route: "POST /v1/keys/{id}/reset", id: k.ID, body: "-"}, "203.0.113.44", 409},
+	} {
+		e.clock.Advance(time.Second) // records sort by time
+		if r := e.session(s); r.Status != s.status {
+			t.Fatalf("%s from %s: %d, want %d", s.r.route, s.ip, r.Status, s.status)
+		}
+	}
+
+	audit := func(merchant string) []auditRecord {
+		t.Helper()
+		resp := e.session(step{req{route: "GET /v1/audit", merchant: merchant, query: map[string]string{}}, "203.0.113.50", 200})
+		if strings.Contains(resp.Body, k.Secret) || strings.Contains(resp.Body, "sk_") {
+			t.Fatal("a secret is in the audit log")
+		}
+		var page struct{ Data []auditRecord }
+		if err := json.Unmarshal([]byte(resp.Body), &page); err != nil {
+			t.Fatal(err)
+		}
+		return page.Data
+	}
+	type rec struct{ action, actor, outcome, resource, ip string }
+	var alpha, beta []rec
+	for _, r := range audit("m_alpha") {
+		alpha = append(alpha, rec{r.Action, r.Actor, r.Outcome, r.ResourceID, r.SourceIP})
+	}
+	for _, r := range audit("m_beta") {
+		beta = append(beta, rec{r.Action, r.Actor, r.Outcome, r.ResourceID, r.SourceIP})
+	}
+	wantAlpha := []rec{ // newest first
+		{"key.reset", "user_1", "conflict", k.ID, "203.0.113.44"},
+		{"key.revoke", "user_1", "success", k.ID, "203.0.113.43"},
+		{"key.revoke", "user_dev", "denied", k.ID, "203.0.113.40"},
+		{"key.create", "user_1", "success", k.ID, "198.51.100.23"},
+	}
+	wantBeta := []rec{
+		{"key.update", "user_mallory", "denied", "", "203.0.113.42"},
+		{"key.update", "user_mallory", "denied", k.ID, "203.0.113.41"},
+	}
+	if !slices.Equal(alpha, wantAlpha) {
+		t.Errorf("m_alpha's audit log:\n got %v\nwant %v", alpha, wantAlpha)
+	}
+	if !slices.Equal(beta, wantBeta) {
+		t.Errorf("m_beta's audit log:\n got %v\nwant %v", beta, wantBeta)
+	}
+	if strings.Contains(e.logs.String(), k.Secret) {
+		t.Error("the secret pasted into a path is in the logs")
+	}
+}

@@ -230,3 +230,16 @@ func stringAttr(item map[string]types.AttributeValue, name string) string {
 	}
 	return ""
 }
+
+// PutAudit writes one audit record on its own (a refused change, which has
+// no transaction to ride in).
+func (s *Store) PutAudit(ctx context.Context, r *AuditRecord) error {
+	if r.MerchantID == "" || r.ID == "" {
+		return errors.New("store: put audit: record without merchant or id")
+	}
+	_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: auditItem(r)})
+	if err != nil {
+		return fmt.Errorf("store: put audit %s: %w", r.ID, err)
+	}
+	return nil
+}
