@@ -12,6 +12,7 @@ import (
 
 	"github.com/paykeys/paykeys/internal/app"
 	"github.com/paykeys/paykeys/internal/authorizer"
+	"github.com/paykeys/paykeys/internal/awsclient"
 	"github.com/paykeys/paykeys/internal/config"
 	"github.com/paykeys/paykeys/internal/demo"
 	"github.com/paykeys/paykeys/internal/key"
@@ -76,10 +77,11 @@ func handlers(ctx context.Context) (map[string]Handler, func(context.Context) er
 	return hs, ready, func() { stop(); closeApp(a) }, nil
 }
 
-// startSchedules runs what AWS runs on triggers and schedules: the webhook
-// delivery sweep every WORKER_INTERVAL (1s; the table stream and a
-// one-minute schedule in AWS) and the lifecycle job every ROTATE_INTERVAL
-// (30s; RotateSchedule in AWS), until the returned stop is called.
+// startSchedules runs what AWS runs on triggers and schedules, until the
+// returned stop is called: the webhook function on the table's stream (read
+// from DynamoDB Local every 250 ms) and on its sweep schedule (every
+// WORKER_INTERVAL, 1s; one minute in AWS), and the lifecycle job every
+// ROTATE_INTERVAL (30s; RotateSchedule in AWS).
 func startSchedules(a *app.App, getenv func(string) string) func() {
 	ctx, cancel := context.WithCancel(context.Background())
 	sweeps := rotate.Every(ctx, interval(getenv("WORKER_INTERVAL"), time.Second), func(ctx context.Context) {
@@ -96,7 +98,18 @@ func startSchedules(a *app.App, getenv func(string) string) func() {
 			a.Log.Error("rotate run failed", "error", err)
 		}
 	})
-	return func() { cancel(); <-sweeps; <-runs }
+	tail := &streamTail{
+		streams: awsclient.DynamoDBStreams(a.AWS, a.Config.DynamoDBEndpoint), tables: a.Dynamo,
+		table: a.Config.TableName, handle: a.Worker.HandleStream, log: a.Log, every: 250 * time.Millisecond,
+	}
+	tailed := make(chan struct{})
+	go func() {
+		defer close(tailed)
+		if err := tail.run(ctx); err != nil {
+			a.Log.Warn("not tailing the table's stream; the sweep alone delivers webhooks", "error", err.Error())
+		}
+	}()
+	return func() { cancel(); <-sweeps; <-runs; <-tailed }
 }
 
 // interval parses a duration setting, def when it is unset or not positive.

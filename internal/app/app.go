@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/paykeys/paykeys/internal/api"
@@ -31,6 +32,7 @@ import (
 // App holds everything a function needs, built once per container.
 type App struct {
 	Config  config.Config
+	AWS     aws.Config
 	Log     *slog.Logger
 	Dynamo  *dynamodb.Client
 	Store   *store.Store
@@ -57,7 +59,7 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, error)
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
 	log := Logger(logOut, cfg.LogLevel)
-	a := &App{Config: cfg, Log: log, Dynamo: awsclient.DynamoDB(awsCfg, cfg.DynamoDBEndpoint)}
+	a := &App{Config: cfg, AWS: awsCfg, Log: log, Dynamo: awsclient.DynamoDB(awsCfg, cfg.DynamoDBEndpoint)}
 	var opts []store.Option
 	if len(cfg.CursorKey) > 0 {
 		opts = append(opts, store.WithCursorKey(cfg.CursorKey))

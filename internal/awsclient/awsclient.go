@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
@@ -157,4 +158,14 @@ func envHasCredentials() bool {
 		}
 	}
 	return false
+}
+
+// DynamoDBStreams returns a DynamoDB Streams client. A non-empty endpoint is
+// DynamoDB Local, which serves streams on its own endpoint.
+func DynamoDBStreams(cfg aws.Config, endpoint string) *dynamodbstreams.Client {
+	return dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+	})
 }
