@@ -44,37 +44,25 @@ type Handler struct {
 	PolicyForHTTPAPI bool
 }
 
-// probe tells the two event formats apart.
-type probe struct {
-	Version   string `json:"version"`
-	Type      string `json:"type"`
-	MethodArn string `json:"methodArn"`
-	RouteArn  string `json:"routeArn"`
-}
-
 // Handle decides on one event. Its result is the response object for the
 // event's format, or ErrUnauthorized, or an error meaning "answer 500".
 func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
-	var p probe
-	if err := json.Unmarshal(raw, &p); err != nil {
-		h.Log.WarnContext(ctx, "decision", "code", key.CodeMalformed, "allow", false, "reason", "event is not JSON")
-		return nil, ErrUnauthorized
+	// An HTTP API event is read once; anything else is read again as a REST
+	// API event, whose methodArn and type the first read did not keep.
+	var v2 events.APIGatewayV2CustomAuthorizerV2Request
+	if err := json.Unmarshal(raw, &v2); err == nil && v2.Version == "2.0" && v2.RouteArn != "" {
+		return h.httpAPI(ctx, &v2)
 	}
-	switch {
-	case p.Version == "2.0" && p.RouteArn != "":
-		var ev events.APIGatewayV2CustomAuthorizerV2Request
-		if err := json.Unmarshal(raw, &ev); err != nil {
-			return nil, ErrUnauthorized
-		}
-		return h.httpAPI(ctx, &ev)
-	case p.Type == "REQUEST" && p.MethodArn != "":
-		var ev events.APIGatewayCustomAuthorizerRequestTypeRequest
-		if err := json.Unmarshal(raw, &ev); err != nil {
-			return nil, ErrUnauthorized
-		}
-		return h.rest(ctx, &ev)
+	var rest events.APIGatewayCustomAuthorizerRequestTypeRequest
+	err := json.Unmarshal(raw, &rest)
+	if err == nil && rest.Type == "REQUEST" && rest.MethodArn != "" {
+		return h.rest(ctx, &rest)
 	}
-	h.Log.WarnContext(ctx, "decision", "code", key.CodeMalformed, "allow", false, "reason", "unknown event format")
+	reason := "unknown event format"
+	if !json.Valid(raw) {
+		reason = "event is not JSON"
+	}
+	h.Log.WarnContext(ctx, "decision", "code", key.CodeMalformed, "allow", false, "reason", reason)
 	return nil, ErrUnauthorized
 }
 
