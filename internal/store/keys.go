@@ -157,12 +157,7 @@ func (s *Store) writeWithExtras(ctx context.Context, op string, k *key.Key, item
 		case !json.Valid(e.Data):
 			return fmt.Errorf("store: %s key %s: event %s: data is not valid JSON", op, k.ID, e.ID)
 		}
-		items = append(items, types.TransactWriteItem{Put: &types.Put{
-			TableName:                aws.String(s.table),
-			Item:                     eventItem(e),
-			ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
-			ExpressionAttributeNames: map[string]string{"#pk": attrPK},
-		}})
+		items = append(items, types.TransactWriteItem{Put: s.putRevision(eventItem(e), 0)})
 		roles = append(roles, roleEvent)
 	}
 	if a := x.Audit; a != nil {
@@ -172,12 +167,7 @@ func (s *Store) writeWithExtras(ctx context.Context, op string, k *key.Key, item
 		case a.MerchantID != k.MerchantID:
 			return fmt.Errorf("store: %s key %s: audit record belongs to another merchant", op, k.ID)
 		}
-		items = append(items, types.TransactWriteItem{Put: &types.Put{
-			TableName:                aws.String(s.table),
-			Item:                     auditItem(a),
-			ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
-			ExpressionAttributeNames: map[string]string{"#pk": attrPK},
-		}})
+		items = append(items, s.auditPut(a))
 		roles = append(roles, roleAudit)
 	}
 	if r := x.Idempotency; r != nil {

@@ -150,13 +150,9 @@ func (s *Store) transact(ctx context.Context, what string, items []types.Transac
 	return nil
 }
 
+// auditPut writes a new audit record inside a transaction.
 func (s *Store) auditPut(a *AuditRecord) types.TransactWriteItem {
-	return types.TransactWriteItem{Put: &types.Put{
-		TableName:                aws.String(s.table),
-		Item:                     auditItem(a),
-		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
-		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
-	}}
+	return types.TransactWriteItem{Put: s.putRevision(auditItem(a), 0)}
 }
 
 // SaveEndpoint writes e with its audit record in one transaction: a new
@@ -256,6 +252,7 @@ func (s *Store) getItem(ctx context.Context, k map[string]types.AttributeValue, 
 // ListEndpoints returns a page of a merchant's endpoints, newest first.
 func (s *Store) ListEndpoints(ctx context.Context, merchantID string, limit int, cur string) ([]*Endpoint, string, error) {
 	return listPage[Endpoint](ctx, s, cursorEndpoints, merchantID, merchantEndpointsPK(merchantID), limit, cur,
+		func(id string) map[string]types.AttributeValue { return itemKey(endpointPK(id), endpointSK) },
 		func(e *Endpoint) (string, bool) { return e.ID, e.MerchantID == merchantID })
 }
 
@@ -263,13 +260,17 @@ func (s *Store) ListEndpoints(ctx context.Context, merchantID string, limit int,
 // The caller has checked that the endpoint belongs to merchantID.
 func (s *Store) ListDeliveries(ctx context.Context, merchantID, endpointID string, limit int, cur string) ([]*Delivery, string, error) {
 	return listPage[Delivery](ctx, s, cursorDeliveries, merchantID+"/"+endpointID, endpointDeliveriesPK(endpointID), limit, cur,
+		func(id string) map[string]types.AttributeValue {
+			return itemKey(endpointPK(endpointID), deliverySK(id))
+		},
 		func(d *Delivery) (string, bool) { return d.ID, d.MerchantID == merchantID })
 }
 
-// listPage reads one page of gsi1 partition pk, newest first. owned returns
-// an item's ID and whether it belongs to the list's owner; the cursor is
-// bound to owner.
-func listPage[T any](ctx context.Context, s *Store, kind, owner, pk string, limit int, cur string, owned func(*T) (string, bool)) ([]*T, string, error) {
+// listPage reads one page of gsi1 partition pk, newest first. keyOf is the
+// primary key of the item with an ID; owned returns an item's ID and whether
+// it belongs to the list's owner; the cursor is bound to owner.
+func listPage[T any](ctx context.Context, s *Store, kind, owner, pk string, limit int, cur string,
+	keyOf func(id string) map[string]types.AttributeValue, owned func(*T) (string, bool)) ([]*T, string, error) {
 	limit, err := listLimit(limit)
 	if err != nil {
 		return nil, "", err
@@ -288,7 +289,7 @@ func listPage[T any](ctx context.Context, s *Store, kind, owner, pk string, limi
 		if err != nil {
 			return nil, "", err
 		}
-		in.ExclusiveStartKey = startKeyOf(kind, pk, c.I)
+		in.ExclusiveStartKey = keyOf(c.I)
 		in.ExclusiveStartKey[attrGSI1PK] = avS(pk)
 		in.ExclusiveStartKey[attrGSI1SK] = avS(c.S)
 	}
@@ -320,15 +321,6 @@ func listPage[T any](ctx context.Context, s *Store, kind, owner, pk string, limi
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
-}
-
-// startKeyOf is the primary key of the item a list cursor points at.
-func startKeyOf(kind, pk, id string) map[string]types.AttributeValue {
-	if kind == cursorDeliveries {
-		endpoint := pk[len("WEBHOOK#") : len(pk)-len("#DELIVERIES")]
-		return itemKey(endpointPK(endpoint), deliverySK(id))
-	}
-	return itemKey(endpointPK(id), endpointSK)
 }
 
 // AllEndpoints returns every endpoint of a merchant (at most a few dozen),
