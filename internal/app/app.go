@@ -71,7 +71,7 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, error)
 	if ttl == 0 {
 		ttl = -1 // CACHE_TTL=0 turns the cache off
 	}
-	a.Engine = authz.New(a.Store, a.Secrets, a.Store, authz.Options{CacheTTL: ttl})
+	a.Engine = authz.New(a.Store, a.Secrets, a.Store, authz.Options{CacheTTL: ttl, Feed: a.Store})
 	a.Usage = usage.New(a.Store, usage.Options{Log: log})
 	sender := &webhook.Sender{AllowPrivate: cfg.WebhookAllowPrivate}
 	a.Worker = delivery.New(a.Store, a.Secrets, sender, log)

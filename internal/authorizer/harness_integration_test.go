@@ -233,12 +233,18 @@ type outcome struct {
 
 func (e *env) authorize(ev event) outcome {
 	e.t.Helper()
+	return e.authorizeWith(e.h, ev)
+}
+
+// authorizeWith asks h, one of several authorizers sharing e's store.
+func (e *env) authorizeWith(h *authorizer.Handler, ev event) outcome {
+	e.t.Helper()
 	raw, err := json.Marshal(ev)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	before := len(e.logs.String())
-	resp, err := e.h.Handle(context.Background(), raw)
+	resp, err := h.Handle(context.Background(), raw)
 	o := outcome{raw: resp, Code: e.lastCode(before)}
 	switch {
 	case errors.Is(err, authorizer.ErrUnauthorized):

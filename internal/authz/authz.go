@@ -9,9 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/paykeys/paykeys/internal/key"
@@ -33,6 +34,12 @@ type Nonces interface {
 	UseNonce(ctx context.Context, clientID, nonce string, now, until time.Time) (bool, error)
 }
 
+// Feed is the change feed: the keys written after since, oldest first, with
+// complete false when there were more than one read returns.
+type Feed interface {
+	Changes(ctx context.Context, since time.Time) (entries []key.FeedEntry, complete bool, err error)
+}
+
 // refreshAfter is how old a cached key must be before a secret that does not
 // match it makes the engine read the key again: a reset's new secret works at
 // once, while garbage costs at most one read per key per interval.
@@ -42,11 +49,33 @@ const refreshAfter = time.Second
 // window, so a replay inside the window is always caught.
 const NonceLifetime = 600 * time.Second
 
+// How the engine follows the change feed.
+const (
+	// PollInterval is how often the engine asks the feed what changed: a
+	// change reaches a warm engine within about this long of its commit.
+	PollInterval = time.Second
+	// feedOverlap is how far back each look reaches before the previous one,
+	// to catch a write whose time was taken before a look and that committed
+	// after it. Writers bound a key write to half of this (store.FeedWriteBound).
+	feedOverlap = 10 * time.Second
+	// feedTrustFor is how long after its last look the engine may still
+	// read the feed from there; past it (a container frozen for long) the
+	// feed may have dropped entries, so the whole cache is dropped instead.
+	feedTrustFor = 30 * time.Minute
+	// fetchTimeout bounds a key or secret read shared by concurrent callers,
+	// which runs on no single caller's context.
+	fetchTimeout = 5 * time.Second
+)
+
 // Options tune the engine.
 type Options struct {
-	CacheTTL    time.Duration // how long key metadata is trusted; default 30 s; negative: no cache
+	// CacheTTL is how long key metadata is kept; default 5 minutes; negative:
+	// no cache. The change feed, not the TTL, bounds how long a change takes
+	// to be seen; without a feed the TTL does.
+	CacheTTL    time.Duration
 	NegativeTTL time.Duration // how long an unknown key is remembered; default 5 s
 	CacheSize   int           // keys (and unknown IDs, and secrets) held at most; default 10000
+	Feed        Feed          // the change feed; nil: changes are seen only when the TTL ends
 }
 
 // Engine decides. It is safe for concurrent use and meant to live for the
@@ -57,20 +86,39 @@ type Engine struct {
 	nonces  Nonces
 	Now     func() time.Time
 
-	known   *expirable.LRU[string, cachedKey]
-	unknown *expirable.LRU[string, struct{}]
-	secret  *expirable.LRU[string, []byte] // version ID → secret, for signed requests
+	known   *ttlCache[cachedKey]
+	unknown *ttlCache[struct{}]
+	secret  *ttlCache[*secretSet] // client ID → the versions read for signed requests
+	// newest is the highest revision the feed has shown per client ID, so a
+	// read that raced a change is not cached.
+	newest  *ttlCache[int64]
 	flight  singleflight.Group
 	noCache bool
+
+	feed     Feed
+	wall     func() time.Time // the feed's clock: writers stamp entries with wall time
+	pollMu   sync.Mutex
+	lastPoll atomic.Int64 // wall-clock unix nanoseconds of the last complete look; 0: never
+	stats    Stats
 }
+
+// Stats counts what the engine did, for metrics and measurements.
+type Stats struct {
+	Hits, Misses      atomic.Int64 // key lookups answered from the cache, or not
+	Polls, PollErrors atomic.Int64 // looks at the change feed
+	Dropped, Purges   atomic.Int64 // keys dropped by a feed entry; whole-cache drops
+	FeedEntries       atomic.Int64 // feed entries read
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() *Stats { return &e.stats }
 
 // New returns an Engine reading through the given stores.
 func New(keys Keys, secrets Secrets, nonces Nonces, o Options) *Engine {
 	noCache := o.CacheTTL < 0
 	if o.CacheTTL <= 0 {
-		o.CacheTTL = 30 * time.Second
+		o.CacheTTL = DefaultCacheTTL
 	}
-	o.CacheTTL = max(o.CacheTTL, time.Millisecond) // the LRU's sweeper needs a positive tick
 	if o.NegativeTTL == 0 {
 		o.NegativeTTL = 5 * time.Second
 	}
@@ -79,12 +127,19 @@ func New(keys Keys, secrets Secrets, nonces Nonces, o Options) *Engine {
 	}
 	return &Engine{
 		keys: keys, secrets: secrets, nonces: nonces, Now: time.Now, noCache: noCache,
-		known:   expirable.NewLRU[string, cachedKey](o.CacheSize, nil, o.CacheTTL),
-		unknown: expirable.NewLRU[string, struct{}](o.CacheSize, nil, o.NegativeTTL),
-		// Secret versions never change; the key record says which ones count.
-		secret: expirable.NewLRU[string, []byte](o.CacheSize, nil, 0),
+		known:   newTTLCache[cachedKey](o.CacheSize, o.CacheTTL),
+		unknown: newTTLCache[struct{}](o.CacheSize, o.NegativeTTL),
+		secret:  newTTLCache[*secretSet](o.CacheSize, o.CacheTTL),
+		newest:  newTTLCache[int64](o.CacheSize, 2*feedOverlap),
+		feed:    o.Feed, wall: time.Now,
 	}
 }
+
+// DefaultCacheTTL is how long a key is cached when Options say nothing. The
+// change feed tells a warm engine of every change within a second, so the TTL
+// only bounds memory held for keys no longer used and the damage of a feed
+// that stopped being written; it is long for a high hit rate.
+const DefaultCacheTTL = 5 * time.Minute
 
 // Request is a request to decide on, as the caller saw it.
 type Request struct {
@@ -229,14 +284,26 @@ type cachedKey struct {
 	at time.Time
 }
 
+// secretSet holds the secret versions of one key read so far.
+type secretSet struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
 // withKey finds the key and passes it to prove, which reports whether the
 // caller proved they hold its secret. When a cached key was not proven and
 // is older than refreshAfter, the key is read again and proven once more, so
 // a secret issued since it was cached is not refused. d records the client
 // ID's cache use; a key that does not exist leaves prove uncalled.
 func (e *Engine) withKey(ctx context.Context, id string, now time.Time, d *Decision, prove func(*key.Key) (bool, error)) error {
+	e.follow(ctx)
 	k, at, hit, err := e.key(ctx, id, false)
 	d.CacheHit = hit
+	if hit {
+		e.stats.Hits.Add(1)
+	} else {
+		e.stats.Misses.Add(1)
+	}
 	if err != nil || k == nil {
 		return err
 	}
@@ -255,28 +322,35 @@ func (e *Engine) withKey(ctx context.Context, id string, now time.Time, d *Decis
 // key returns the key with this client ID, nil if there is none, with when
 // it was read; reload skips the cache.
 func (e *Engine) key(ctx context.Context, id string, reload bool) (*key.Key, time.Time, bool, error) {
+	now := e.Now()
 	if !reload {
-		if c, ok := e.known.Get(id); ok {
+		if c, ok := e.known.get(id, now); ok {
 			return c.k, c.at, true, nil
 		}
-		if _, ok := e.unknown.Get(id); ok {
+		if _, ok := e.unknown.get(id, now); ok {
 			return nil, time.Time{}, true, nil
 		}
 	}
 	v, err, _ := e.flight.Do(id, func() (any, error) {
+		// Shared by every caller waiting on this ID, so no one caller's
+		// cancellation fails the others.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+		defer cancel()
 		k, err := e.keys.GetKey(ctx, id)
 		switch {
 		case errors.Is(err, key.ErrNotFound):
 			if !e.noCache {
-				e.unknown.Add(id, struct{}{})
+				e.unknown.add(id, struct{}{}, e.Now())
 			}
 			return cachedKey{}, nil
 		case err != nil:
 			return nil, fmt.Errorf("get key %s: %w", id, err)
 		}
 		c := cachedKey{k: k, at: e.Now()}
-		if !e.noCache {
-			e.known.Add(id, c)
+		// A read that began before a change the feed has already shown
+		// returns the old revision: use it once, never cache it.
+		if newest, seen := e.newest.get(id, c.at); !e.noCache && (!seen || k.Revision >= newest) {
+			e.known.add(id, c, c.at)
 		}
 		return c, nil
 	})
@@ -288,8 +362,15 @@ func (e *Engine) key(ctx context.Context, id string, reload bool) (*key.Key, tim
 }
 
 func (e *Engine) secretOf(ctx context.Context, id, versionID string) ([]byte, error) {
-	if s, ok := e.secret.Get(versionID); ok {
-		return s, nil
+	now := e.Now()
+	set, ok := e.secret.get(id, now)
+	if ok {
+		set.mu.Lock()
+		b, found := set.m[versionID]
+		set.mu.Unlock()
+		if found {
+			return b, nil
+		}
 	}
 	s, err := e.secrets.Get(ctx, id, versionID)
 	if errors.Is(err, key.ErrNotFound) {
@@ -299,8 +380,81 @@ func (e *Engine) secretOf(ctx context.Context, id, versionID string) ([]byte, er
 		return nil, fmt.Errorf("get secret of %s: %w", id, err)
 	}
 	b := []byte(s)
-	e.secret.Add(versionID, b)
+	if e.noCache {
+		return b, nil
+	}
+	if !ok {
+		set = &secretSet{m: map[string][]byte{}}
+		e.secret.add(id, set, now)
+	}
+	set.mu.Lock()
+	set.m[versionID] = b
+	set.mu.Unlock()
 	return b, nil
+}
+
+// follow asks the change feed what changed since the last look, at most once
+// per PollInterval, and drops those keys and their secrets from the caches.
+// A look that fails drops the whole cache, so a feed that cannot be read
+// makes every decision read the store (and fail if it cannot): never an
+// Allow on doubt.
+func (e *Engine) follow(ctx context.Context) {
+	if e.feed == nil || e.noCache {
+		return
+	}
+	if last := e.lastPoll.Load(); last != 0 && e.wall().UnixNano()-last < int64(PollInterval) {
+		return
+	}
+	e.pollMu.Lock()
+	defer e.pollMu.Unlock()
+	start := e.wall()
+	last := e.lastPoll.Load()
+	switch {
+	case last != 0 && start.UnixNano()-last < int64(PollInterval):
+		return // another caller just looked
+	case last == 0 || start.UnixNano()-last > int64(feedTrustFor):
+		// Nothing cached can be trusted, or nothing is cached yet (the
+		// first look): start from now.
+		e.purge()
+		e.lastPoll.Store(start.UnixNano())
+		return
+	}
+	e.stats.Polls.Add(1)
+	entries, complete, err := e.feed.Changes(ctx, time.Unix(0, last).Add(-feedOverlap))
+	if err != nil || !complete {
+		if err != nil {
+			e.stats.PollErrors.Add(1)
+		}
+		e.purge()
+		if err == nil {
+			e.lastPoll.Store(start.UnixNano())
+		}
+		return
+	}
+	e.stats.FeedEntries.Add(int64(len(entries)))
+	now := e.Now()
+	for _, c := range entries {
+		if n, ok := e.newest.get(c.ClientID, now); !ok || c.Revision > n {
+			e.newest.add(c.ClientID, c.Revision, now)
+		}
+		e.unknown.remove(c.ClientID)
+		if k, ok := e.known.get(c.ClientID, now); ok && k.k.Revision >= c.Revision {
+			continue // this copy already has the change
+		}
+		if e.known.remove(c.ClientID) {
+			e.stats.Dropped.Add(1)
+		}
+		e.secret.remove(c.ClientID)
+	}
+	e.lastPoll.Store(start.UnixNano())
+}
+
+// purge drops every cached key, unknown ID and secret.
+func (e *Engine) purge() {
+	e.stats.Purges.Add(1)
+	e.known.purge()
+	e.unknown.purge()
+	e.secret.purge()
 }
 
 // ParseIP parses a source address, returning the zero Addr when it is not one.

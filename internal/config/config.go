@@ -20,7 +20,7 @@ type Config struct {
 	SecretsManagerEndpoint string        // SECRETSMANAGER_ENDPOINT, local stack only
 	LogLevel               slog.Level    // LOG_LEVEL: debug, info, warn, error
 	Environment            string        // ENVIRONMENT: the API's environment, test or live
-	CacheTTL               time.Duration // CACHE_TTL: authorizer key cache, default 30s, at most 5m
+	CacheTTL               time.Duration // CACHE_TTL: authorizer key cache, default 5m, at most 1h; 0 turns it off
 	CursorKey              []byte        // CURSOR_KEY: signs pagination cursors
 	RouteScopes            string        // ROUTE_SCOPES: "METHOD /path=scope;..." for the authorizer
 	PolicyForHTTPAPI       bool          // AUTHORIZER_RESPONSE=iam: answer HTTP API events with IAM policies
@@ -51,9 +51,9 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.Environment != "test" && c.Environment != "live" {
 		errs = append(errs, errors.New(`ENVIRONMENT must be "test" or "live"`))
 	}
-	ttl, err := duration(or(getenv("CACHE_TTL"), "30s"))
-	if err != nil || ttl < 0 || ttl > 5*time.Minute {
-		errs = append(errs, errors.New("CACHE_TTL must be a duration from 0s to 5m (e.g. 30s)"))
+	ttl, err := duration(or(getenv("CACHE_TTL"), "5m"))
+	if err != nil || ttl < 0 || ttl > time.Hour {
+		errs = append(errs, errors.New("CACHE_TTL must be a duration from 0s to 1h (e.g. 5m)"))
 	}
 	c.CacheTTL = ttl
 	switch resp := getenv("AUTHORIZER_RESPONSE"); resp {

@@ -55,7 +55,7 @@ func (s *Store) CreateKey(ctx context.Context, k *key.Key, x Extras) error {
 		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
 		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
 	}}}
-	if err := s.writeWithExtras(ctx, "create", k, items, x); err != nil {
+	if err := s.writeWithExtras(ctx, "create", k, 1, items, x); err != nil {
 		return err
 	}
 	k.Revision = 1
@@ -113,7 +113,7 @@ func (s *Store) UpdateKey(ctx context.Context, k *key.Key, x Extras) error {
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
 	}}}
-	if err := s.writeWithExtras(ctx, "update", k, items, x); err != nil {
+	if err := s.writeWithExtras(ctx, "update", k, k.Revision+1, items, x); err != nil {
 		return err
 	}
 	k.Revision++
@@ -138,13 +138,15 @@ const (
 	roleEvent
 	roleAudit
 	roleIdempotency
+	roleFeed
 )
 
-// writeWithExtras appends x's items to the key write and runs them as one
-// transaction, mapping a cancellation to the error of the item that caused it.
-func (s *Store) writeWithExtras(ctx context.Context, op string, k *key.Key, items []types.TransactWriteItem, x Extras) error {
+// writeWithExtras appends x's items and the change feed's entry for the
+// key's new revision to the key write and runs them as one transaction,
+// mapping a cancellation to the error of the item that caused it.
+func (s *Store) writeWithExtras(ctx context.Context, op string, k *key.Key, rev int64, items []types.TransactWriteItem, x Extras) error {
 	roles := []int{roleKey}
-	if n := len(items) + len(x.Events) + 2; n > maxTransactItems {
+	if n := len(items) + len(x.Events) + 3; n > maxTransactItems {
 		return fmt.Errorf("store: %s key %s: too many events (%d)", op, k.ID, len(x.Events))
 	}
 	for i := range x.Events {
@@ -188,7 +190,13 @@ func (s *Store) writeWithExtras(ctx context.Context, op string, k *key.Key, item
 		}})
 		roles = append(roles, roleIdempotency)
 	}
+	items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: feedItem(k, rev, s.now())}})
+	roles = append(roles, roleFeed)
 
+	// The feed entry carries the time taken above; readers look back
+	// FeedWriteBound past their last look, so no attempt may start later.
+	ctx, cancel := context.WithTimeout(ctx, FeedWriteBound)
+	defer cancel()
 	_, err := s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if err == nil {
 		return nil

@@ -1,0 +1,148 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/paykeys/paykeys/internal/key"
+)
+
+// fakeFeed answers with entries and records what it was asked.
+type fakeFeed struct {
+	mu       sync.Mutex
+	entries  []key.FeedEntry
+	err      error
+	complete bool
+	since    []time.Time
+}
+
+func (f *fakeFeed) Changes(_ context.Context, since time.Time) ([]key.FeedEntry, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.since = append(f.since, since)
+	return f.entries, f.complete, f.err
+}
+
+func (f *fakeFeed) looks() int { f.mu.Lock(); defer f.mu.Unlock(); return len(f.since) }
+
+// feedFixture is a fixture whose engine follows a fake feed on a wall clock
+// the test moves.
+func feedFixture(t *testing.T) (*fixture, *fakeFeed, *time.Time) {
+	f := newFixture(t)
+	feed := &fakeFeed{complete: true}
+	wall := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	decisionTime := f.e.Now
+	f.e = New(f.keys, f.secrets, &fakeNonces{seen: map[string]bool{}}, Options{CacheTTL: time.Hour, Feed: feed})
+	f.e.Now = decisionTime
+	f.e.wall = func() time.Time { return wall }
+	return f, feed, &wall
+}
+
+func (f *fixture) decide(t *testing.T) Decision {
+	t.Helper()
+	d, err := f.e.Decide(context.Background(), Request{Bearer: f.secret, Need: f.need})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// The feed is read at most once per PollInterval, from before the previous
+// look, and an entry newer than the cached key drops it.
+func TestFeedDropsChangedKeys(t *testing.T) {
+	f, feed, wall := feedFixture(t)
+	f.decide(t) // first look: starts following, reads nothing
+	if feed.looks() != 0 {
+		t.Fatalf("the first decision read the feed %d times", feed.looks())
+	}
+	for range 10 {
+		if d := f.decide(t); d.Code != key.CodeValid || !d.CacheHit {
+			t.Fatalf("cached decision: %+v", d)
+		}
+	}
+	if feed.looks() != 0 {
+		t.Fatalf("feed read %d times within one interval", feed.looks())
+	}
+
+	// A change: the stored key is disabled at revision 2.
+	changed := f.k.Clone()
+	changed.Status, changed.Revision = key.StatusDisabled, f.k.Revision+1
+	f.keys.keys[f.k.ID] = changed
+	first := *wall
+	*wall = wall.Add(PollInterval)
+	feed.entries = []key.FeedEntry{{ClientID: f.k.ID, Revision: changed.Revision}}
+	if d := f.decide(t); d.Code != key.CodeDisabled || d.CacheHit {
+		t.Fatalf("after the feed showed a change: %+v", d)
+	}
+	if feed.looks() != 1 || !feed.since[0].Equal(first.Add(-feedOverlap)) {
+		t.Fatalf("looks %v, want one from %v", feed.since, first.Add(-feedOverlap))
+	}
+	// The same entry again (the look overlaps the previous one) drops
+	// nothing: the cached copy already has it.
+	*wall = wall.Add(PollInterval)
+	reads := f.keys.calls.Load()
+	if d := f.decide(t); d.Code != key.CodeDisabled || !d.CacheHit || f.keys.calls.Load() != reads {
+		t.Fatalf("an entry the cache already had dropped the key: %+v", d)
+	}
+	if got := f.e.Stats().Dropped.Load(); got != 1 {
+		t.Errorf("dropped %d keys, want 1", got)
+	}
+}
+
+// A feed that cannot be read, or that had more than one read returns, drops
+// the whole cache: the next decision reads the store, and a store that is
+// down too is an error, never an Allow.
+func TestFeedTroubleDropsTheCache(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		set  func(*fakeFeed)
+	}{
+		{"error", func(f *fakeFeed) { f.err = errors.New("throttled") }},
+		{"incomplete", func(f *fakeFeed) { f.complete = false }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, feed, wall := feedFixture(t)
+			f.decide(t)
+			tt.set(feed)
+			*wall = wall.Add(PollInterval)
+			f.keys.err = errors.New("dynamodb down")
+			if d, err := f.e.Decide(context.Background(), Request{Bearer: f.secret, Need: f.need}); err == nil || d.Code == key.CodeValid {
+				t.Fatalf("allowed on a cache the feed could not vouch for: %+v %v", d, err)
+			}
+		})
+	}
+}
+
+// A container frozen for longer than the feed is trusted drops its cache
+// instead of reading the feed from its last look.
+func TestLongGapDropsTheCache(t *testing.T) {
+	f, feed, wall := feedFixture(t)
+	f.decide(t)
+	*wall = wall.Add(feedTrustFor + time.Second)
+	reads := f.keys.calls.Load()
+	if d := f.decide(t); d.CacheHit || f.keys.calls.Load() != reads+1 {
+		t.Fatalf("a cache older than the feed's memory was used: %+v", d)
+	}
+	if feed.looks() != 0 {
+		t.Fatalf("read the feed %d times across the gap", feed.looks())
+	}
+}
+
+// A read of the key that began before a change the feed has shown returns
+// the old revision: it is used once but not cached.
+func TestStaleReadIsNotCached(t *testing.T) {
+	f, feed, wall := feedFixture(t)
+	f.decide(t)
+	*wall = wall.Add(PollInterval)
+	feed.entries = []key.FeedEntry{{ClientID: f.k.ID, Revision: f.k.Revision + 1}}
+	// The store still answers the old revision, as a read that raced the
+	// change would.
+	f.decide(t)
+	*wall = wall.Add(PollInterval / 2) // no new look
+	if d := f.decide(t); d.CacheHit {
+		t.Fatal("a revision older than the feed's was cached")
+	}
+}
