@@ -6,6 +6,7 @@
 //
 //	go run ./infra/load -token "$(make -s token)" -keys 2000 -duration 20s
 //	go run ./infra/load -token "$(make -s token)" -webhooks 100
+//	go run ./infra/load -token "$(make -s token)" -changes 200
 package main
 
 import (
@@ -37,6 +38,7 @@ type config struct {
 	garbage     float64
 	signed      float64
 	webhooks    int
+	changes     int
 }
 
 func main() {
@@ -50,6 +52,7 @@ func main() {
 	flag.Float64Var(&c.garbage, "garbage", 0.05, "share of requests with garbage keys")
 	flag.Float64Var(&c.signed, "signed", 0.2, "share of valid requests that are HMAC-signed")
 	flag.IntVar(&c.webhooks, "webhooks", 0, "instead: measure webhook delivery latency over this many key creations")
+	flag.IntVar(&c.changes, "changes", 0, "instead: measure how soon this many key changes take effect at /demo")
 	flag.Parse()
 	if c.token == "" {
 		fmt.Fprintln(os.Stderr, "load: -token is required (make -s token)")
@@ -58,6 +61,9 @@ func main() {
 	run := run
 	if c.webhooks > 0 {
 		run = func(c config) error { return webhookLatency(c, c.webhooks) }
+	}
+	if c.changes > 0 {
+		run = func(c config) error { return propagation(c, c.changes) }
 	}
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
