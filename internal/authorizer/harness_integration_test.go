@@ -150,11 +150,10 @@ func (ev event) setHeader(name, value string) {
 // HTTP API event joins it to the first with ",".
 func (ev event) addHeader(name, value string) {
 	if !ev.rest() {
-		name = strings.ToLower(name)
-		if prev, ok := ev.headers()[name]; ok {
-			value = prev.(string) + "," + value
+		if prev := ev.header(name); prev != "" {
+			value = prev + "," + value
 		}
-		ev.headers()[name] = value
+		ev.setHeader(strings.ToLower(name), value)
 		return
 	}
 	ev.headers()[name] = value
