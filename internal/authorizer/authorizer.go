@@ -60,12 +60,16 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 	}
 	var rest restEvent
 	err := json.Unmarshal(raw, &rest)
+	kind := eventKind{Version: rest.Version, Type: rest.Type}
+	if err != nil {
+		_ = json.Unmarshal(raw, &kind) // an unexpected field: still tell the format
+	}
 	switch {
-	case err == nil && rest.Version == "1.0":
+	case kind.Version == "1.0":
 		return h.unsupported(ctx, "HTTP API payload format 1.0")
-	case err == nil && rest.Type == "TOKEN":
+	case kind.Type == "TOKEN":
 		return h.unsupported(ctx, "TOKEN authorizer")
-	case err == nil && rest.Version == "" && rest.Type == "REQUEST" && rest.MethodArn != "":
+	case err == nil && kind.Version == "" && kind.Type == "REQUEST" && rest.MethodArn != "":
 		return h.rest(ctx, &rest.APIGatewayCustomAuthorizerRequestTypeRequest)
 	}
 	reason := "unknown event format"
@@ -82,6 +86,12 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 type restEvent struct {
 	events.APIGatewayCustomAuthorizerRequestTypeRequest
 	Version string `json:"version"`
+}
+
+// eventKind is what names an event's format.
+type eventKind struct {
+	Version string `json:"version"`
+	Type    string `json:"type"`
 }
 
 // unsupported refuses an event of a format the authorizer does not serve

@@ -300,14 +300,25 @@ func TestHandleRESTHeaderNameCases(t *testing.T) {
 // TOKEN and HTTP API payload 1.0 events are refused with 401 and a log line
 // naming the format; nothing is read.
 func TestHandleUnsupportedEvents(t *testing.T) {
-	tests := []struct{ file, format string }{
-		{"rest-token.json", "TOKEN authorizer"},
-		{"http-v1.json", "HTTP API payload format 1.0"},
+	tests := []struct {
+		name, file, format string
+		mutate             func(ev map[string]any)
+	}{
+		{"TOKEN", "rest-token.json", "TOKEN authorizer", nil},
+		{"payload 1.0", "http-v1.json", "HTTP API payload format 1.0", nil},
+		// A field the REST reading does not expect still leaves the format known.
+		{"TOKEN, numeric methodArn", "rest-token.json", "TOKEN authorizer", func(ev map[string]any) { ev["methodArn"] = 5 }},
+		{"payload 1.0, numeric header", "http-v1.json", "HTTP API payload format 1.0", func(ev map[string]any) {
+			ev["multiValueHeaders"] = map[string]any{"x-n": 1}
+		}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.file, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			u := newUnit(t, key.EnvTest)
 			ev := sample(t, tt.file)
+			if tt.mutate != nil {
+				tt.mutate(ev)
+			}
 			// A valid secret in every place these formats carry one.
 			s := "Bearer " + u.a.Secret
 			ev["authorizationToken"] = s
