@@ -89,6 +89,9 @@ func (a *App) Authorizer() (*authorizer.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ROUTE_SCOPES: %w", err)
 	}
+	if a.Config.Environment == "" {
+		a.Log.Warn("ENVIRONMENT is not set: requests are refused (ENV_UNKNOWN) unless the API's stage variable environment is test or live")
+	}
 	return &authorizer.Handler{
 		Engine: a.Engine, Routes: routes, Environment: key.Environment(a.Config.Environment),
 		Log: a.Log, PolicyForHTTPAPI: a.Config.PolicyForHTTPAPI, Usage: a.Usage,

@@ -2,13 +2,16 @@
 // API REQUEST event or an HTTP API payload 2.0 event, asks the decision core,
 // and answers in the event's own format. A credential that is not proven is
 // 401, a real key that may not do this is 403, and a store that cannot be read
-// is an error (API Gateway answers 500): it never allows on doubt.
+// is an error (API Gateway answers 500): it never allows on doubt. TOKEN and
+// HTTP API payload 1.0 events are refused (401), and an API whose environment
+// is unknown refuses every request (403).
 package authorizer
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -34,9 +37,11 @@ type Recorder interface {
 
 // Handler is the authorize function.
 type Handler struct {
-	Engine      *authz.Engine
-	Routes      Routes
-	Environment key.Environment // the API's environment unless a stage variable says otherwise
+	Engine *authz.Engine
+	Routes Routes
+	// Environment is the API's environment unless the stage variable
+	// environment says otherwise; with neither, every request is refused.
+	Environment key.Environment
 	Log         *slog.Logger
 	Usage       Recorder // optional
 	// PolicyForHTTPAPI answers HTTP API events with an IAM policy instead of
@@ -53,10 +58,19 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 	if err := json.Unmarshal(raw, &v2); err == nil && v2.Version == "2.0" && v2.RouteArn != "" {
 		return h.httpAPI(ctx, &v2)
 	}
-	var rest events.APIGatewayCustomAuthorizerRequestTypeRequest
+	var rest restEvent
 	err := json.Unmarshal(raw, &rest)
-	if err == nil && rest.Type == "REQUEST" && rest.MethodArn != "" {
-		return h.rest(ctx, &rest)
+	kind := eventKind{Version: rest.Version, Type: rest.Type}
+	if err != nil {
+		_ = json.Unmarshal(raw, &kind) // an unexpected field: still tell the format
+	}
+	switch {
+	case kind.Version == "1.0":
+		return h.unsupported(ctx, "HTTP API payload format 1.0")
+	case kind.Type == "TOKEN":
+		return h.unsupported(ctx, "TOKEN authorizer")
+	case err == nil && kind.Version == "" && kind.Type == "REQUEST" && rest.MethodArn != "":
+		return h.rest(ctx, &rest.APIGatewayCustomAuthorizerRequestTypeRequest)
 	}
 	reason := "unknown event format"
 	if !json.Valid(raw) {
@@ -66,9 +80,31 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 	return nil, ErrUnauthorized
 }
 
+// restEvent is a REST API REQUEST event, with the fields that tell it apart
+// from the formats the authorizer refuses: an HTTP API payload 1.0 event has
+// a version, and a TOKEN event has type TOKEN.
+type restEvent struct {
+	events.APIGatewayCustomAuthorizerRequestTypeRequest
+	Version string `json:"version"`
+}
+
+// eventKind is what names an event's format.
+type eventKind struct {
+	Version string `json:"version"`
+	Type    string `json:"type"`
+}
+
+// unsupported refuses an event of a format the authorizer does not serve
+// (401): the API in front of it is set up wrongly, which the log says.
+func (h *Handler) unsupported(ctx context.Context, format string) (any, error) {
+	h.Log.ErrorContext(ctx, "decision", "code", CodeUnsupportedEvent, "allow", false, "event_format", format,
+		"reason", format+" events are not supported: use a REST API REQUEST authorizer or an HTTP API authorizer with payload format 2.0")
+	return nil, ErrUnauthorized
+}
+
 // call is a request in a format-neutral shape.
 type call struct {
-	headers     func(name string) string
+	headers     eventHeaders
 	method      string
 	path        string
 	query       func() (string, error)
@@ -80,9 +116,9 @@ type call struct {
 
 func (h *Handler) rest(ctx context.Context, ev *events.APIGatewayCustomAuthorizerRequestTypeRequest) (any, error) {
 	c := call{
-		headers:     headerFunc(ev.Headers),
+		headers:     eventHeaders{single: ev.Headers, multi: ev.MultiValueHeaders},
 		method:      ev.HTTPMethod,
-		path:        ev.Path,
+		path:        ev.Path, // a REST API's path never holds the stage
 		query:       func() (string, error) { return signature.CanonicalQueryValues(restQuery(ev)), nil },
 		sourceIP:    ev.RequestContext.Identity.SourceIP,
 		stageVars:   ev.StageVariables,
@@ -97,14 +133,10 @@ func (h *Handler) rest(ctx context.Context, ev *events.APIGatewayCustomAuthorize
 }
 
 func (h *Handler) httpAPI(ctx context.Context, ev *events.APIGatewayV2CustomAuthorizerV2Request) (any, error) {
-	path := ev.RawPath
-	if st := ev.RequestContext.Stage; st != "" && st != "$default" {
-		path = strings.TrimPrefix(path, "/"+st) // the path as the client sent it, without the stage
-	}
 	c := call{
-		headers:     headerFunc(ev.Headers),
+		headers:     eventHeaders{single: ev.Headers},
 		method:      ev.RequestContext.HTTP.Method,
-		path:        path,
+		path:        withoutStage(ev.RawPath, ev.RequestContext.Stage),
 		query:       func() (string, error) { return signature.CanonicalQueryRaw(ev.RawQueryString) },
 		sourceIP:    ev.RequestContext.HTTP.SourceIP,
 		stageVars:   ev.StageVariables,
@@ -124,26 +156,52 @@ func (h *Handler) httpAPI(ctx context.Context, ev *events.APIGatewayV2CustomAuth
 	return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: allow, Context: context_(d, allow)}, nil
 }
 
+// withoutStage is an HTTP API's raw path without its stage: a named stage
+// prefixes the path as the client sent it, "/<stage>/...". The prefix is cut
+// only at a segment boundary, so "/production/x" on stage "prod" is kept.
+func withoutStage(path, stage string) string {
+	if stage == "" || stage == "$default" {
+		return path
+	}
+	rest, ok := strings.CutPrefix(path, "/"+stage)
+	switch {
+	case !ok:
+		return path
+	case rest == "":
+		return "/"
+	case rest[0] == '/':
+		return rest
+	}
+	return path
+}
+
 // decide runs the decision and logs it. It returns ErrUnauthorized for an
 // unproven credential and ErrUnavailable when a store failed.
 func (h *Handler) decide(ctx context.Context, c call) (authz.Decision, bool, error) {
 	start := time.Now()
+	method := strings.ToUpper(c.method)
+	env, envProblem := h.environment(c.stageVars)
+	if envProblem != "" {
+		// A misconfigured API: refuse everything, before reading anything,
+		// so a test key can never pass on an API nobody labelled.
+		h.Log.ErrorContext(ctx, "decision", "code", CodeEnvUnknown, "allow", false, "reason", envProblem,
+			"method", method, "path", c.path, "source_ip", c.sourceIP, "request_id", c.requestID)
+		return authz.Decision{Code: CodeEnvUnknown}, false, nil
+	}
+	cred := readCredentials(c.headers)
 	r := authz.Request{
-		Bearer: bearer(c.headers),
-		HMAC: signature.Headers{
-			ClientID: c.headers(signature.HeaderClientID), Timestamp: c.headers(signature.HeaderTimestamp),
-			Nonce: c.headers(signature.HeaderNonce), ContentSHA256: c.headers(signature.HeaderContentSHA256),
-			Signature: c.headers(signature.HeaderSignature),
-		},
-		Method: strings.ToUpper(c.method),
-		Path:   c.path,
+		Bearer:   cred.bearer,
+		HMAC:     cred.hmac,
+		Conflict: cred.conflict != "",
+		Method:   method,
+		Path:     c.path,
 		Need: key.Requirement{
-			Environment: h.environment(c.stageVars),
+			Environment: env,
 			SourceIP:    authz.ParseIP(c.sourceIP),
 			CheckIP:     true,
 		},
 	}
-	if r.HMAC.Present() {
+	if r.HMAC.Present() && !r.Conflict {
 		r.CanonicalQuery, r.QueryErr = c.query()
 	}
 	scope, routed := h.Routes.Scope(r.Method, c.path)
@@ -159,10 +217,17 @@ func (h *Handler) decide(ctx context.Context, c call) (authz.Decision, bool, err
 		"environment", r.Need.Environment, "cache_hit", d.CacheHit, "request_id", c.requestID,
 		"latency_us", time.Since(start).Microseconds(),
 	}
+	if cred.conflict != "" {
+		attrs = append(attrs, "reason", cred.conflict)
+	}
 	if d.Key != nil {
 		attrs = append(attrs, "merchant_id", d.Key.MerchantID, "secret_version", d.SecretVersion)
 	}
 	if err != nil {
+		// Never counted as a denial: an outage says nothing about the caller.
+		if se := (*authz.StoreError)(nil); errors.As(err, &se) {
+			attrs = append(attrs, "store", se.Store)
+		}
 		h.Log.ErrorContext(ctx, "decision", append(attrs, "error", err.Error())...)
 		return d, false, ErrUnavailable
 	}
@@ -176,38 +241,169 @@ func (h *Handler) decide(ctx context.Context, c call) (authz.Decision, bool, err
 	return d, allow, nil
 }
 
-func (h *Handler) environment(stageVars map[string]string) key.Environment {
-	if env := stageVars["environment"]; env != "" {
-		return key.Environment(env) // an unknown value matches no key, so denies
-	}
-	return h.Environment
-}
-
-// bearer returns the secret of X-API-Key, else of Authorization: Bearer.
-func bearer(header func(string) string) string {
-	if v := header("X-API-Key"); v != "" {
-		return v
-	}
-	auth := header("Authorization")
-	if len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
-		return strings.TrimSpace(auth[7:])
-	}
-	return ""
-}
-
-// headerFunc looks headers up case-insensitively.
-func headerFunc(h map[string]string) func(string) string {
-	return func(name string) string {
-		if v, ok := h[strings.ToLower(name)]; ok {
-			return v
+// environment is the API's environment: the stage variable environment,
+// else the function's. There is no default: when neither names test or
+// live, it says why instead.
+func (h *Handler) environment(stageVars map[string]string) (key.Environment, string) {
+	if v := stageVars["environment"]; v != "" {
+		env, err := key.ParseEnvironment(v)
+		if err != nil {
+			return "", fmt.Sprintf("stage variable environment is %q, not test or live", truncate(v, 32))
 		}
-		for k, v := range h {
-			if strings.EqualFold(k, name) {
-				return v
+		return env, ""
+	}
+	if h.Environment == "" {
+		return "", "the API's environment is unknown: set the stage variable environment or the function's ENVIRONMENT to test or live"
+	}
+	env, err := key.ParseEnvironment(string(h.Environment))
+	if err != nil {
+		return "", fmt.Sprintf("ENVIRONMENT is %q, not test or live", truncate(string(h.Environment), 32))
+	}
+	return env, ""
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
+
+// Log codes of refusals made before a key is looked at.
+const (
+	// CodeEnvUnknown: the API's environment is not known (403 to every request).
+	CodeEnvUnknown key.Code = "ENV_UNKNOWN"
+	// CodeUnsupportedEvent: a TOKEN or HTTP API payload 1.0 event (401).
+	CodeUnsupportedEvent key.Code = "UNSUPPORTED_EVENT"
+)
+
+// eventHeaders are a request's headers as the event carries them. A REST
+// API event keeps each name as sent, so one header may sit under several
+// keys ("X-Api-Key" and "x-api-key"), and lists every value of a repeated
+// header in multiValueHeaders. An HTTP API lower-cases names and joins the
+// values of a repeated header with ",".
+type eventHeaders struct {
+	single map[string]string
+	multi  map[string][]string // REST only
+}
+
+// each calls fn with every value of the header name, in any case, from
+// both maps. With list, a value is read as a comma-separated list (what a
+// repeated header becomes once joined), each element trimmed.
+func (e eventHeaders) each(name string, list bool, fn func(string)) {
+	one := func(v string) {
+		if !list || !strings.Contains(v, ",") {
+			fn(strings.Trim(v, " \t"))
+			return
+		}
+		for part := range strings.SplitSeq(v, ",") {
+			fn(strings.Trim(part, " \t"))
+		}
+	}
+	for k, v := range e.single {
+		if strings.EqualFold(k, name) {
+			one(v)
+		}
+	}
+	for k, vs := range e.multi {
+		if strings.EqualFold(k, name) {
+			for _, v := range vs {
+				one(v)
 			}
 		}
-		return ""
 	}
+}
+
+// header is one credential header: present when the request carries it at
+// all (even empty), conflicting when it carries two different values.
+type header struct {
+	value             string
+	present, conflict bool
+}
+
+func (h *header) add(v string) {
+	switch {
+	case !h.present:
+		h.value, h.present = v, true
+	case v != h.value:
+		h.conflict = true
+	}
+}
+
+// get reads a credential header. Secrets, client IDs, timestamps, nonces
+// and hashes never contain a comma, so a comma means the header came more
+// than once; X-Signature is itself a comma-separated list of signatures.
+func (e eventHeaders) get(name string) header {
+	var h header
+	e.each(name, name != signature.HeaderSignature, h.add)
+	return h
+}
+
+// credentials is what a request presents. conflict says why it presents
+// more than one credential, or is empty.
+type credentials struct {
+	bearer   string
+	hmac     signature.Headers
+	conflict string
+}
+
+// readCredentials reads X-API-Key, Authorization: Bearer and the signature
+// headers. A request presents exactly one credential: X-API-Key and
+// Authorization: Bearer together (whatever their values), a bearer secret
+// with any signature header, or one of them repeated with different values
+// is a conflict. An Authorization header of another scheme is not ours and
+// is left alone.
+func readCredentials(hs eventHeaders) credentials {
+	var c credentials
+	apiKey := hs.get("X-API-Key")
+	var auth header
+	other := false
+	hs.each("Authorization", true, func(v string) {
+		if token, ok := bearerToken(v); ok {
+			auth.add(token)
+		} else {
+			other = true
+		}
+	})
+	if auth.present && other {
+		auth.conflict = true // a bearer token beside something else
+	}
+	hmac := [...]header{
+		hs.get(signature.HeaderClientID), hs.get(signature.HeaderTimestamp), hs.get(signature.HeaderNonce),
+		hs.get(signature.HeaderContentSHA256), hs.get(signature.HeaderSignature),
+	}
+	c.hmac = signature.Headers{
+		ClientID: hmac[0].value, Timestamp: hmac[1].value, Nonce: hmac[2].value,
+		ContentSHA256: hmac[3].value, Signature: hmac[4].value,
+	}
+	signed, repeated := false, apiKey.conflict || auth.conflict
+	for _, h := range hmac {
+		signed = signed || h.present
+		repeated = repeated || h.conflict
+	}
+	switch {
+	case repeated:
+		c.conflict = "a credential header is repeated with different values"
+	case apiKey.present && auth.present:
+		c.conflict = "X-API-Key and Authorization: Bearer together"
+	case (apiKey.present || auth.present) && signed:
+		c.conflict = "a bearer secret and signature headers together"
+	}
+	if apiKey.present {
+		c.bearer = apiKey.value
+	} else {
+		c.bearer = auth.value
+	}
+	return c
+}
+
+// bearerToken returns the token of an Authorization value of the Bearer
+// scheme (case-insensitive), which may be empty.
+func bearerToken(v string) (string, bool) {
+	if len(v) < 6 || !strings.EqualFold(v[:6], "bearer") || len(v) > 6 && v[6] != ' ' && v[6] != '\t' {
+		return "", false
+	}
+	return strings.Trim(v[6:], " \t"), true
 }
 
 func restQuery(ev *events.APIGatewayCustomAuthorizerRequestTypeRequest) map[string][]string {
@@ -243,8 +439,12 @@ func policy(d authz.Decision, allow bool, resource string) events.APIGatewayCust
 	if allow {
 		effect = "Allow"
 	}
+	principal := d.ClientID
+	if principal == "" {
+		principal = "unknown" // a refusal made before any key was named (ENV_UNKNOWN)
+	}
 	return events.APIGatewayCustomAuthorizerResponse{
-		PrincipalID: d.ClientID,
+		PrincipalID: principal,
 		PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{
 			Version: "2012-10-17",
 			Statement: []events.IAMPolicyStatement{{

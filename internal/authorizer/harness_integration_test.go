@@ -122,7 +122,8 @@ func (ev event) rest() bool { _, ok := ev["methodArn"]; return ok }
 
 func (ev event) headers() map[string]any { return ev["headers"].(map[string]any) }
 
-// setHeader replaces a header, whatever the case of its name.
+// setHeader replaces a header, whatever the case of its name, in headers
+// and, for a REST event, in multiValueHeaders, as API Gateway would send it.
 func (ev event) setHeader(name, value string) {
 	h := ev.headers()
 	for k := range h {
@@ -130,9 +131,35 @@ func (ev event) setHeader(name, value string) {
 			delete(h, k)
 		}
 	}
+	mv, _ := ev["multiValueHeaders"].(map[string]any)
+	for k := range mv {
+		if strings.EqualFold(k, name) {
+			delete(mv, k)
+		}
+	}
 	if value != "" {
 		h[name] = value
+		if mv != nil {
+			mv[name] = []any{value}
+		}
 	}
+}
+
+// addHeader adds one more value of a header, as a client repeating it would:
+// a REST event lists it in multiValueHeaders (headers keeps the last), an
+// HTTP API event joins it to the first with ",".
+func (ev event) addHeader(name, value string) {
+	if !ev.rest() {
+		if prev := ev.header(name); prev != "" {
+			value = prev + "," + value
+		}
+		ev.setHeader(strings.ToLower(name), value)
+		return
+	}
+	ev.headers()[name] = value
+	mv := ev["multiValueHeaders"].(map[string]any)
+	vs, _ := mv[name].([]any)
+	mv[name] = append(vs, value)
 }
 
 func (ev event) header(name string) string {

@@ -149,6 +149,10 @@ type Request struct {
 	Method, Path, CanonicalQuery string
 	// QueryErr is set when the query could not be canonicalised.
 	QueryErr error
+	// Conflict is set when the request presented more than one credential,
+	// or one credential header with two different values: the request is
+	// MALFORMED whatever else it carries, and no store is read.
+	Conflict bool
 	Need     key.Requirement // Mode is filled in by Decide
 }
 
@@ -164,19 +168,60 @@ type Decision struct {
 	CacheHit      bool
 }
 
-// Decide decides. An error means a store could not be read: the caller must
-// not allow.
+// CodeStoreUnavailable is the code of a decision that could not be made
+// because a store could not be read or written. Decide returns it only with
+// an error; it is neither an Allow nor a denial of the caller's credential.
+const CodeStoreUnavailable key.Code = "STORE_UNAVAILABLE"
+
+// The stores a StoreError names.
+const (
+	StoreKeys    = "keys"    // key records (DynamoDB)
+	StoreSecrets = "secrets" // key secrets (Secrets Manager)
+	StoreNonces  = "nonces"  // used HMAC nonces (DynamoDB)
+)
+
+// StoreError is the error Decide returns when a store failed: Store names
+// which one (StoreKeys, StoreSecrets or StoreNonces).
+type StoreError struct {
+	Store string
+	Err   error
+}
+
+func (e *StoreError) Error() string { return e.Store + " store unavailable: " + e.Err.Error() }
+
+func (e *StoreError) Unwrap() error { return e.Err }
+
+// unavailable wraps err as a failure of store, unless it already names one.
+func unavailable(store string, err error) error {
+	var se *StoreError
+	if err == nil || errors.As(err, &se) {
+		return err
+	}
+	return &StoreError{Store: store, Err: err}
+}
+
+// Decide decides. An error (a *StoreError) means a store failed: the
+// decision's code is then CodeStoreUnavailable and the caller must not allow.
 func (e *Engine) Decide(ctx context.Context, r Request) (Decision, error) {
 	hmacPresent := r.HMAC.Present()
+	var d Decision
+	var err error
 	switch {
-	case r.Bearer != "" && hmacPresent:
-		return Decision{Code: key.CodeMalformed}, nil
+	case r.Conflict || r.Bearer != "" && hmacPresent:
+		return Decision{Code: key.CodeMalformed}, nil // exactly one credential per request
 	case r.Bearer != "":
-		return e.bearer(ctx, r)
+		d, err = e.bearer(ctx, r)
 	case hmacPresent:
-		return e.signed(ctx, r)
+		d, err = e.signed(ctx, r)
+	default:
+		return Decision{Code: key.CodeMalformed}, nil
 	}
-	return Decision{Code: key.CodeMalformed}, nil
+	if err != nil {
+		// An outage proves nothing either way: not a wrong secret, not a bad
+		// signature, not a replay.
+		d.Code, d.Key, d.SecretVersion = CodeStoreUnavailable, nil, 0
+	}
+	return d, err
 }
 
 func (e *Engine) bearer(ctx context.Context, r Request) (Decision, error) {
@@ -195,9 +240,12 @@ func (e *Engine) bearer(ctx context.Context, r Request) (Decision, error) {
 		k, m = c, c.MatchSecret(hash, now)
 		return m != key.NoMatch, nil
 	})
-	if err != nil || k == nil || m == key.NoMatch {
+	if err != nil {
+		return d, unavailable(StoreKeys, err)
+	}
+	if k == nil || m == key.NoMatch {
 		d.Code = key.CodeNotFound // a wrong secret reveals nothing about the key
-		return d, err
+		return d, nil
 	}
 	return e.check(d, k, m, r, now), nil
 }
@@ -225,21 +273,27 @@ func (e *Engine) signed(ctx context.Context, r Request) (Decision, error) {
 		return m != key.NoMatch, err
 	})
 	switch {
+	case err != nil:
+		// proveSigned names the secret store; anything else is the key's.
+		return d, unavailable(StoreKeys, err)
 	case k == nil:
 		d.Code = key.CodeNotFound
-		return d, err
-	case err == nil && !inWindow:
+		return d, nil
+	case !inWindow:
 		d.Code = key.CodeTimestampWindow
 		return d, nil
-	case err != nil || m == key.NoMatch:
+	case m == key.NoMatch:
 		d.Code = key.CodeSignatureInvalid
-		return d, err
+		return d, nil
 	}
 	// Only a proven request spends its nonce, so garbage cannot fill the table.
 	fresh, err := e.nonces.UseNonce(ctx, p.ClientID, p.Nonce, now, now.Add(NonceLifetime))
-	if err != nil || !fresh {
+	if err != nil {
+		return d, unavailable(StoreNonces, fmt.Errorf("use nonce of %s: %w", p.ClientID, err))
+	}
+	if !fresh {
 		d.Code = key.CodeNonceReused
-		return d, err
+		return d, nil
 	}
 	return e.check(d, k, m, r, now), nil
 }
@@ -253,7 +307,7 @@ func (e *Engine) proveSigned(ctx context.Context, k *key.Key, p *signature.Parse
 	}
 	cur, err := e.secretOf(ctx, k.ID, k.SecretVersionID)
 	if err != nil {
-		return key.NoMatch, err
+		return key.NoMatch, unavailable(StoreSecrets, err)
 	}
 	// A destroyed version has no secret; never verify with an empty key.
 	if cur != nil && p.Verify(cur, sts) {
@@ -262,7 +316,7 @@ func (e *Engine) proveSigned(ctx context.Context, k *key.Key, p *signature.Parse
 	if k.InGrace(now) && k.PrevSecretVersionID != "" {
 		prev, err := e.secretOf(ctx, k.ID, k.PrevSecretVersionID)
 		if err != nil {
-			return key.NoMatch, err
+			return key.NoMatch, unavailable(StoreSecrets, err)
 		}
 		if prev != nil && p.Verify(prev, sts) {
 			return key.MatchPrevious, nil

@@ -13,17 +13,20 @@ import (
 
 // Config is every setting the functions read.
 type Config struct {
-	TableName              string        // TABLE_NAME (required)
-	SecretPrefix           string        // SECRET_PREFIX, default "paykeys/"
-	Region                 string        // AWS_REGION, default us-east-1
-	DynamoDBEndpoint       string        // DYNAMODB_ENDPOINT, local stack only
-	SecretsManagerEndpoint string        // SECRETSMANAGER_ENDPOINT, local stack only
-	LogLevel               slog.Level    // LOG_LEVEL: debug, info, warn, error
-	Environment            string        // ENVIRONMENT: the API's environment, test or live
-	CacheTTL               time.Duration // CACHE_TTL: authorizer key cache, default 5m, at most 1h; 0 turns it off
-	CursorKey              []byte        // CURSOR_KEY: signs pagination cursors
-	RouteScopes            string        // ROUTE_SCOPES: "METHOD /path=scope;..." for the authorizer
-	PolicyForHTTPAPI       bool          // AUTHORIZER_RESPONSE=iam: answer HTTP API events with IAM policies
+	TableName              string     // TABLE_NAME (required)
+	SecretPrefix           string     // SECRET_PREFIX, default "paykeys/"
+	Region                 string     // AWS_REGION, default us-east-1
+	DynamoDBEndpoint       string     // DYNAMODB_ENDPOINT, local stack only
+	SecretsManagerEndpoint string     // SECRETSMANAGER_ENDPOINT, local stack only
+	LogLevel               slog.Level // LOG_LEVEL: debug, info, warn, error
+	// ENVIRONMENT: the environment of the API behind the authorizer, test or
+	// live. There is no default: unset, the authorizer takes it from the
+	// stage variable environment, and refuses every request without one.
+	Environment      string
+	CacheTTL         time.Duration // CACHE_TTL: authorizer key cache, default 5m, at most 1h; 0 turns it off
+	CursorKey        []byte        // CURSOR_KEY: signs pagination cursors
+	RouteScopes      string        // ROUTE_SCOPES: "METHOD /path=scope;..." for the authorizer
+	PolicyForHTTPAPI bool          // AUTHORIZER_RESPONSE=iam: answer HTTP API events with IAM policies
 	// WEBHOOK_ALLOW_PRIVATE=true lets webhook endpoints be http and resolve
 	// to private and loopback addresses: local development only.
 	WebhookAllowPrivate bool
@@ -37,7 +40,7 @@ func Load(getenv func(string) string) (Config, error) {
 		Region:                 or(getenv("AWS_REGION"), "us-east-1"),
 		DynamoDBEndpoint:       getenv("DYNAMODB_ENDPOINT"),
 		SecretsManagerEndpoint: getenv("SECRETSMANAGER_ENDPOINT"),
-		Environment:            or(getenv("ENVIRONMENT"), "test"),
+		Environment:            getenv("ENVIRONMENT"),
 		CursorKey:              []byte(getenv("CURSOR_KEY")),
 		RouteScopes:            getenv("ROUTE_SCOPES"),
 	}
@@ -48,8 +51,8 @@ func Load(getenv func(string) string) (Config, error) {
 	if err := c.LogLevel.UnmarshalText([]byte(or(getenv("LOG_LEVEL"), "info"))); err != nil {
 		errs = append(errs, fmt.Errorf("LOG_LEVEL: %w", err))
 	}
-	if c.Environment != "test" && c.Environment != "live" {
-		errs = append(errs, errors.New(`ENVIRONMENT must be "test" or "live"`))
+	if c.Environment != "" && c.Environment != "test" && c.Environment != "live" {
+		errs = append(errs, errors.New(`ENVIRONMENT must be "test", "live" or unset`))
 	}
 	ttl, err := duration(or(getenv("CACHE_TTL"), "5m"))
 	if err != nil || ttl < 0 || ttl > time.Hour {
