@@ -54,6 +54,9 @@ const (
 	// PollInterval is how often the engine asks the feed what changed: a
 	// change reaches a warm engine within about this long of its commit.
 	PollInterval = time.Second
+	// maxLag is the oldest a completed look may be for a decision that does
+	// not wait for a look under way: a change takes effect within it.
+	maxLag = 2 * PollInterval
 	// feedOverlap is how far back each look reaches before the previous one,
 	// to catch a write whose time was taken before a look and that committed
 	// after it. Writers bound a key write to half of this (store.FeedWriteBound).
@@ -459,7 +462,14 @@ func (e *Engine) follow(ctx context.Context) {
 	if last := e.lastPoll.Load(); last != 0 && e.wall().UnixNano()-last < int64(PollInterval) {
 		return
 	}
-	e.pollMu.Lock()
+	if !e.pollMu.TryLock() {
+		// Another caller is looking. Go on without waiting while the last
+		// look is recent enough to keep the promise; otherwise wait for it.
+		if last := e.lastPoll.Load(); last != 0 && e.wall().UnixNano()-last < int64(maxLag) {
+			return
+		}
+		e.pollMu.Lock()
+	}
 	defer e.pollMu.Unlock()
 	start := e.wall()
 	last := e.lastPoll.Load()

@@ -12,6 +12,8 @@ import (
 
 // fakeFeed answers with entries and records what it was asked.
 type fakeFeed struct {
+	block    chan struct{} // when set, Changes says so on entered and waits for it to close
+	entered  chan struct{}
 	mu       sync.Mutex
 	entries  []key.FeedEntry
 	err      error
@@ -20,6 +22,10 @@ type fakeFeed struct {
 }
 
 func (f *fakeFeed) Changes(_ context.Context, since time.Time) ([]key.FeedEntry, bool, error) {
+	if f.block != nil {
+		f.entered <- struct{}{}
+		<-f.block
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.since = append(f.since, since)
@@ -145,4 +151,31 @@ func TestStaleReadIsNotCached(t *testing.T) {
 	if d := f.decide(t); d.CacheHit {
 		t.Fatal("a revision older than the feed's was cached")
 	}
+}
+
+// A slow look at the feed does not hold up other decisions while the last
+// complete look is recent enough to keep the promise.
+func TestSlowFeedDoesNotBlock(t *testing.T) {
+	f, feed, wall := feedFixture(t)
+	f.decide(t)
+	*wall = wall.Add(PollInterval)
+	feed.block, feed.entered = make(chan struct{}), make(chan struct{})
+	looking := make(chan struct{})
+	go func() {
+		defer close(looking)
+		f.e.Decide(context.Background(), Request{Bearer: f.secret, Need: f.need})
+	}()
+	<-feed.entered
+	done := make(chan Decision)
+	go func() { done <- f.decide(t) }()
+	select {
+	case d := <-done:
+		if d.Code != key.CodeValid || !d.CacheHit {
+			t.Errorf("decision beside a slow look: %+v", d)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("a decision waited for a look under way although the last one was recent")
+	}
+	close(feed.block)
+	<-looking
 }
