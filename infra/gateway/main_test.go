@@ -92,7 +92,7 @@ func TestTokenSubcommand(t *testing.T) {
 				t.Errorf("iat %v exp %v, want ttl %s", iat, exp, tt.wantTTL)
 			}
 			// The gateway accepts what the subcommand prints.
-			v := &JWTVerifier{Secret: []byte(tt.secret), Now: now}
+			v := &JWTVerifier{Secret: []byte(tt.secret), Issuer: localIssuer, Audiences: []string{localAudience}, Now: now}
 			if _, fail := v.Authenticate("Bearer "+strings.TrimSpace(out), nil); fail != nil {
 				t.Errorf("gateway refuses the token: %s", fail.Reason)
 			}
