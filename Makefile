@@ -58,6 +58,8 @@ STACK := $(LOCALSTACK)/stack.sh
 WITH_STACK := $(LOCALSTACK)/with-stack.sh
 SAM_TEMPLATE := template.yaml
 
+# sq quotes a value for the shell: $(call sq,it's) is 'it'\''s'.
+sq = '$(subst ','\'',$(1))'
 lc = $(shell printf '%s' '$(1)' | tr '[:upper:]' '[:lower:]')
 ucfirst = $(shell printf '%s' '$(1)' | awk '{ print toupper(substr($$0, 1, 1)) substr($$0, 2) }')
 
@@ -191,9 +193,12 @@ bench: ## go test -bench . -benchmem ./...
 dev: tools ## Serve the API on 127.0.0.1:PORT (3000) against the local stack; Ctrl-C stops both
 	$(WITH_STACK) env $(DEV_ENV) go run ./infra/gateway
 
+# Built rather than go run, so that a refusal (ROLE=bogus) is the tool's own
+# message and exit status. MERCHANT= or ROLE= (empty) leaves that claim out.
 .PHONY: token
-token: ## Print a dev JWT for make dev (MERCHANT=m_demo ROLE=admin)
-	@DEV_JWT_SECRET=$(DEV_JWT_SECRET) go run ./infra/gateway token -merchant $(MERCHANT) -role $(ROLE)
+token: ## Print a dev JWT for make dev (MERCHANT=m_demo ROLE=admin; ROLE is root, admin, developer or viewer)
+	@go build -o $(CACHE)/bin/gateway ./infra/gateway
+	@DEV_JWT_SECRET=$(call sq,$(DEV_JWT_SECRET)) $(CACHE)/bin/gateway token -merchant=$(call sq,$(MERCHANT)) -role=$(call sq,$(ROLE))
 
 # The rotate job runs in-process against the local stack, with make dev's
 # settings (so on its table while make dev runs); this explicit rule wins
