@@ -189,16 +189,21 @@ bench: ## go test -bench . -benchmem ./...
 
 # --- run locally -----------------------------------------------------------
 
+# The gateway is built, not go run: go run exits 1 when it is interrupted,
+# even after the gateway shut down cleanly. Ctrl-C stops the gateway (in-flight
+# requests finish), then the stack, and the recipe exits 0; make itself still
+# reports the interrupt, as GNU make always does when it gets SIGINT.
 .PHONY: dev
 dev: tools ## Serve the API on 127.0.0.1:PORT (3000) against the local stack; Ctrl-C stops both
-	$(WITH_STACK) env $(DEV_ENV) go run ./infra/gateway
+	go build -o $(CACHE)/bin/gateway ./infra/gateway
+	$(WITH_STACK) env $(DEV_ENV) $(CACHE)/bin/gateway
 
 # Built rather than go run, so that a refusal (ROLE=bogus) is the tool's own
 # message and exit status. MERCHANT= or ROLE= (empty) leaves that claim out.
 .PHONY: token
 token: ## Print a dev JWT for make dev (MERCHANT=m_demo ROLE=admin; ROLE is root, admin, developer or viewer)
-	@go build -o $(CACHE)/bin/gateway ./infra/gateway
-	@DEV_JWT_SECRET=$(call sq,$(DEV_JWT_SECRET)) $(CACHE)/bin/gateway token -merchant=$(call sq,$(MERCHANT)) -role=$(call sq,$(ROLE))
+	@go build -o $(CACHE)/bin/gateway-token ./infra/gateway
+	@DEV_JWT_SECRET=$(call sq,$(DEV_JWT_SECRET)) $(CACHE)/bin/gateway-token token -merchant=$(call sq,$(MERCHANT)) -role=$(call sq,$(ROLE))
 
 # The rotate job runs in-process against the local stack, with make dev's
 # settings (so on its table while make dev runs); this explicit rule wins
