@@ -84,20 +84,17 @@ tools: $(VENV_STAMP) $(DYNAMODB_STAMP) ## Install the pinned local tools into in
 system-tools:
 	@$(LOCALSTACK)/system-tools.sh $(PYTHON)
 
+# install-tools.sh says what each step installs and how long it took, with
+# one line per package or downloaded jar.
 $(VENV_STAMP): $(LOCALSTACK)/requirements.txt $(LOCALSTACK)/constraints.txt | system-tools
-	rm -rf $(VENV)
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --no-input --quiet --disable-pip-version-check \
-		-r $(LOCALSTACK)/requirements.txt -c $(LOCALSTACK)/constraints.txt
-	$(SAM) --version
-	touch $@
+	@$(LOCALSTACK)/install-tools.sh venv $(PYTHON) $(VENV) $(LOCALSTACK)/requirements.txt $(LOCALSTACK)/constraints.txt
+	@touch $@
 
 $(DYNAMODB_STAMP): $(LOCALSTACK)/pom.xml | system-tools
-	rm -rf $(DYNAMODB_LOCAL)
-	mvn --batch-mode --quiet --no-transfer-progress -Dmaven.repo.local=$(abspath $(CACHE)/m2) \
-		-f $(LOCALSTACK)/pom.xml dependency:copy-dependencies 2>&1 | sed 's/\x1b\[[0-9;]*m//g'
-	test -f $(DYNAMODB_LOCAL)/lib/libsqlite4java-linux-amd64-1.0.392.so
-	touch $@
+	@rm -rf $(DYNAMODB_LOCAL)
+	@$(LOCALSTACK)/install-tools.sh dynamodb $(abspath $(CACHE)/m2) $(LOCALSTACK)/pom.xml
+	@test -f $(DYNAMODB_LOCAL)/lib/libsqlite4java-linux-amd64-1.0.392.so
+	@touch $@
 
 .PHONY: tools-lock
 tools-lock: ## Re-resolve infra/localstack/constraints.txt from requirements.txt
