@@ -58,6 +58,8 @@ STACK := $(LOCALSTACK)/stack.sh
 WITH_STACK := $(LOCALSTACK)/with-stack.sh
 SAM_TEMPLATE := template.yaml
 
+# sq quotes a value for the shell: $(call sq,it's) is 'it'\''s'.
+sq = '$(subst ','\'',$(1))'
 lc = $(shell printf '%s' '$(1)' | tr '[:upper:]' '[:lower:]')
 ucfirst = $(shell printf '%s' '$(1)' | awk '{ print toupper(substr($$0, 1, 1)) substr($$0, 2) }')
 
@@ -82,20 +84,17 @@ tools: $(VENV_STAMP) $(DYNAMODB_STAMP) ## Install the pinned local tools into in
 system-tools:
 	@$(LOCALSTACK)/system-tools.sh $(PYTHON)
 
+# install-tools.sh says what each step installs and how long it took, with
+# one line per package or downloaded jar.
 $(VENV_STAMP): $(LOCALSTACK)/requirements.txt $(LOCALSTACK)/constraints.txt | system-tools
-	rm -rf $(VENV)
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --no-input --quiet --disable-pip-version-check \
-		-r $(LOCALSTACK)/requirements.txt -c $(LOCALSTACK)/constraints.txt
-	$(SAM) --version
-	touch $@
+	@$(LOCALSTACK)/install-tools.sh venv $(PYTHON) $(VENV) $(LOCALSTACK)/requirements.txt $(LOCALSTACK)/constraints.txt
+	@touch $@
 
 $(DYNAMODB_STAMP): $(LOCALSTACK)/pom.xml | system-tools
-	rm -rf $(DYNAMODB_LOCAL)
-	mvn --batch-mode --quiet --no-transfer-progress -Dmaven.repo.local=$(abspath $(CACHE)/m2) \
-		-f $(LOCALSTACK)/pom.xml dependency:copy-dependencies 2>&1 | sed 's/\x1b\[[0-9;]*m//g'
-	test -f $(DYNAMODB_LOCAL)/lib/libsqlite4java-linux-amd64-1.0.392.so
-	touch $@
+	@rm -rf $(DYNAMODB_LOCAL)
+	@$(LOCALSTACK)/install-tools.sh dynamodb $(abspath $(CACHE)/m2) $(LOCALSTACK)/pom.xml
+	@test -f $(DYNAMODB_LOCAL)/lib/libsqlite4java-linux-amd64-1.0.392.so
+	@touch $@
 
 .PHONY: tools-lock
 tools-lock: ## Re-resolve infra/localstack/constraints.txt from requirements.txt
@@ -187,13 +186,21 @@ bench: ## go test -bench . -benchmem ./...
 
 # --- run locally -----------------------------------------------------------
 
+# The gateway is built, not go run: go run exits 1 when it is interrupted,
+# even after the gateway shut down cleanly. Ctrl-C stops the gateway (in-flight
+# requests finish), then the stack, and the recipe exits 0; make itself still
+# reports the interrupt, as GNU make always does when it gets SIGINT.
 .PHONY: dev
 dev: tools ## Serve the API on 127.0.0.1:PORT (3000) against the local stack; Ctrl-C stops both
-	$(WITH_STACK) env $(DEV_ENV) go run ./infra/gateway
+	go build -o $(CACHE)/bin/gateway ./infra/gateway
+	$(WITH_STACK) env $(DEV_ENV) $(CACHE)/bin/gateway
 
+# Built rather than go run, so that a refusal (ROLE=bogus) is the tool's own
+# message and exit status. MERCHANT= or ROLE= (empty) leaves that claim out.
 .PHONY: token
-token: ## Print a dev JWT for make dev (MERCHANT=m_demo ROLE=admin)
-	@DEV_JWT_SECRET=$(DEV_JWT_SECRET) go run ./infra/gateway token -merchant $(MERCHANT) -role $(ROLE)
+token: ## Print a dev JWT for make dev (MERCHANT=m_demo ROLE=admin; ROLE is root, admin, developer or viewer)
+	@go build -o $(CACHE)/bin/gateway-token ./infra/gateway
+	@DEV_JWT_SECRET=$(call sq,$(DEV_JWT_SECRET)) $(CACHE)/bin/gateway-token token -merchant=$(call sq,$(MERCHANT)) -role=$(call sq,$(ROLE))
 
 # The rotate job runs in-process against the local stack, with make dev's
 # settings (so on its table while make dev runs); this explicit rule wins

@@ -37,6 +37,10 @@ type Config struct {
 	Routes []Route
 	// JWTSecret signs local management API tokens (DEV_JWT_SECRET).
 	JWTSecret []byte
+	// JWTIssuer and JWTAudience are what tokens must carry in iss and aud;
+	// empty means paykeys-local and paykeys, what `gateway token` writes.
+	JWTIssuer   string
+	JWTAudience []string
 	// Logger receives the access log and errors; nil discards them.
 	Logger *slog.Logger
 	// AccountID and Region appear in events and ARNs.
@@ -80,7 +84,7 @@ func NewGateway(cfg Config) (*Gateway, error) {
 	}
 	g := &Gateway{
 		router:    router,
-		jwt:       &JWTVerifier{Secret: cfg.JWTSecret, Now: cfg.Now},
+		jwt:       &JWTVerifier{Secret: cfg.JWTSecret, Issuer: cfg.JWTIssuer, Audiences: cfg.JWTAudience, Now: cfg.Now},
 		log:       cfg.Logger,
 		accountID: cfg.AccountID,
 		region:    cfg.Region,
@@ -89,6 +93,12 @@ func NewGateway(cfg Config) (*Gateway, error) {
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
+	}
+	if g.jwt.Issuer == "" {
+		g.jwt.Issuer = localIssuer
+	}
+	if len(g.jwt.Audiences) == 0 {
+		g.jwt.Audiences = []string{localAudience}
 	}
 	if g.accountID == "" {
 		g.accountID = defaultAccountID

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // syncBuffer is a log sink safe for concurrent writers.
@@ -172,6 +173,12 @@ func bearer(t *testing.T, o TokenOptions) map[string]string {
 	if o.Now.IsZero() {
 		o.Now = testNow
 	}
+	if o.Issuer == "" {
+		o.Issuer = localIssuer
+	}
+	if o.Audience == "" {
+		o.Audience = localAudience
+	}
 	tok, err := MintToken(testSecret, o)
 	if err != nil {
 		t.Fatal(err)
@@ -183,6 +190,9 @@ func TestGatewayRoutesAndJWT(t *testing.T) {
 	tg := newTestGateway(t, nil, &Backend{})
 	admin := bearer(t, TokenOptions{Subject: "user_dev", Merchant: "m_demo", Role: "admin", Issuer: localIssuer, Audience: localAudience})
 	expired := bearer(t, TokenOptions{Subject: "u", Merchant: "m", Role: "admin", Now: testNow.Add(-2 * time.Hour)})
+	claimed := func(k string, v any) map[string]string {
+		return map[string]string{"Authorization": "Bearer " + signHS(t, jwt.SigningMethodHS256, testSecret, with(validClaims(), k, v))}
+	}
 
 	tests := []struct {
 		name         string
@@ -214,6 +224,14 @@ func TestGatewayRoutesAndJWT(t *testing.T) {
 			wantStatus: 401, wantBody: `{"message":"Unauthorized"}`},
 		{name: "expired token", req: reqSpec{method: "GET", path: "/v1/keys", headers: expired},
 			wantStatus: 401, wantBody: `{"message":"Unauthorized"}`},
+		{name: "token from another issuer", req: reqSpec{method: "GET", path: "/v1/keys", headers: claimed("iss", "https://idp.example")},
+			wantStatus: 401, wantBody: `{"message":"Unauthorized"}`},
+		{name: "token without iss", req: reqSpec{method: "GET", path: "/v1/keys", headers: claimed("iss", nil)},
+			wantStatus: 401, wantBody: `{"message":"Unauthorized"}`},
+		{name: "token for another audience", req: reqSpec{method: "GET", path: "/v1/keys", headers: claimed("aud", "payments")},
+			wantStatus: 401, wantBody: `{"message":"Unauthorized"}`},
+		{name: "token without aud", req: reqSpec{method: "GET", path: "/v1/keys", headers: claimed("aud", nil)},
+			wantStatus: 401, wantBody: `{"message":"Unauthorized"}`},
 		{name: "unknown route", req: reqSpec{method: "GET", path: "/v2/keys", headers: admin},
 			wantStatus: 404, wantBody: `{"message":"Not Found"}`},
 		{name: "unknown method", req: reqSpec{method: "PUT", path: "/v1/keys/ck_test_1", headers: admin},
@@ -240,6 +258,9 @@ func TestGatewayRoutesAndJWT(t *testing.T) {
 				}
 				if tt.wantStatus == 401 && !strings.HasPrefix(res.Header.Get("www-authenticate"), "Bearer") {
 					t.Errorf("www-authenticate = %q", res.Header.Get("www-authenticate"))
+				}
+				if tt.wantStatus == 401 && tt.req.headers != nil && !strings.Contains(res.Header.Get("www-authenticate"), `error="invalid_token"`) {
+					t.Errorf("www-authenticate = %q, want error=\"invalid_token\"", res.Header.Get("www-authenticate"))
 				}
 				if tg.rec.count() != before {
 					t.Error("a function was called")

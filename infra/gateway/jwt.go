@@ -17,8 +17,9 @@ import (
 const (
 	// defaultDevJWTSecret signs local JWTs when DEV_JWT_SECRET is unset.
 	defaultDevJWTSecret = "local-dev-secret"
-	// localIssuer and localAudience are what the token subcommand writes into
-	// iss and aud. The gateway does not require them (see JWTVerifier).
+	// localIssuer and localAudience stand in for the template's JwtIssuer and
+	// JwtAudience: the gateway requires them in iss and aud, and the token
+	// subcommand writes them there.
 	localIssuer   = "paykeys-local"
 	localAudience = "paykeys"
 )
@@ -27,11 +28,15 @@ const (
 // HS256, signed with DEV_JWT_SECRET, instead of RS256 from an OIDC issuer's
 // JWKS. Like API Gateway it accepts the token with or without a "Bearer "
 // prefix, requires exp and rejects an expired token or one whose nbf is in
-// the future, and checks the route's authorization scopes. Unlike API
-// Gateway it does not check iss or aud, so tokens minted by any local tool
-// with the shared secret are accepted.
+// the future, requires iss to be the issuer and aud (or, when aud is
+// absent, client_id) to name one of the audiences, and checks the route's
+// authorization scopes.
 type JWTVerifier struct {
 	Secret []byte
+	// Issuer is the iss every token must carry; Audiences are the accepted
+	// aud values. Empty means no token is accepted.
+	Issuer    string
+	Audiences []string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -88,6 +93,12 @@ func (v *JWTVerifier) Authenticate(headerValue string, requiredScopes []string) 
 	if err != nil {
 		return nil, invalidToken(describeJWTError(err))
 	}
+	if iss, ok := claims["iss"].(string); !ok || v.Issuer == "" || iss != v.Issuer {
+		return nil, invalidToken("the token does not have a valid issuer")
+	}
+	if !v.audienceOK(claims) {
+		return nil, invalidToken("the token does not have a valid audience")
+	}
 
 	desc := &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{
 		Claims: make(map[string]string, len(claims)),
@@ -107,6 +118,33 @@ func (v *JWTVerifier) Authenticate(headerValue string, requiredScopes []string) 
 		}
 	}
 	return desc, nil
+}
+
+// audienceOK reports whether the token is for one of v.Audiences, as API
+// Gateway decides it: aud (a string or a list of strings) must name one of
+// them; a token without aud is judged by its client_id claim instead.
+func (v *JWTVerifier) audienceOK(claims jwt.MapClaims) bool {
+	var got []string
+	switch aud := claims["aud"].(type) {
+	case nil:
+		if id, ok := claims["client_id"].(string); ok {
+			got = []string{id}
+		}
+	case string:
+		got = []string{aud}
+	case []any:
+		for _, a := range aud {
+			if s, ok := a.(string); ok {
+				got = append(got, s)
+			}
+		}
+	}
+	for _, a := range got {
+		if a != "" && slices.Contains(v.Audiences, a) {
+			return true
+		}
+	}
+	return false
 }
 
 func describeJWTError(err error) string {

@@ -32,6 +32,15 @@ func validClaims() jwt.MapClaims {
 	return jwt.MapClaims{
 		"sub": "user_dev", "merchant_id": "m_demo", "role": "admin",
 		"iat": testNow.Unix(), "exp": testNow.Add(time.Hour).Unix(),
+		"iss": localIssuer, "aud": localAudience,
+	}
+}
+
+// testVerifier checks tokens as the gateway does, at testNow.
+func testVerifier() *JWTVerifier {
+	return &JWTVerifier{
+		Secret: testSecret, Issuer: localIssuer, Audiences: []string{localAudience},
+		Now: func() time.Time { return testNow },
 	}
 }
 
@@ -107,11 +116,23 @@ func TestJWTVerifier(t *testing.T) {
 		{name: "alg none, empty signature, crafted", header: "Bearer " + rawToken(map[string]string{"alg": "none"}, validClaims(), ""), wantStatus: 401},
 		{name: "RS256", header: "Bearer " + rs256, wantStatus: 401},
 		{name: "RS256 header with HMAC signature", header: "Bearer " + confused, wantStatus: 401},
+		{name: "no iss", header: "Bearer " + signHS(t, jwt.SigningMethodHS256, testSecret, with(validClaims(), "iss", nil)), wantStatus: 401, wantDesc: "valid issuer"},
+		{name: "another issuer", header: "Bearer " + signHS(t, jwt.SigningMethodHS256, testSecret, with(validClaims(), "iss", "https://evil.example")), wantStatus: 401, wantDesc: "valid issuer"},
+		{name: "issuer differs in case", header: "Bearer " + signHS(t, jwt.SigningMethodHS256, testSecret, with(validClaims(), "iss", "Paykeys-Local")), wantStatus: 401, wantDesc: "valid issuer"},
+		{name: "issuer not a string", header: "Bearer " + signHS(t, jwt.SigningMethodHS256, testSecret, with(validClaims(), "iss", []string{localIssuer})), wantStatus: 401, wantDesc: "valid issuer"},
+		{name: "no aud", header: "Bearer " + signHS(t, jwt.SigningMethodHS256, testSecret, with(validClaims(), "aud", nil)), wantStatus: 401, wantDesc: "valid audience"},
+		{name: "another audience", header: "Bearer " + signHS(t, jwt.SigningMethodHS256, testSecret, with(validClaims(), "aud", "payments")), wantStatus: 401, wantDesc: "valid audience"},
+		{name: "empty audience", header: "Bearer " + signHS(t, jwt.SigningMethodHS256, testSecret, with(validClaims(), "aud", "")), wantStatus: 401, wantDesc: "valid audience"},
+		{name: "audience list without ours", header: "Bearer " + signHS(t, jwt.SigningMethodHS256, testSecret, with(validClaims(), "aud", []string{"a", "b"})), wantStatus: 401, wantDesc: "valid audience"},
+		{name: "audience list with ours", header: "Bearer " + signHS(t, jwt.SigningMethodHS256, testSecret, with(validClaims(), "aud", []string{"other", localAudience}))},
+		{name: "no aud, client_id is ours", header: "Bearer " + signHS(t, jwt.SigningMethodHS256, testSecret, with(with(validClaims(), "aud", nil), "client_id", localAudience))},
+		{name: "no aud, another client_id", header: "Bearer " + signHS(t, jwt.SigningMethodHS256, testSecret, with(with(validClaims(), "aud", nil), "client_id", "other")), wantStatus: 401, wantDesc: "valid audience"},
+		{name: "aud wins over client_id", header: "Bearer " + signHS(t, jwt.SigningMethodHS256, testSecret, with(with(validClaims(), "aud", "other"), "client_id", localAudience)), wantStatus: 401, wantDesc: "valid audience"},
 		{name: "scope granted", header: "Bearer " + signHS(t, jwt.SigningMethodHS256, testSecret, with(validClaims(), "scope", "keys/read keys/write")), scopes: []string{"keys/write"}},
 		{name: "scope missing", header: "Bearer " + signHS(t, jwt.SigningMethodHS256, testSecret, with(validClaims(), "scope", "keys/read")), scopes: []string{"keys/write", "admin"}, wantStatus: 403},
 		{name: "no scope claim but scopes required", header: "Bearer " + good, scopes: []string{"keys/read"}, wantStatus: 403},
 	}
-	v := &JWTVerifier{Secret: testSecret, Now: func() time.Time { return testNow }}
+	v := testVerifier()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			desc, fail := v.Authenticate(tt.header, tt.scopes)
@@ -155,8 +176,7 @@ func TestJWTClaimsAsStrings(t *testing.T) {
 	claims["scope"] = "keys/read  keys/write"
 	tok := signHS(t, jwt.SigningMethodHS256, testSecret, claims)
 
-	v := &JWTVerifier{Secret: testSecret, Now: func() time.Time { return testNow }}
-	desc, fail := v.Authenticate("Bearer "+tok, nil)
+	desc, fail := testVerifier().Authenticate("Bearer "+tok, nil)
 	if fail != nil {
 		t.Fatal(fail.Reason)
 	}
@@ -171,6 +191,8 @@ func TestJWTClaimsAsStrings(t *testing.T) {
 		"email_verified": "true",
 		"address":        `{"country":"DE"}`,
 		"scope":          "keys/read  keys/write",
+		"iss":            "paykeys-local",
+		"aud":            "paykeys",
 	}
 	if !reflect.DeepEqual(desc.Claims, want) {
 		t.Errorf("claims = %v\nwant     %v", desc.Claims, want)
@@ -207,7 +229,8 @@ func TestMintToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := &JWTVerifier{Secret: testSecret, Now: func() time.Time { return testNow.Add(9 * time.Minute) }}
+	v := testVerifier()
+	v.Now = func() time.Time { return testNow.Add(9 * time.Minute) }
 	desc, fail := v.Authenticate("Bearer "+tok, nil)
 	if fail != nil {
 		t.Fatal(fail.Reason)

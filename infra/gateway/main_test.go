@@ -33,6 +33,8 @@ func TestTokenSubcommand(t *testing.T) {
 		secret    string
 		wantClaim map[string]any // nil value = claim absent
 		wantTTL   time.Duration
+		// wantStderr is a part of the message on failure.
+		wantStderr string
 	}{
 		{
 			name: "defaults", secret: "local-dev-secret", wantTTL: time.Hour,
@@ -47,6 +49,16 @@ func TestTokenSubcommand(t *testing.T) {
 			name: "empty merchant leaves the claim out", args: []string{"-merchant", ""}, secret: "local-dev-secret", wantTTL: time.Hour,
 			wantClaim: map[string]any{"merchant_id": nil, "role": "admin"},
 		},
+		{
+			name: "developer role", args: []string{"-role", "developer"}, secret: "local-dev-secret", wantTTL: time.Hour,
+			wantClaim: map[string]any{"role": "developer"},
+		},
+		{
+			name: "empty role leaves the claim out", args: []string{"-role="}, secret: "local-dev-secret", wantTTL: time.Hour,
+			wantClaim: map[string]any{"role": nil, "merchant_id": "m_demo"},
+		},
+		{name: "unknown role", args: []string{"-role", "bogus"}, wantCode: 2, wantStderr: `unknown role "bogus"; use one of root, admin, developer, viewer`},
+		{name: "role differs in case", args: []string{"-role", "Admin"}, wantCode: 2, wantStderr: `unknown role "Admin"`},
 		{name: "bad ttl", args: []string{"-ttl", "-1h"}, wantCode: 1},
 		{name: "unknown flag", args: []string{"-bogus"}, wantCode: 2},
 		{name: "stray argument", args: []string{"extra"}, wantCode: 2},
@@ -61,6 +73,9 @@ func TestTokenSubcommand(t *testing.T) {
 			if tt.wantCode != 0 {
 				if stdout.Len() != 0 {
 					t.Errorf("stdout = %q on failure", stdout.String())
+				}
+				if !strings.Contains(stderr.String(), tt.wantStderr) {
+					t.Errorf("stderr = %q, want it to contain %q", stderr.String(), tt.wantStderr)
 				}
 				return
 			}
@@ -92,7 +107,7 @@ func TestTokenSubcommand(t *testing.T) {
 				t.Errorf("iat %v exp %v, want ttl %s", iat, exp, tt.wantTTL)
 			}
 			// The gateway accepts what the subcommand prints.
-			v := &JWTVerifier{Secret: []byte(tt.secret), Now: now}
+			v := &JWTVerifier{Secret: []byte(tt.secret), Issuer: localIssuer, Audiences: []string{localAudience}, Now: now}
 			if _, fail := v.Authenticate("Bearer "+strings.TrimSpace(out), nil); fail != nil {
 				t.Errorf("gateway refuses the token: %s", fail.Reason)
 			}

@@ -4,8 +4,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 )
+
+// tokenRoles are the roles the management API knows.
+var tokenRoles = []string{"root", "admin", "developer", "viewer"}
 
 // runToken implements `gateway token`: it prints a local management API JWT
 // (HS256, signed with DEV_JWT_SECRET) and nothing else on stdout, so that
@@ -16,7 +21,7 @@ func runToken(args []string, getenv func(string) string, stdout, stderr io.Write
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gateway token [-merchant m_demo] [-role admin] [-sub user_dev] [-ttl 1h] [-scope '...']")
 		fmt.Fprintln(stderr, "Prints an HS256 JWT signed with DEV_JWT_SECRET (default local-dev-secret).")
-		fmt.Fprintln(stderr, "An empty -merchant, -role or -sub leaves that claim out.")
+		fmt.Fprintln(stderr, "An empty -merchant, -role or -sub leaves that claim out; any other -role must be one of "+strings.Join(tokenRoles, ", ")+".")
 		fs.PrintDefaults()
 	}
 	opts := TokenOptions{Issuer: localIssuer, Audience: localAudience}
@@ -31,6 +36,11 @@ func runToken(args []string, getenv func(string) string, stdout, stderr io.Write
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "token: unexpected argument %q\n", fs.Arg(0))
 		fs.Usage()
+		return 2
+	}
+	if opts.Role != "" && !slices.Contains(tokenRoles, opts.Role) {
+		fmt.Fprintf(stderr, "token: unknown role %q; use one of %s (an empty role leaves the claim out)\n",
+			opts.Role, strings.Join(tokenRoles, ", "))
 		return 2
 	}
 	opts.Now = now()

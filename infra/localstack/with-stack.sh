@@ -7,6 +7,11 @@
 # afterwards, whether the command succeeds, fails or is interrupted (Ctrl-C).
 # A stack that was already up (make stack-up) is left running.
 #
+# Ctrl-C (or SIGTERM, SIGHUP) reaches the command too. A command that shuts
+# down cleanly on it and exits 0, as the dev gateway does, makes this exit 0
+# as well: stopping a server is how it is meant to end. A command that dies of
+# the signal, or a signal during startup, exits 128+signal (130 for Ctrl-C).
+#
 # Usage: with-stack.sh COMMAND [ARG...]
 set -euo pipefail
 
@@ -28,14 +33,21 @@ cleanup() {
 }
 trap cleanup EXIT
 # Bash runs these once the foreground command has finished, so a server
-# stopped with Ctrl-C shuts down cleanly before the stack does.
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+# stopped with Ctrl-C shuts down cleanly before the stack does. They only
+# note the signal; what it means depends on how the command ended.
+signalled=0
+trap 'signalled=130' INT
+trap 'signalled=143' TERM
+trap 'signalled=129' HUP
 
 if ! "$stack" status >/dev/null 2>&1; then
 	started=1
 fi
 "$stack" up
 eval "$("$stack" env)"
-"$@"
+if ((signalled)); then
+	exit "$signalled"
+fi
+status=0
+"$@" || status=$?
+exit "$status"

@@ -109,6 +109,12 @@ func header(req apigw.Request, name string) (string, bool) {
 	return v, ok
 }
 
+// notFoundRoute answers a route this function does not serve, such as the
+// API's $default route, which catches every undeclared route and method.
+// The message never repeats the method or path the caller sent.
 func notFoundRoute(req apigw.Request) error {
+	if req.RouteKey == "$default" || req.RouteKey == "" {
+		return &key.PublicError{Kind: key.ErrNotFound, Msg: "no such route: check the method and path"}
+	}
 	return key.NotFound("route", req.RouteKey)
 }
