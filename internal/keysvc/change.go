@@ -62,7 +62,9 @@ func (s *Service) Revoke(ctx context.Context, a Actor, id string) error {
 		}
 		now := s.Now()
 		n := k.Revoke(now)
-		if err := s.Store.UpdateKey(ctx, n, extras(a, "key.revoke", EventKeyRevoked, n, now)); err != nil {
+		x := extras(a, "key.revoke", EventKeyRevoked, n, now)
+		x.Revokes = true // the key no longer counts against the merchant's limit
+		if err := s.Store.UpdateKey(ctx, n, x); err != nil {
 			return fmt.Errorf("revoke %s: %w", id, err)
 		}
 		return nil

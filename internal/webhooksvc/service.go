@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 // Store is the metadata store as this package uses it.
 type Store interface {
 	SaveEndpoint(ctx context.Context, e *store.Endpoint, a *store.AuditRecord) error
+	CreateEndpoint(ctx context.Context, e *store.Endpoint, a *store.AuditRecord, limit int) error
 	DeleteEndpoint(ctx context.Context, e *store.Endpoint, a *store.AuditRecord) error
 	GetEndpoint(ctx context.Context, id string) (*store.Endpoint, error)
 	ListEndpoints(ctx context.Context, merchantID string, limit int, cursor string) ([]*store.Endpoint, string, error)
@@ -103,13 +105,6 @@ func (s *Service) Create(ctx context.Context, a keysvc.Actor, p CreateParams) (*
 	if err := s.URLs.CheckURL(ctx, p.URL); err != nil {
 		return nil, "", err
 	}
-	all, err := s.Store.AllEndpoints(ctx, a.MerchantID)
-	if err != nil {
-		return nil, "", err
-	}
-	if len(all) >= s.MaxPerMerchant {
-		return nil, "", key.Conflict("a merchant may have at most %d webhook endpoints", s.MaxPerMerchant)
-	}
 	now := s.Now().UTC()
 	e := &store.Endpoint{
 		ID: key.NewID("we_"), MerchantID: a.MerchantID, URL: p.URL, EventTypes: types,
@@ -120,11 +115,40 @@ func (s *Service) Create(ctx context.Context, a keysvc.Actor, p CreateParams) (*
 	if err := s.Secrets.Create(ctx, SecretName(e.ID), e.SecretVersionID, secret); err != nil {
 		return nil, "", fmt.Errorf("create endpoint %s: %w", e.ID, err)
 	}
-	if err := s.Store.SaveEndpoint(ctx, e, audit(a, "webhook.create", e.ID, now)); err != nil {
+	// The limit is enforced by the store in the create's own transaction, so
+	// concurrent creates cannot go past it; they only retry each other.
+	for attempt := 1; ; attempt++ {
+		err = s.Store.CreateEndpoint(ctx, e, audit(a, "webhook.create", e.ID, now), s.MaxPerMerchant)
+		if !errors.Is(err, store.ErrStale) || attempt >= s.MaxAttempts {
+			break
+		}
+		if err = pause(ctx, attempt); err != nil {
+			break
+		}
+	}
+	if err != nil {
 		s.cleanup(e.ID)
+		if errors.Is(err, store.ErrLimitReached) {
+			return nil, "", key.Conflict("a merchant may have at most %d webhook endpoints", s.MaxPerMerchant)
+		}
+		if errors.Is(err, store.ErrStale) {
+			return nil, "", key.Conflict("webhook endpoints are being created concurrently; try again")
+		}
 		return nil, "", fmt.Errorf("create endpoint %s: %w", e.ID, err)
 	}
 	return e, secret, nil
+}
+
+// pause waits a short, jittered time before retry attempt n+1.
+func pause(ctx context.Context, n int) error {
+	t := time.NewTimer(time.Duration(5*n+rand.IntN(20*n)) * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // cleanup deletes a signing secret no endpoint points to.
@@ -301,7 +325,7 @@ func (s *Service) Test(ctx context.Context, a keysvc.Actor, id string) (*store.D
 		return nil, err
 	}
 	now := s.Now().UTC()
-	body, err := json.Marshal(keysvc.Payload{Type: keysvc.EventWebhookTest, Timestamp: now.Truncate(time.Second),
+	body, err := json.Marshal(keysvc.Payload{Type: keysvc.EventWebhookTest, Timestamp: keysvc.EventTime(now),
 		Data: map[string]string{"endpoint_id": id}})
 	if err != nil {
 		return nil, err
