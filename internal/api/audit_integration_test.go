@@ -51,6 +51,8 @@ type auditRecord struct {
 	SourceIP     string    `json:"source_ip"`
 	RequestID    string    `json:"request_id"`
 	CreatedAt    time.Time `json:"created_at"`
+	Changes      []string  `json:"changes"`
+	Count        int       `json:"count"`
 }
 
 // A scripted portal session leaves exactly one audit record per change, each

@@ -109,6 +109,25 @@ func (k *Key) CanChange(now time.Time) error {
 	return nil
 }
 
+// ChangedFields names, as the API does, the settings that differ between k
+// and n (k patched), in the API's order.
+func (k *Key) ChangedFields(n *Key) []string {
+	var out []string
+	add := func(changed bool, name string) {
+		if changed {
+			out = append(out, name)
+		}
+	}
+	add(k.Name != n.Name, "name")
+	add(!slices.Equal(k.Scopes, n.Scopes), "scopes")
+	add(!slices.EqualFunc(k.AllowedIPs, n.AllowedIPs, func(a, b netip.Prefix) bool { return a == b }), "allowed_ips")
+	add(!slices.Equal(k.AuthModes, n.AuthModes), "auth_modes")
+	add(!sameTime(k.ExpiresAt, n.ExpiresAt), "expires_at")
+	add(!samePtr(k.RotationDays, n.RotationDays), "rotation_days")
+	add(k.Status != n.Status, "status")
+	return out
+}
+
 func (k *Key) sameSettings(o *Key) bool {
 	return k.Name == o.Name && slices.Equal(k.Scopes, o.Scopes) &&
 		slices.EqualFunc(k.AllowedIPs, o.AllowedIPs, func(a, b netip.Prefix) bool { return a == b }) &&

@@ -44,7 +44,9 @@ func (s *Service) Update(ctx context.Context, a Actor, id string, p key.Patch) (
 		if change == key.Disabled {
 			action, typ = "key.disable", EventKeyDisabled
 		}
-		if err := s.Store.UpdateKey(ctx, n, extras(a, action, typ, n, now)); err != nil {
+		x := extras(a, action, typ, n, now)
+		x.Audit.Changes = k.ChangedFields(n)
+		if err := s.Store.UpdateKey(ctx, n, x); err != nil {
 			return fmt.Errorf("update %s: %w", id, err)
 		}
 		out = n

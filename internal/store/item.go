@@ -86,6 +86,8 @@ const (
 	aOutcome         = "outcome"
 	aSourceIP        = "source_ip"
 	aRequestID       = "request_id"
+	aChanges         = "changes"
+	aCount           = "count"
 	iIdempotencyKey  = "idempotency_key"
 	iSubject         = "subject"
 	iRequestHash     = "request_hash"
@@ -475,6 +477,12 @@ func auditItem(r *AuditRecord) map[string]types.AttributeValue {
 	putS(m, aOutcome, r.Outcome)
 	putS(m, aSourceIP, r.SourceIP)
 	putS(m, aRequestID, r.RequestID)
+	if len(r.Changes) > 0 {
+		m[aChanges] = avStrings(r.Changes)
+	}
+	if r.Count > 1 {
+		m[aCount] = avN(int64(r.Count))
+	}
 	return m
 }
 
@@ -492,6 +500,11 @@ func auditFromItem(item map[string]types.AttributeValue) (AuditRecord, error) {
 		SourceIP:     d.s(aSourceIP, false),
 		RequestID:    d.s(aRequestID, false),
 		CreatedAt:    d.time(kCreatedAt, true),
+		Changes:      d.strings(aChanges),
+		Count:        1,
+	}
+	if n, ok := d.n(aCount, false); ok && n > 1 {
+		r.Count = int(n)
 	}
 	if d.err != nil {
 		return AuditRecord{}, fmt.Errorf("malformed audit item: %w", d.err)

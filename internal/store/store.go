@@ -96,6 +96,11 @@ type AuditRecord struct {
 	SourceIP     string
 	RequestID    string
 	CreatedAt    time.Time
+	// Changes names the fields an update touched (API names), if any.
+	Changes []string
+	// Count is how many attempts a coalesced record of refused changes
+	// stands for (see RecordRefusal); 1 for every other record.
+	Count int
 }
 
 // Idempotency remembers the outcome of a create made with an Idempotency-Key

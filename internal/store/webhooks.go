@@ -406,6 +406,29 @@ func (s *Store) SaveDelivery(ctx context.Context, d *Delivery) error {
 	return nil
 }
 
+// RetryDelivery writes d, a delivery made due again by a caller, replacing
+// the stored revision d.Revision, together with the audit record of the
+// retry, in one transaction (ErrStale when another change won). On success
+// d.Revision is the new revision.
+func (s *Store) RetryDelivery(ctx context.Context, d *Delivery, a *AuditRecord) error {
+	prev := d.Revision
+	if prev == 0 || a == nil {
+		return fmt.Errorf("store: retry delivery %s: not a stored delivery with an audit record", d.ID)
+	}
+	d.Revision++
+	item, err := deliveryItem(d)
+	if err != nil {
+		d.Revision = prev
+		return fmt.Errorf("store: retry delivery %s: %w", d.ID, err)
+	}
+	items := []types.TransactWriteItem{{Put: s.putRevision(item, prev)}, s.auditPut(a)}
+	if err := s.transact(ctx, "retry delivery "+d.ID, items); err != nil {
+		d.Revision = prev
+		return err
+	}
+	return nil
+}
+
 func putInput(p *types.Put) *dynamodb.PutItemInput {
 	return &dynamodb.PutItemInput{
 		TableName: p.TableName, Item: p.Item, ConditionExpression: p.ConditionExpression,

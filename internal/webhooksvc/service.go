@@ -26,6 +26,7 @@ type Store interface {
 	AllEndpoints(ctx context.Context, merchantID string) ([]*store.Endpoint, error)
 	GetDelivery(ctx context.Context, endpointID, id string) (*store.Delivery, error)
 	SaveDelivery(ctx context.Context, d *store.Delivery) error
+	RetryDelivery(ctx context.Context, d *store.Delivery, a *store.AuditRecord) error
 	ListDeliveries(ctx context.Context, merchantID, endpointID string, limit int, cursor string) ([]*store.Delivery, string, error)
 	SaveTestEvent(ctx context.Context, e store.Event, d *store.Delivery, a *store.AuditRecord) error
 	EndedOverlaps(ctx context.Context, now time.Time, limit int) ([]*store.Endpoint, error)
@@ -181,8 +182,9 @@ func (s *Service) List(ctx context.Context, a keysvc.Actor, limit int, cursor st
 }
 
 // change reads an endpoint, applies fn, and saves it, retrying when a
-// concurrent change wins. fn returns false when nothing changed.
-func (s *Service) change(ctx context.Context, a keysvc.Actor, id, action string, fn func(e *store.Endpoint, now time.Time) (bool, error)) (*store.Endpoint, error) {
+// concurrent change wins. fn returns false when nothing changed; after it,
+// *changes (if not nil) names the fields it changed, for the audit record.
+func (s *Service) change(ctx context.Context, a keysvc.Actor, id, action string, changes *[]string, fn func(e *store.Endpoint, now time.Time) (bool, error)) (*store.Endpoint, error) {
 	for range s.MaxAttempts {
 		e, err := s.Get(ctx, a, id)
 		if err != nil {
@@ -194,7 +196,11 @@ func (s *Service) change(ctx context.Context, a keysvc.Actor, id, action string,
 			return e, err
 		}
 		e.UpdatedAt = now
-		err = s.Store.SaveEndpoint(ctx, e, audit(a, action, id, now))
+		rec := audit(a, action, id, now)
+		if changes != nil {
+			rec.Changes = *changes
+		}
+		err = s.Store.SaveEndpoint(ctx, e, rec)
 		if !errors.Is(err, store.ErrStale) {
 			return e, err
 		}
@@ -224,7 +230,8 @@ func (s *Service) Update(ctx context.Context, a keysvc.Actor, id string, p Patch
 			return nil, err
 		}
 	}
-	return s.change(ctx, a, id, "webhook.update", func(e *store.Endpoint, _ time.Time) (bool, error) {
+	var changes []string
+	return s.change(ctx, a, id, "webhook.update", &changes, func(e *store.Endpoint, _ time.Time) (bool, error) {
 		before := *e
 		if p.URL != nil {
 			e.URL = *p.URL
@@ -242,8 +249,21 @@ func (s *Service) Update(ctx context.Context, a keysvc.Actor, id string, p Patch
 				e.DisabledReason = ReasonManual
 			}
 		}
-		return e.URL != before.URL || !slices.Equal(e.EventTypes, before.EventTypes) ||
-			e.Description != before.Description || e.Status != before.Status, nil
+		changes = changes[:0]
+		for _, c := range []struct {
+			changed bool
+			name    string
+		}{
+			{e.URL != before.URL, "url"},
+			{!slices.Equal(e.EventTypes, before.EventTypes), "event_types"},
+			{e.Description != before.Description, "description"},
+			{e.Status != before.Status, "status"},
+		} {
+			if c.changed {
+				changes = append(changes, c.name)
+			}
+		}
+		return len(changes) > 0, nil
 	})
 }
 
@@ -281,7 +301,7 @@ func (s *Service) RotateSecret(ctx context.Context, a keysvc.Actor, id string, o
 	if err := s.Secrets.Stage(ctx, SecretName(id), versionID, secret); err != nil {
 		return nil, "", fmt.Errorf("rotate endpoint %s secret: %w", id, err)
 	}
-	e, err := s.change(ctx, a, id, "webhook.rotate_secret", func(e *store.Endpoint, now time.Time) (bool, error) {
+	e, err := s.change(ctx, a, id, "webhook.rotate_secret", nil, func(e *store.Endpoint, now time.Time) (bool, error) {
 		e.PrevSecretVersionID, e.SecretRotationEndsAt = "", nil
 		if overlap > 0 {
 			end := now.Add(overlap)
@@ -363,7 +383,7 @@ func (s *Service) Retry(ctx context.Context, a keysvc.Actor, id, deliveryID stri
 		}
 		now := s.Now().UTC()
 		d.Status, d.NextAttemptAt = store.DeliveryPending, &now
-		err = s.Store.SaveDelivery(ctx, d)
+		err = s.Store.RetryDelivery(ctx, d, audit(a, "webhook.retry", id, now))
 		if errors.Is(err, store.ErrStale) {
 			continue
 		}
