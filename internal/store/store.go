@@ -29,6 +29,8 @@
 //	audit record pk MERCHANT#<merchant id>#AUDIT     sk <created_at>#<audit id>
 //	idempotency  pk IDEM#<merchant id>#<sha256 hex of user, key> sk IDEM  ttl created_at+24h
 //	rate window  pk RATE#<name>                      sk <window start unix>  ttl window end+window
+//	count        pk MERCHANT#<merchant id>#COUNT     sk KEYS | WEBHOOKS  (count.go)
+//	refusal      pk REFUSAL#… and REFUSALS#…         sk <window start unix>  ttl (refusal.go)
 //
 // Every change to a key that must notify someone or be audited is written in
 // one TransactWriteItems together with its outbox events, audit record and
