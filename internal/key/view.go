@@ -2,7 +2,7 @@ package key
 
 import "time"
 
-// View is a key as the API and webhook events show it (API.md §2).
+// View is a key as the API and webhook events show it (README: Management API).
 type View struct {
 	ID                      string     `json:"id"`
 	MerchantID              string     `json:"merchant_id"`

@@ -8,7 +8,7 @@ import (
 	"github.com/paykeys/paykeys/internal/store"
 )
 
-// Event types (API.md §4).
+// Event types (README: Webhooks).
 const (
 	EventKeyCreated  = "key.created"
 	EventKeyUpdated  = "key.updated"
