@@ -15,10 +15,11 @@ import (
 	"github.com/paykeys/paykeys/internal/webhooksvc"
 )
 
-// Audit lists audit records, and records refused changes.
+// Audit lists audit records, and records refused changes (coalesced, so
+// that no caller can flood the log).
 type Audit interface {
 	ListAudit(ctx context.Context, merchantID string, limit int, cursor string) ([]store.AuditRecord, string, error)
-	PutAudit(ctx context.Context, r *store.AuditRecord) error
+	RecordRefusal(ctx context.Context, r *store.AuditRecord) error
 }
 
 // Usage is told of every service verify decision (usage counters).

@@ -32,7 +32,9 @@ var changes = map[string]string{
 var refusals = map[int]string{403: "denied", 404: "denied", 409: "conflict"}
 
 // auditRefused records a refused change. It is best effort: the caller gets
-// its answer whether or not the record could be written.
+// its answer whether or not the record could be written. Refusals are
+// coalesced per actor, action, outcome and resource in each hour, with a
+// count, and bounded per actor (see store.RecordRefusal).
 func (h *API) auditRefused(ctx context.Context, a keysvc.Actor, req apigw.Request, status int) {
 	action, ok := changes[req.RouteKey]
 	outcome, refused := refusals[status]
@@ -48,7 +50,7 @@ func (h *API) auditRefused(ctx context.Context, a keysvc.Actor, req apigw.Reques
 		Action: action, ResourceType: typ, ResourceID: safeID(req.PathParameters["id"]),
 		Outcome: outcome, SourceIP: a.SourceIP, RequestID: a.RequestID, CreatedAt: h.Now().UTC(),
 	}
-	if err := h.Audit.PutAudit(ctx, r); err != nil {
+	if err := h.Audit.RecordRefusal(ctx, r); err != nil {
 		h.Log.WarnContext(ctx, "refused change not audited", "request_id", a.RequestID, "error", err.Error())
 	}
 }

@@ -51,6 +51,8 @@ type auditRecord struct {
 	SourceIP     string    `json:"source_ip"`
 	RequestID    string    `json:"request_id"`
 	CreatedAt    time.Time `json:"created_at"`
+	Changes      []string  `json:"changes"`
+	Count        int       `json:"count"`
 }
 
 // A scripted portal session leaves exactly one audit record per change, each
@@ -61,12 +63,13 @@ func TestAuditOfAPortalSession(t *testing.T) {
 	type change struct {
 		action, actor, role, ip string
 		at                      time.Time
+		outcome                 string
 	}
 	var want []change
 	var reqIDs []string
 	tick := func() time.Time { e.clock.Advance(time.Minute); return e.clock.Now() }
 	audited := func(action, actor, role, ip string) {
-		want = append(want, change{action, actor, role, ip, e.clock.Now()})
+		want = append(want, change{action, actor, role, ip, e.clock.Now(), "success"})
 	}
 	run := func(s step) response {
 		t.Helper()
@@ -94,6 +97,8 @@ func TestAuditOfAPortalSession(t *testing.T) {
 	if replay.json(t)["secret"] != firstSecret || replay.Headers["Idempotent-Replayed"] != "true" {
 		t.Fatalf("idempotent retry: %s", replay.Body)
 	}
+	// A replay that hands the secret out again is audited as such.
+	want = append(want, change{"key.create", "user_ada", "admin", "203.0.113.11", e.clock.Now(), "replayed"})
 
 	// Read, patch, a patch that changes nothing, disable.
 	tick()
@@ -165,7 +170,7 @@ func TestAuditOfAPortalSession(t *testing.T) {
 			case got.Action != w.action || got.Actor != w.actor || got.Role != w.role || got.SourceIP != w.ip:
 				t.Errorf("record %d: %s by %s (%s) from %s, want %s by %s (%s) from %s",
 					i, got.Action, got.Actor, got.Role, got.SourceIP, w.action, w.actor, w.role, w.ip)
-			case got.ResourceType != "key" || got.ResourceID != id || got.Outcome != "success":
+			case got.ResourceType != "key" || got.ResourceID != id || got.Outcome != w.outcome:
 				t.Errorf("record %d: resource %s %s, outcome %s", i, got.ResourceType, got.ResourceID, got.Outcome)
 			case !got.CreatedAt.Equal(w.at):
 				t.Errorf("record %d (%s): created_at %v, want %v", i, w.action, got.CreatedAt, w.at)

@@ -203,6 +203,8 @@ type auditView struct {
 	SourceIP     string    `json:"source_ip"`
 	RequestID    string    `json:"request_id"`
 	CreatedAt    time.Time `json:"created_at"`
+	Changes      []string  `json:"changes"` // fields an update touched; [] otherwise
+	Count        int       `json:"count"`   // attempts a coalesced refusal stands for; 1 otherwise
 }
 
 func (h *API) audit(ctx context.Context, a keysvc.Actor, req apigw.Request) (apigw.Response, error) {
@@ -216,8 +218,12 @@ func (h *API) audit(ctx context.Context, a keysvc.Actor, req apigw.Request) (api
 	}
 	out := auditBody{Data: make([]auditView, len(recs)), NextCursor: cursor(next)}
 	for i, r := range recs {
+		changes := r.Changes
+		if changes == nil {
+			changes = []string{}
+		}
 		out.Data[i] = auditView{r.ID, r.Actor, r.Role, r.Action, r.ResourceType, r.ResourceID,
-			r.Outcome, r.SourceIP, r.RequestID, r.CreatedAt.UTC()}
+			r.Outcome, r.SourceIP, r.RequestID, r.CreatedAt.UTC(), changes, max(r.Count, 1)}
 	}
 	return apigw.JSON(200, out), nil
 }

@@ -45,7 +45,10 @@ func TestCreateGetListLifecycle(t *testing.T) {
 	if got.Status != 200 || got.json(t)["id"] != c.ID || strings.Contains(got.Body, c.Secret) {
 		t.Fatalf("get: %d %s", got.Status, got.Body)
 	}
-	for _, field := range []string{"secret\"", "hash", "revision"} {
+	if got.json(t)["revision"] != float64(1) || c.Key["revision"] != float64(1) {
+		t.Errorf("revision of a new key is not 1: %s", got.Body)
+	}
+	for _, field := range []string{"secret\"", "hash"} {
 		if strings.Contains(got.Body, field) {
 			t.Errorf("key resource leaks %q: %s", field, got.Body)
 		}

@@ -67,6 +67,7 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, error)
 	a.Store = store.New(a.Dynamo, cfg.TableName, opts...)
 	a.Secrets = secret.New(awsclient.SecretsManager(awsCfg, cfg.SecretsManagerEndpoint), cfg.SecretPrefix)
 	a.Keys = keysvc.New(a.Store, a.Secrets, log)
+	a.Keys.MaxKeys = cfg.MaxKeysPerMerchant
 	ttl := cfg.CacheTTL
 	if ttl == 0 {
 		ttl = -1 // CACHE_TTL=0 turns the cache off

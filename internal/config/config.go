@@ -30,6 +30,9 @@ type Config struct {
 	// WEBHOOK_ALLOW_PRIVATE=true lets webhook endpoints be http and resolve
 	// to private and loopback addresses: local development only.
 	WebhookAllowPrivate bool
+	// MAX_KEYS_PER_MERCHANT: the most keys that are not revoked a merchant
+	// may have, default 500.
+	MaxKeysPerMerchant int
 }
 
 // Load reads the configuration through getenv (os.Getenv in main).
@@ -73,6 +76,11 @@ func Load(getenv func(string) string) (Config, error) {
 	default:
 		errs = append(errs, fmt.Errorf(`WEBHOOK_ALLOW_PRIVATE must be "true" or "false", not %q`, v))
 	}
+	maxKeys, err := strconv.Atoi(or(getenv("MAX_KEYS_PER_MERCHANT"), "500"))
+	if err != nil || maxKeys < 1 || maxKeys > 1_000_000 {
+		errs = append(errs, errors.New("MAX_KEYS_PER_MERCHANT must be an integer from 1 to 1000000"))
+	}
+	c.MaxKeysPerMerchant = maxKeys
 	if !strings.HasSuffix(c.SecretPrefix, "/") {
 		errs = append(errs, errors.New(`SECRET_PREFIX must end with "/"`))
 	}

@@ -33,9 +33,12 @@ const (
 )
 
 // Apply validates p against k and returns the patched copy and what changed.
+// A revoked key cannot be changed, and neither can an expired one: expiry is
+// final, so no patch (one that moves expires_at included) brings a key back,
+// whether or not the scheduled job has recorded the expiry yet.
 func (k *Key) Apply(p Patch, now time.Time) (*Key, Change, error) {
-	if k.Status == StatusRevoked {
-		return nil, Unchanged, Conflict("key %s is revoked and cannot be changed", k.ID)
+	if err := k.CanChange(now); err != nil {
+		return nil, Unchanged, err
 	}
 	n := k.Clone()
 	var err error
@@ -80,9 +83,6 @@ func (k *Key) Apply(p Patch, now time.Time) (*Key, Change, error) {
 	if p.Status.Set {
 		switch st := Status(p.Status.Value); st {
 		case StatusActive, StatusDisabled:
-			if st != k.Status && k.Status == StatusExpired {
-				return nil, Unchanged, Conflict("key %s is expired; its status cannot change", k.ID)
-			}
 			n.Status = st
 		default:
 			return nil, Unchanged, Invalid("status may only be set to \"active\" or \"disabled\"")
@@ -96,6 +96,36 @@ func (k *Key) Apply(p Patch, now time.Time) (*Key, Change, error) {
 		return n, Disabled, nil
 	}
 	return n, Updated, nil
+}
+
+// CanChange says why a key cannot be patched as of now, or nil.
+func (k *Key) CanChange(now time.Time) error {
+	switch k.EffectiveStatus(now) {
+	case StatusRevoked:
+		return Conflict("key %s is revoked and cannot be changed", k.ID)
+	case StatusExpired:
+		return Conflict("key %s is expired and cannot be changed", k.ID)
+	}
+	return nil
+}
+
+// ChangedFields names, as the API does, the settings that differ between k
+// and n (k patched), in the API's order.
+func (k *Key) ChangedFields(n *Key) []string {
+	var out []string
+	add := func(changed bool, name string) {
+		if changed {
+			out = append(out, name)
+		}
+	}
+	add(k.Name != n.Name, "name")
+	add(!slices.Equal(k.Scopes, n.Scopes), "scopes")
+	add(!slices.EqualFunc(k.AllowedIPs, n.AllowedIPs, func(a, b netip.Prefix) bool { return a == b }), "allowed_ips")
+	add(!slices.Equal(k.AuthModes, n.AuthModes), "auth_modes")
+	add(!sameTime(k.ExpiresAt, n.ExpiresAt), "expires_at")
+	add(!samePtr(k.RotationDays, n.RotationDays), "rotation_days")
+	add(k.Status != n.Status, "status")
+	return out
 }
 
 func (k *Key) sameSettings(o *Key) bool {

@@ -248,6 +248,42 @@ func TestApplyPatch(t *testing.T) {
 	}
 }
 
+// Expiry is final: once expires_at has passed, no patch or reset of the key
+// is allowed, whether the scheduled job has recorded the expiry or not.
+func TestExpiredKeyIsFinal(t *testing.T) {
+	exp := t0.Add(time.Hour)
+	later := exp.Add(30 * 24 * time.Hour)
+	unswept := newKey(t, NewParams{ExpiresAt: &exp}).Key // status still active
+	swept := unswept.Clone()
+	swept.Status = StatusExpired
+	patches := map[string]Patch{
+		"move expiry to the future": {ExpiresAt: Field[*time.Time]{true, &later}},
+		"clear expiry":              {ExpiresAt: Field[*time.Time]{true, nil}},
+		"activate":                  {Status: Field[string]{true, "active"}},
+		"rename":                    {Name: Field[string]{true, "again"}},
+		"nothing":                   {},
+	}
+	for kname, k := range map[string]*Key{"unswept": unswept, "swept": swept} {
+		for pname, p := range patches {
+			t.Run(kname+"/"+pname, func(t *testing.T) {
+				if _, _, err := k.Apply(p, exp); !errors.Is(err, ErrConflict) {
+					t.Fatalf("patch at expiry: %v, want conflict", err)
+				}
+			})
+		}
+		if _, err := k.Reset(0, "v2", exp.Add(time.Second)); !errors.Is(err, ErrConflict) {
+			t.Fatalf("%s: reset after expiry: %v, want conflict", kname, err)
+		}
+		if v := k.View(exp); v.Status != StatusExpired {
+			t.Fatalf("%s: view status %s, want expired", kname, v.Status)
+		}
+	}
+	// Before expiry the same patch is fine.
+	if _, c, err := unswept.Apply(patches["move expiry to the future"], t0); err != nil || c != Updated {
+		t.Fatalf("patch before expiry: %v, %v", c, err)
+	}
+}
+
 func TestEffectiveStatusAndView(t *testing.T) {
 	exp := t0.Add(time.Hour)
 	k := newKey(t, NewParams{ExpiresAt: &exp}).Key

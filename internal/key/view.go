@@ -2,7 +2,7 @@ package key
 
 import "time"
 
-// View is a key as the API and webhook events show it (API.md §2).
+// View is a key as the API and webhook events show it (README: Management API).
 type View struct {
 	ID                      string     `json:"id"`
 	MerchantID              string     `json:"merchant_id"`
@@ -17,6 +17,7 @@ type View struct {
 	RotationDays            *int       `json:"rotation_days"`
 	SecretVersion           int        `json:"secret_version"`
 	SecretHint              string     `json:"secret_hint"`
+	Revision                int64      `json:"revision"`
 	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at"`
 	CreatedAt               time.Time  `json:"created_at"`
 	UpdatedAt               time.Time  `json:"updated_at"`
@@ -39,6 +40,7 @@ func (k *Key) View(now time.Time) View {
 		RotationDays:  k.RotationDays,
 		SecretVersion: k.SecretVersion,
 		SecretHint:    k.SecretHint,
+		Revision:      k.Revision,
 		CreatedAt:     k.CreatedAt.UTC().Truncate(time.Second),
 		UpdatedAt:     k.UpdatedAt.UTC().Truncate(time.Second),
 		LastUsedAt:    utc(k.LastUsedAt),

@@ -44,7 +44,9 @@ func (s *Service) Update(ctx context.Context, a Actor, id string, p key.Patch) (
 		if change == key.Disabled {
 			action, typ = "key.disable", EventKeyDisabled
 		}
-		if err := s.Store.UpdateKey(ctx, n, extras(a, action, typ, n, now)); err != nil {
+		x := extras(a, action, typ, n, now)
+		x.Audit.Changes = k.ChangedFields(n)
+		if err := s.Store.UpdateKey(ctx, n, x); err != nil {
 			return fmt.Errorf("update %s: %w", id, err)
 		}
 		out = n
@@ -62,7 +64,9 @@ func (s *Service) Revoke(ctx context.Context, a Actor, id string) error {
 		}
 		now := s.Now()
 		n := k.Revoke(now)
-		if err := s.Store.UpdateKey(ctx, n, extras(a, "key.revoke", EventKeyRevoked, n, now)); err != nil {
+		x := extras(a, "key.revoke", EventKeyRevoked, n, now)
+		x.Revokes = true // the key no longer counts against the merchant's limit
+		if err := s.Store.UpdateKey(ctx, n, x); err != nil {
 			return fmt.Errorf("revoke %s: %w", id, err)
 		}
 		return nil

@@ -24,8 +24,10 @@ type Created struct {
 	Replay bool // an earlier identical request's result, returned again
 }
 
-// Create mints a key. With idem, a retry within 24 h returns the same result
-// and the same Idempotency-Key with another body is a conflict.
+// Create mints a key. With idem, a retry by the same user of the same
+// merchant within 24 h returns the same result, while the key still has the
+// secret it was created with; the same Idempotency-Key with another body is
+// a conflict. Only successes are remembered.
 func (s *Service) Create(ctx context.Context, a Actor, p key.NewParams, idem *Idempotency) (Created, error) {
 	p.MerchantID = a.MerchantID
 	if idem != nil {
@@ -40,6 +42,7 @@ func (s *Service) Create(ctx context.Context, a Actor, p key.NewParams, idem *Id
 	}
 	k := issued.Key
 	view := k.View(now)
+	view.Revision = 1 // the revision the create writes
 	x := extras(a, "key.create", EventKeyCreated, k, now)
 	if idem != nil {
 		body, err := json.Marshal(view)
@@ -47,7 +50,7 @@ func (s *Service) Create(ctx context.Context, a Actor, p key.NewParams, idem *Id
 			return Created{}, fmt.Errorf("create: marshal view: %w", err)
 		}
 		x.Idempotency = &store.Idempotency{
-			MerchantID: a.MerchantID, Key: idem.Key, RequestHash: idem.RequestHash,
+			MerchantID: a.MerchantID, Subject: a.Subject, Key: idem.Key, RequestHash: idem.RequestHash,
 			KeyID: k.ID, SecretVersionID: k.SecretVersionID, Response: body, CreatedAt: now,
 		}
 	}
@@ -55,10 +58,16 @@ func (s *Service) Create(ctx context.Context, a Actor, p key.NewParams, idem *Id
 		s.deleteSecret(ctx, k.ID, "create: secret store failed")
 		return Created{}, fmt.Errorf("create %s: store secret: %w", k.ID, err)
 	}
-	if err := s.Store.CreateKey(ctx, k, x); err != nil {
+	x.KeyLimit = s.MaxKeys
+	if err := s.createKey(ctx, k, x); err != nil {
 		s.deleteSecret(ctx, k.ID, "create: key record failed")
-		if errors.Is(err, store.ErrIdempotencyTaken) {
+		switch {
+		case errors.Is(err, store.ErrIdempotencyTaken):
 			return s.replay(ctx, a, idem)
+		case errors.Is(err, store.ErrLimitReached):
+			return Created{}, key.Conflict("a merchant may have at most %d keys that are not revoked; revoke one to create another", s.MaxKeys)
+		case errors.Is(err, store.ErrStale):
+			return Created{}, key.Conflict("keys are being created concurrently; try again")
 		}
 		return Created{}, fmt.Errorf("create %s: %w", k.ID, err)
 	}
@@ -66,9 +75,30 @@ func (s *Service) Create(ctx context.Context, a Actor, p key.NewParams, idem *Id
 	return Created{Key: view, Secret: issued.Secret}, nil
 }
 
-// replay returns the result of an earlier create with the same Idempotency-Key.
+// errReplayGone answers a replay whose key no longer has the secret it was
+// created with (reset, revoked or expired since): nothing is handed out.
+var errReplayGone = key.Conflict("the key created with this Idempotency-Key no longer has that secret")
+
+// createKey writes the new key record, trying again while concurrent creates
+// of the same merchant (which all update its count of keys) win.
+func (s *Service) createKey(ctx context.Context, k *key.Key, x store.Extras) error {
+	for attempt := 1; ; attempt++ {
+		err := s.Store.CreateKey(ctx, k, x)
+		if !errors.Is(err, store.ErrStale) || attempt >= s.MaxAttempts {
+			return err
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return err
+		}
+	}
+}
+
+// replay returns the result of an earlier create by the same user with the
+// same Idempotency-Key. The secret is returned only while it is the key's
+// current, working secret, checked before and after reading it, and every
+// replay that returns it is audited (outcome replayed) before it is returned.
 func (s *Service) replay(ctx context.Context, a Actor, idem *Idempotency) (Created, error) {
-	rec, err := s.Store.GetIdempotency(ctx, a.MerchantID, idem.Key)
+	rec, err := s.Store.GetIdempotency(ctx, a.MerchantID, a.Subject, idem.Key)
 	if err != nil {
 		return Created{}, err
 	}
@@ -79,14 +109,46 @@ func (s *Service) replay(ctx context.Context, a Actor, idem *Idempotency) (Creat
 	if err := json.Unmarshal(rec.Response, &view); err != nil {
 		return Created{}, fmt.Errorf("replay %s: decode stored response: %w", rec.KeyID, err)
 	}
+	if err := s.stillCurrent(ctx, rec); err != nil {
+		return Created{}, err
+	}
 	secret, err := s.Secrets.Get(ctx, rec.KeyID, rec.SecretVersionID)
 	if errors.Is(err, key.ErrNotFound) {
-		return Created{}, key.Conflict("the key created with this Idempotency-Key no longer has that secret")
+		return Created{}, errReplayGone
 	}
 	if err != nil {
 		return Created{}, fmt.Errorf("replay %s: %w", rec.KeyID, err)
 	}
+	// A reset or revoke may have committed while the secret was read.
+	if err := s.stillCurrent(ctx, rec); err != nil {
+		return Created{}, err
+	}
+	r := auditRecord(a, "key.create", rec.KeyID, outcomeReplayed, s.Now())
+	if err := s.Store.PutAudit(ctx, r); err != nil {
+		return Created{}, fmt.Errorf("replay %s: audit: %w", rec.KeyID, err)
+	}
+	s.Log.InfoContext(ctx, "key create replayed", "key_id", rec.KeyID, "merchant_id", a.MerchantID)
 	return Created{Key: view, Secret: secret, Replay: true}, nil
+}
+
+// stillCurrent checks that the key made by an idempotent create still has
+// the secret it was created with, and that the secret still works.
+func (s *Service) stillCurrent(ctx context.Context, rec *store.Idempotency) error {
+	k, err := s.Store.GetKey(ctx, rec.KeyID)
+	if errors.Is(err, key.ErrNotFound) {
+		return errReplayGone
+	}
+	if err != nil {
+		return fmt.Errorf("replay %s: %w", rec.KeyID, err)
+	}
+	if k.MerchantID != rec.MerchantID || k.SecretVersionID != rec.SecretVersionID {
+		return errReplayGone
+	}
+	switch k.EffectiveStatus(s.Now()) {
+	case key.StatusRevoked, key.StatusExpired:
+		return errReplayGone
+	}
+	return nil
 }
 
 // deleteSecret removes a secret that no key record points to. A failure is

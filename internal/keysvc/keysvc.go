@@ -25,7 +25,8 @@ type Store interface {
 	GetKey(ctx context.Context, id string) (*key.Key, error)
 	UpdateKey(ctx context.Context, k *key.Key, x store.Extras) error
 	ListKeys(ctx context.Context, merchantID string, f store.ListFilter) ([]*key.Key, string, error)
-	GetIdempotency(ctx context.Context, merchantID, idemKey string) (*store.Idempotency, error)
+	GetIdempotency(ctx context.Context, merchantID, subject, idemKey string) (*store.Idempotency, error)
+	PutAudit(ctx context.Context, r *store.AuditRecord) error
 	RateLimit(ctx context.Context, name string, limit int, window time.Duration, now time.Time) (bool, time.Duration, error)
 }
 
@@ -47,6 +48,9 @@ type Actor struct {
 	RequestID  string
 }
 
+// DefaultMaxKeys is the default limit of keys that are not revoked per merchant.
+const DefaultMaxKeys = 500
+
 // Service runs key operations.
 type Service struct {
 	Store   Store
@@ -57,6 +61,9 @@ type Service struct {
 	// VerifyLimit tries per VerifyWindow per key for the per-key verify route.
 	VerifyLimit  int
 	VerifyWindow time.Duration
+	// MaxKeys is the most keys that are not revoked a merchant may have
+	// (0: no limit).
+	MaxKeys int
 	// MaxAttempts bounds optimistic-concurrency retries of one operation.
 	MaxAttempts int
 	// CleanupTimeout bounds compensating calls made after a failure.
@@ -67,7 +74,7 @@ type Service struct {
 func New(st Store, sec Secrets, log *slog.Logger) *Service {
 	return &Service{
 		Store: st, Secrets: sec, Log: log, Now: time.Now,
-		VerifyLimit: 10, VerifyWindow: time.Minute,
+		VerifyLimit: 10, VerifyWindow: time.Minute, MaxKeys: DefaultMaxKeys,
 		MaxAttempts: 8, CleanupTimeout: 5 * time.Second,
 	}
 }

@@ -13,13 +13,13 @@ import (
 // errNoIdempotency is what GetIdempotency returns when there is no live record.
 var errNoIdempotency error = &key.PublicError{Kind: key.ErrNotFound, Msg: "idempotency record not found"}
 
-// GetIdempotency reads the idempotency record of a merchant's Idempotency-Key
-// with a strongly consistent read. A record that does not exist, or that is
+// GetIdempotency reads the idempotency record of an Idempotency-Key sent by
+// a merchant's user (subject) with a strongly consistent read. A record that does not exist, or that is
 // 24 hours old or more, is an error wrapping key.ErrNotFound.
-func (s *Store) GetIdempotency(ctx context.Context, merchantID, idemKey string) (*Idempotency, error) {
+func (s *Store) GetIdempotency(ctx context.Context, merchantID, subject, idemKey string) (*Idempotency, error) {
 	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
-		Key:            itemKey(idemPK(merchantID, idemKey), idemSK),
+		Key:            itemKey(idemPK(merchantID, subject, idemKey), idemSK),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
@@ -37,7 +37,7 @@ func (s *Store) GetIdempotency(ctx context.Context, merchantID, idemKey string) 
 	if ttl <= s.now().Unix() {
 		return nil, errNoIdempotency
 	}
-	if r.MerchantID != merchantID || r.Key != idemKey {
+	if r.MerchantID != merchantID || r.Subject != subject || r.Key != idemKey {
 		return nil, fmt.Errorf("store: get idempotency record: record does not match its key")
 	}
 	return r, nil

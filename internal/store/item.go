@@ -86,7 +86,10 @@ const (
 	aOutcome         = "outcome"
 	aSourceIP        = "source_ip"
 	aRequestID       = "request_id"
+	aChanges         = "changes"
+	aCount           = "count"
 	iIdempotencyKey  = "idempotency_key"
+	iSubject         = "subject"
 	iRequestHash     = "request_hash"
 	iKeyID           = "key_id"
 	iSecretVersionID = "secret_version_id"
@@ -128,11 +131,13 @@ const (
 	idemSK  = "IDEM"
 )
 
-// idemPK names an idempotency record; the header's value is hashed so that
+// idemPK names an idempotency record of a merchant's user; the user and the
+// header's value are hashed (length-prefixed, so no two pairs collide) so that
 // any value of up to 255 characters makes a key of bounded size.
-func idemPK(merchant, idemKey string) string {
-	h := sha256.Sum256([]byte(idemKey))
-	return "IDEM#" + merchant + "#" + hex.EncodeToString(h[:])
+func idemPK(merchant, subject, idemKey string) string {
+	h := sha256.New()
+	h.Write([]byte(strconv.Itoa(len(subject)) + ":" + subject + idemKey))
+	return "IDEM#" + merchant + "#" + hex.EncodeToString(h.Sum(nil))
 }
 
 func avS(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
@@ -472,6 +477,12 @@ func auditItem(r *AuditRecord) map[string]types.AttributeValue {
 	putS(m, aOutcome, r.Outcome)
 	putS(m, aSourceIP, r.SourceIP)
 	putS(m, aRequestID, r.RequestID)
+	if len(r.Changes) > 0 {
+		m[aChanges] = avStrings(r.Changes)
+	}
+	if r.Count > 1 {
+		m[aCount] = avN(int64(r.Count))
+	}
 	return m
 }
 
@@ -489,6 +500,11 @@ func auditFromItem(item map[string]types.AttributeValue) (AuditRecord, error) {
 		SourceIP:     d.s(aSourceIP, false),
 		RequestID:    d.s(aRequestID, false),
 		CreatedAt:    d.time(kCreatedAt, true),
+		Changes:      d.strings(aChanges),
+		Count:        1,
+	}
+	if n, ok := d.n(aCount, false); ok && n > 1 {
+		r.Count = int(n)
 	}
 	if d.err != nil {
 		return AuditRecord{}, fmt.Errorf("malformed audit item: %w", d.err)
@@ -498,13 +514,14 @@ func auditFromItem(item map[string]types.AttributeValue) (AuditRecord, error) {
 
 func idempotencyItem(r *Idempotency) map[string]types.AttributeValue {
 	m := map[string]types.AttributeValue{
-		attrPK:          avS(idemPK(r.MerchantID, r.Key)),
+		attrPK:          avS(idemPK(r.MerchantID, r.Subject, r.Key)),
 		attrSK:          avS(idemSK),
 		kMerchantID:     avS(r.MerchantID),
 		iIdempotencyKey: avS(r.Key),
 		kCreatedAt:      avTime(r.CreatedAt),
 		attrTTL:         avN(r.CreatedAt.Add(idempotencyTTL).Unix()),
 	}
+	putS(m, iSubject, r.Subject)
 	putB(m, iRequestHash, r.RequestHash)
 	putS(m, iKeyID, r.KeyID)
 	putS(m, iSecretVersionID, r.SecretVersionID)
@@ -516,6 +533,7 @@ func idempotencyFromItem(item map[string]types.AttributeValue) (*Idempotency, in
 	d := &decoder{item: item}
 	r := &Idempotency{
 		MerchantID:      d.s(kMerchantID, true),
+		Subject:         d.s(iSubject, false),
 		Key:             d.s(iIdempotencyKey, true),
 		RequestHash:     d.b(iRequestHash, false),
 		KeyID:           d.s(iKeyID, false),

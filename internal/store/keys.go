@@ -41,10 +41,13 @@ func (s *Store) GetKey(ctx context.Context, id string) (*key.Key, error) {
 	return k, nil
 }
 
-// CreateKey writes a new key together with x in one transaction. A key with
-// the same ID is a conflict (key.ErrConflict); an idempotency record that is
-// already there is ErrIdempotencyTaken. In either case nothing is written.
-// On success k.Revision is 1.
+// CreateKey writes a new key together with x in one transaction, counting it
+// against its merchant's limit of keys that are not revoked (x.KeyLimit). A
+// key with the same ID is a conflict (key.ErrConflict); an idempotency record
+// that is already there is ErrIdempotencyTaken; a merchant at its limit is
+// ErrLimitReached; a concurrent write of the merchant's count is ErrStale (the
+// create may be tried again). In each case nothing is written. On success
+// k.Revision is 1.
 func (s *Store) CreateKey(ctx context.Context, k *key.Key, x Extras) error {
 	if err := checkKey(k); err != nil {
 		return fmt.Errorf("store: create key: %w", err)
@@ -54,7 +57,7 @@ func (s *Store) CreateKey(ctx context.Context, k *key.Key, x Extras) error {
 		Item:                     keyItem(k, 1),
 		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
 		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
-	}}}
+	}}, s.countUp(k.MerchantID, countKeys, x.KeyLimit)}
 	if err := s.writeWithExtras(ctx, "create", k, 1, items, x); err != nil {
 		return err
 	}
@@ -113,6 +116,9 @@ func (s *Store) UpdateKey(ctx context.Context, k *key.Key, x Extras) error {
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
 	}}}
+	if x.Revokes {
+		items = append(items, s.countDown(k.MerchantID, countKeys))
+	}
 	if err := s.writeWithExtras(ctx, "update", k, k.Revision+1, items, x); err != nil {
 		return err
 	}
@@ -138,6 +144,7 @@ const (
 	roleEvent
 	roleAudit
 	roleIdempotency
+	roleCount // the merchant's count of keys
 	roleFeed
 )
 
@@ -146,6 +153,9 @@ const (
 // mapping a cancellation to the error of the item that caused it.
 func (s *Store) writeWithExtras(ctx context.Context, op string, k *key.Key, rev int64, items []types.TransactWriteItem, x Extras) error {
 	roles := []int{roleKey}
+	for range items[1:] {
+		roles = append(roles, roleCount)
+	}
 	if n := len(items) + len(x.Events) + 3; n > maxTransactItems {
 		return fmt.Errorf("store: %s key %s: too many events (%d)", op, k.ID, len(x.Events))
 	}
@@ -229,6 +239,16 @@ func cancellation(op, id string, roles []int, reasons []types.CancellationReason
 		if role == roleIdempotency {
 			if c := code(i); c == codeConditionFailed || c == codeTransactionConflict {
 				return fmt.Errorf("store: %s key %s: %w", op, id, ErrIdempotencyTaken)
+			}
+		}
+	}
+	for i, role := range roles {
+		if role == roleCount {
+			switch code(i) {
+			case codeConditionFailed:
+				return fmt.Errorf("store: %s key %s: %w", op, id, ErrLimitReached)
+			case codeTransactionConflict:
+				return fmt.Errorf("store: %s key %s: %w", op, id, ErrStale)
 			}
 		}
 	}

@@ -27,8 +27,10 @@
 //	             gsi1pk WEBHOOK#<endpoint id>#DELIVERIES  gsi1sk <created_at>#<event id>
 //	             gsi2pk DUE#DELIVERY gsi2sk <next_attempt_at>#<endpoint id>#<event id>, while pending
 //	audit record pk MERCHANT#<merchant id>#AUDIT     sk <created_at>#<audit id>
-//	idempotency  pk IDEM#<merchant id>#<sha256 hex>  sk IDEM             ttl created_at+24h
+//	idempotency  pk IDEM#<merchant id>#<sha256 hex of user, key> sk IDEM  ttl created_at+24h
 //	rate window  pk RATE#<name>                      sk <window start unix>  ttl window end+window
+//	count        pk MERCHANT#<merchant id>#COUNT     sk KEYS | WEBHOOKS  (count.go)
+//	refusal      pk REFUSAL#… and REFUSALS#…         sk <window start unix>  ttl (refusal.go)
 //
 // Every change to a key that must notify someone or be audited is written in
 // one TransactWriteItems together with its outbox events, audit record and
@@ -96,14 +98,22 @@ type AuditRecord struct {
 	SourceIP     string
 	RequestID    string
 	CreatedAt    time.Time
+	// Changes names the fields an update touched (API names), if any.
+	Changes []string
+	// Count is how many attempts a coalesced record of refused changes
+	// stands for (see RecordRefusal); 1 for every other record.
+	Count int
 }
 
 // Idempotency remembers the outcome of a create made with an Idempotency-Key
-// header, for 24 hours. Key is the header's value; RequestHash identifies the
-// request body. Response is stored as is, so it must not contain a secret:
-// the secret is found again through KeyID and SecretVersionID.
+// header, for 24 hours. It is scoped to the merchant and the signed-in user
+// (Subject, the JWT sub): another user's record with the same Key is another
+// record. Key is the header's value; RequestHash identifies the request body.
+// Response is stored as is, so it must not contain a secret: the secret is
+// found again through KeyID and SecretVersionID.
 type Idempotency struct {
 	MerchantID      string
+	Subject         string
 	Key             string
 	RequestHash     []byte
 	KeyID           string
@@ -119,6 +129,14 @@ type Extras struct {
 	Events      []Event
 	Audit       *AuditRecord
 	Idempotency *Idempotency
+
+	// KeyLimit applies to CreateKey: the new key is counted among its
+	// merchant's keys that are not revoked, and when KeyLimit of them are
+	// already counted the create fails with ErrLimitReached (0: no limit).
+	KeyLimit int
+	// Revokes marks an UpdateKey that revokes a key that was not revoked:
+	// the key stops counting against its merchant's limit.
+	Revokes bool
 }
 
 // Store reads and writes the service's items in one DynamoDB table. It is

@@ -168,7 +168,7 @@ func TestCreateGetRoundTrip(t *testing.T) {
 			k = iss.Key
 		}
 		x := extras(k, "key.created", now)
-		x.Idempotency = &Idempotency{MerchantID: "m_1", Key: nextID("idem-"), RequestHash: []byte{1, 2, 3},
+		x.Idempotency = &Idempotency{MerchantID: "m_1", Subject: "user_1", Key: nextID("idem-"), RequestHash: []byte{1, 2, 3},
 			KeyID: k.ID, SecretVersionID: k.SecretVersionID, Response: []byte(`{"key":{}}`), CreatedAt: now}
 		if err := s.CreateKey(ctx, k, x); err != nil {
 			t.Fatal(err)
@@ -184,7 +184,7 @@ func TestCreateGetRoundTrip(t *testing.T) {
 		if !eventExists(t, s, x.Events[0].ID) {
 			t.Error("event not written")
 		}
-		idem, err := s.GetIdempotency(ctx, "m_1", x.Idempotency.Key)
+		idem, err := s.GetIdempotency(ctx, "m_1", "user_1", x.Idempotency.Key)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -372,7 +372,7 @@ func TestIdempotency(t *testing.T) {
 	ctx := testenv.Context(t)
 	now := time.Now()
 	idem := func(k *key.Key, at time.Time) *Idempotency {
-		return &Idempotency{MerchantID: "m_1", Key: "retry-me", RequestHash: []byte("h"), KeyID: k.ID, CreatedAt: at}
+		return &Idempotency{MerchantID: "m_1", Subject: "user_1", Key: "retry-me", RequestHash: []byte("h"), KeyID: k.ID, CreatedAt: at}
 	}
 	first := newKey(t, "m_1", key.EnvTest, now)
 	x1 := extras(first, "key.created", now)
@@ -396,13 +396,26 @@ func TestIdempotency(t *testing.T) {
 	if a := auditIDs(t, s, "m_1"); len(a) != 1 || a[0] != x1.Audit.ID {
 		t.Errorf("audit = %v, want only %s", a, x1.Audit.ID)
 	}
-	if r, err := s.GetIdempotency(ctx, "m_1", "retry-me"); err != nil || r.KeyID != first.ID {
+	if r, err := s.GetIdempotency(ctx, "m_1", "user_1", "retry-me"); err != nil || r.KeyID != first.ID {
 		t.Errorf("record = %+v, %v; want the first key's", r, err)
 	}
 
 	// The same header value is another merchant's own.
-	if _, err := s.GetIdempotency(ctx, "m_2", "retry-me"); !errors.Is(err, key.ErrNotFound) {
+	if _, err := s.GetIdempotency(ctx, "m_2", "user_1", "retry-me"); !errors.Is(err, key.ErrNotFound) {
 		t.Errorf("other merchant: %v, want not found", err)
+	}
+	// So is another user's of the same merchant: a record is scoped to both.
+	if _, err := s.GetIdempotency(ctx, "m_1", "user_2", "retry-me"); !errors.Is(err, key.ErrNotFound) {
+		t.Errorf("other user: %v, want not found", err)
+	}
+	other := newKey(t, "m_1", key.EnvTest, now)
+	xu := Extras{Idempotency: idem(other, now)}
+	xu.Idempotency.Subject = "user_2"
+	if err := s.CreateKey(ctx, other, xu); err != nil {
+		t.Fatalf("another user's create with the same Idempotency-Key: %v", err)
+	}
+	if r, err := s.GetIdempotency(ctx, "m_1", "user_2", "retry-me"); err != nil || r.KeyID != other.ID {
+		t.Errorf("other user's record = %+v, %v; want its own key's", r, err)
 	}
 
 	// A record older than 24 h no longer counts, and may be replaced.
@@ -412,7 +425,7 @@ func TestIdempotency(t *testing.T) {
 	if err := s.CreateKey(ctx, old, xo); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetIdempotency(ctx, "m_1", "old"); !errors.Is(err, key.ErrNotFound) {
+	if _, err := s.GetIdempotency(ctx, "m_1", "user_1", "old"); !errors.Is(err, key.ErrNotFound) {
 		t.Errorf("expired record: %v, want not found", err)
 	}
 	fresh := newKey(t, "m_1", key.EnvTest, now)
@@ -421,7 +434,7 @@ func TestIdempotency(t *testing.T) {
 	if err := s.CreateKey(ctx, fresh, xf); err != nil {
 		t.Fatalf("create over an expired record: %v", err)
 	}
-	if r, err := s.GetIdempotency(ctx, "m_1", "old"); err != nil || r.KeyID != fresh.ID {
+	if r, err := s.GetIdempotency(ctx, "m_1", "user_1", "old"); err != nil || r.KeyID != fresh.ID {
 		t.Errorf("record = %+v, %v; want the fresh key's", r, err)
 	}
 }
@@ -750,7 +763,7 @@ func TestTransactionFaultWritesNothing(t *testing.T) {
 
 	k := newKey(t, "m_1", key.EnvTest, time.Now())
 	x := extras(k, "key.created", time.Now())
-	x.Idempotency = &Idempotency{MerchantID: "m_1", Key: "i", CreatedAt: time.Now()}
+	x.Idempotency = &Idempotency{MerchantID: "m_1", Subject: "user_1", Key: "i", CreatedAt: time.Now()}
 	err := bad.CreateKey(ctx, k, x)
 	if !errors.Is(err, errInjected) || faulty.calls != 1 {
 		t.Fatalf("create: %v after %d calls, want the injected fault", err, faulty.calls)
@@ -764,7 +777,7 @@ func TestTransactionFaultWritesNothing(t *testing.T) {
 	if eventExists(t, good, x.Events[0].ID) || len(auditIDs(t, good, "m_1")) != 0 {
 		t.Error("failed create wrote extras")
 	}
-	if _, err := good.GetIdempotency(ctx, "m_1", "i"); !errors.Is(err, key.ErrNotFound) {
+	if _, err := good.GetIdempotency(ctx, "m_1", "user_1", "i"); !errors.Is(err, key.ErrNotFound) {
 		t.Errorf("idempotency record after failed create: %v", err)
 	}
 

@@ -133,14 +133,15 @@ func (s *Store) putRevision(item map[string]types.AttributeValue, rev int64) *ty
 	return p
 }
 
-// transact runs items as one transaction; a failed condition is ErrStale.
+// transact runs items as one transaction; a failed condition is ErrStale
+// (which also wraps the cancellation, for callers that look at its reasons).
 func (s *Store) transact(ctx context.Context, what string, items []types.TransactWriteItem) error {
 	_, err := s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	var tce *types.TransactionCanceledException
 	if errors.As(err, &tce) {
 		for _, r := range tce.CancellationReasons {
 			if c := aws.ToString(r.Code); c == codeConditionFailed || c == codeTransactionConflict {
-				return fmt.Errorf("store: %s: %w", what, ErrStale)
+				return fmt.Errorf("store: %s: %w: %w", what, ErrStale, tce)
 			}
 		}
 	}
@@ -156,10 +157,29 @@ func (s *Store) auditPut(a *AuditRecord) types.TransactWriteItem {
 }
 
 // SaveEndpoint writes e with its audit record in one transaction: a new
-// endpoint when e.Revision is 0, otherwise a change to the stored revision
-// e.Revision (ErrStale when another change won). On success e.Revision is
-// the new revision.
+// endpoint when e.Revision is 0 (as CreateEndpoint with no limit), otherwise
+// a change to the stored revision e.Revision (ErrStale when another change
+// won). On success e.Revision is the new revision.
 func (s *Store) SaveEndpoint(ctx context.Context, e *Endpoint, a *AuditRecord) error {
+	if e.Revision == 0 {
+		return s.CreateEndpoint(ctx, e, a, 0)
+	}
+	return s.saveEndpoint(ctx, e, a, 0)
+}
+
+// CreateEndpoint writes a new endpoint with its audit record in one
+// transaction, counting it against its merchant's limit of endpoints: when
+// limit of them are already counted it writes nothing and returns
+// ErrLimitReached (limit 0: no limit). A concurrent write of the merchant's
+// count is ErrStale; the create may be tried again.
+func (s *Store) CreateEndpoint(ctx context.Context, e *Endpoint, a *AuditRecord, limit int) error {
+	if e.Revision != 0 {
+		return fmt.Errorf("store: create endpoint %s: revision %d is not new", e.ID, e.Revision)
+	}
+	return s.saveEndpoint(ctx, e, a, limit)
+}
+
+func (s *Store) saveEndpoint(ctx context.Context, e *Endpoint, a *AuditRecord, limit int) error {
 	prev := e.Revision
 	e.Revision++
 	item, err := endpointItem(e)
@@ -168,18 +188,27 @@ func (s *Store) SaveEndpoint(ctx context.Context, e *Endpoint, a *AuditRecord) e
 		return fmt.Errorf("store: save endpoint %s: %w", e.ID, err)
 	}
 	items := []types.TransactWriteItem{{Put: s.putRevision(item, prev)}}
+	if prev == 0 {
+		items = append(items, s.countUp(e.MerchantID, countWebhooks, limit))
+	}
 	if a != nil {
 		items = append(items, s.auditPut(a))
 	}
-	if err := s.transact(ctx, "save endpoint "+e.ID, items); err != nil {
+	err = s.transact(ctx, "save endpoint "+e.ID, items)
+	if err != nil {
 		e.Revision = prev
+		var tce *types.TransactionCanceledException
+		if prev == 0 && errors.As(err, &tce) && len(tce.CancellationReasons) > 1 &&
+			aws.ToString(tce.CancellationReasons[1].Code) == codeConditionFailed {
+			return fmt.Errorf("store: create endpoint %s: %w", e.ID, ErrLimitReached)
+		}
 		return err
 	}
 	return nil
 }
 
 // DeleteEndpoint deletes e if it is still at e.Revision, with its audit
-// record. Its deliveries stay for their log until TTL removes them; pending
+// record, and counts one endpoint fewer for its merchant. Its deliveries stay for their log until TTL removes them; pending
 // ones are never attempted again (the worker finds no endpoint).
 func (s *Store) DeleteEndpoint(ctx context.Context, e *Endpoint, a *AuditRecord) error {
 	items := []types.TransactWriteItem{{Delete: &types.Delete{
@@ -188,7 +217,7 @@ func (s *Store) DeleteEndpoint(ctx context.Context, e *Endpoint, a *AuditRecord)
 		ConditionExpression:       aws.String("#rev = :rev"),
 		ExpressionAttributeNames:  map[string]string{"#rev": kRevision},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":rev": avN(e.Revision)},
-	}}}
+	}}, s.countDown(e.MerchantID, countWebhooks)}
 	if a != nil {
 		items = append(items, s.auditPut(a))
 	}
@@ -373,6 +402,29 @@ func (s *Store) SaveDelivery(ctx context.Context, d *Delivery) error {
 	case err != nil:
 		d.Revision = prev
 		return fmt.Errorf("store: save delivery %s: %w", d.ID, err)
+	}
+	return nil
+}
+
+// RetryDelivery writes d, a delivery made due again by a caller, replacing
+// the stored revision d.Revision, together with the audit record of the
+// retry, in one transaction (ErrStale when another change won). On success
+// d.Revision is the new revision.
+func (s *Store) RetryDelivery(ctx context.Context, d *Delivery, a *AuditRecord) error {
+	prev := d.Revision
+	if prev == 0 || a == nil {
+		return fmt.Errorf("store: retry delivery %s: not a stored delivery with an audit record", d.ID)
+	}
+	d.Revision++
+	item, err := deliveryItem(d)
+	if err != nil {
+		d.Revision = prev
+		return fmt.Errorf("store: retry delivery %s: %w", d.ID, err)
+	}
+	items := []types.TransactWriteItem{{Put: s.putRevision(item, prev)}, s.auditPut(a)}
+	if err := s.transact(ctx, "retry delivery "+d.ID, items); err != nil {
+		d.Revision = prev
+		return err
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -18,12 +19,14 @@ import (
 // Store is the metadata store as this package uses it.
 type Store interface {
 	SaveEndpoint(ctx context.Context, e *store.Endpoint, a *store.AuditRecord) error
+	CreateEndpoint(ctx context.Context, e *store.Endpoint, a *store.AuditRecord, limit int) error
 	DeleteEndpoint(ctx context.Context, e *store.Endpoint, a *store.AuditRecord) error
 	GetEndpoint(ctx context.Context, id string) (*store.Endpoint, error)
 	ListEndpoints(ctx context.Context, merchantID string, limit int, cursor string) ([]*store.Endpoint, string, error)
 	AllEndpoints(ctx context.Context, merchantID string) ([]*store.Endpoint, error)
 	GetDelivery(ctx context.Context, endpointID, id string) (*store.Delivery, error)
 	SaveDelivery(ctx context.Context, d *store.Delivery) error
+	RetryDelivery(ctx context.Context, d *store.Delivery, a *store.AuditRecord) error
 	ListDeliveries(ctx context.Context, merchantID, endpointID string, limit int, cursor string) ([]*store.Delivery, string, error)
 	SaveTestEvent(ctx context.Context, e store.Event, d *store.Delivery, a *store.AuditRecord) error
 	EndedOverlaps(ctx context.Context, now time.Time, limit int) ([]*store.Endpoint, error)
@@ -103,13 +106,6 @@ func (s *Service) Create(ctx context.Context, a keysvc.Actor, p CreateParams) (*
 	if err := s.URLs.CheckURL(ctx, p.URL); err != nil {
 		return nil, "", err
 	}
-	all, err := s.Store.AllEndpoints(ctx, a.MerchantID)
-	if err != nil {
-		return nil, "", err
-	}
-	if len(all) >= s.MaxPerMerchant {
-		return nil, "", key.Conflict("a merchant may have at most %d webhook endpoints", s.MaxPerMerchant)
-	}
 	now := s.Now().UTC()
 	e := &store.Endpoint{
 		ID: key.NewID("we_"), MerchantID: a.MerchantID, URL: p.URL, EventTypes: types,
@@ -120,11 +116,40 @@ func (s *Service) Create(ctx context.Context, a keysvc.Actor, p CreateParams) (*
 	if err := s.Secrets.Create(ctx, SecretName(e.ID), e.SecretVersionID, secret); err != nil {
 		return nil, "", fmt.Errorf("create endpoint %s: %w", e.ID, err)
 	}
-	if err := s.Store.SaveEndpoint(ctx, e, audit(a, "webhook.create", e.ID, now)); err != nil {
+	// The limit is enforced by the store in the create's own transaction, so
+	// concurrent creates cannot go past it; they only retry each other.
+	for attempt := 1; ; attempt++ {
+		err = s.Store.CreateEndpoint(ctx, e, audit(a, "webhook.create", e.ID, now), s.MaxPerMerchant)
+		if !errors.Is(err, store.ErrStale) || attempt >= s.MaxAttempts {
+			break
+		}
+		if err = pause(ctx, attempt); err != nil {
+			break
+		}
+	}
+	if err != nil {
 		s.cleanup(e.ID)
+		if errors.Is(err, store.ErrLimitReached) {
+			return nil, "", key.Conflict("a merchant may have at most %d webhook endpoints", s.MaxPerMerchant)
+		}
+		if errors.Is(err, store.ErrStale) {
+			return nil, "", key.Conflict("webhook endpoints are being created concurrently; try again")
+		}
 		return nil, "", fmt.Errorf("create endpoint %s: %w", e.ID, err)
 	}
 	return e, secret, nil
+}
+
+// pause waits a short, jittered time before retry attempt n+1.
+func pause(ctx context.Context, n int) error {
+	t := time.NewTimer(time.Duration(5*n+rand.IntN(20*n)) * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // cleanup deletes a signing secret no endpoint points to.
@@ -157,8 +182,9 @@ func (s *Service) List(ctx context.Context, a keysvc.Actor, limit int, cursor st
 }
 
 // change reads an endpoint, applies fn, and saves it, retrying when a
-// concurrent change wins. fn returns false when nothing changed.
-func (s *Service) change(ctx context.Context, a keysvc.Actor, id, action string, fn func(e *store.Endpoint, now time.Time) (bool, error)) (*store.Endpoint, error) {
+// concurrent change wins. fn returns false when nothing changed; after it,
+// *changes (if not nil) names the fields it changed, for the audit record.
+func (s *Service) change(ctx context.Context, a keysvc.Actor, id, action string, changes *[]string, fn func(e *store.Endpoint, now time.Time) (bool, error)) (*store.Endpoint, error) {
 	for range s.MaxAttempts {
 		e, err := s.Get(ctx, a, id)
 		if err != nil {
@@ -170,7 +196,11 @@ func (s *Service) change(ctx context.Context, a keysvc.Actor, id, action string,
 			return e, err
 		}
 		e.UpdatedAt = now
-		err = s.Store.SaveEndpoint(ctx, e, audit(a, action, id, now))
+		rec := audit(a, action, id, now)
+		if changes != nil {
+			rec.Changes = *changes
+		}
+		err = s.Store.SaveEndpoint(ctx, e, rec)
 		if !errors.Is(err, store.ErrStale) {
 			return e, err
 		}
@@ -200,7 +230,8 @@ func (s *Service) Update(ctx context.Context, a keysvc.Actor, id string, p Patch
 			return nil, err
 		}
 	}
-	return s.change(ctx, a, id, "webhook.update", func(e *store.Endpoint, _ time.Time) (bool, error) {
+	var changes []string
+	return s.change(ctx, a, id, "webhook.update", &changes, func(e *store.Endpoint, _ time.Time) (bool, error) {
 		before := *e
 		if p.URL != nil {
 			e.URL = *p.URL
@@ -218,8 +249,21 @@ func (s *Service) Update(ctx context.Context, a keysvc.Actor, id string, p Patch
 				e.DisabledReason = ReasonManual
 			}
 		}
-		return e.URL != before.URL || !slices.Equal(e.EventTypes, before.EventTypes) ||
-			e.Description != before.Description || e.Status != before.Status, nil
+		changes = changes[:0]
+		for _, c := range []struct {
+			changed bool
+			name    string
+		}{
+			{e.URL != before.URL, "url"},
+			{!slices.Equal(e.EventTypes, before.EventTypes), "event_types"},
+			{e.Description != before.Description, "description"},
+			{e.Status != before.Status, "status"},
+		} {
+			if c.changed {
+				changes = append(changes, c.name)
+			}
+		}
+		return len(changes) > 0, nil
 	})
 }
 
@@ -257,7 +301,7 @@ func (s *Service) RotateSecret(ctx context.Context, a keysvc.Actor, id string, o
 	if err := s.Secrets.Stage(ctx, SecretName(id), versionID, secret); err != nil {
 		return nil, "", fmt.Errorf("rotate endpoint %s secret: %w", id, err)
 	}
-	e, err := s.change(ctx, a, id, "webhook.rotate_secret", func(e *store.Endpoint, now time.Time) (bool, error) {
+	e, err := s.change(ctx, a, id, "webhook.rotate_secret", nil, func(e *store.Endpoint, now time.Time) (bool, error) {
 		e.PrevSecretVersionID, e.SecretRotationEndsAt = "", nil
 		if overlap > 0 {
 			end := now.Add(overlap)
@@ -301,7 +345,7 @@ func (s *Service) Test(ctx context.Context, a keysvc.Actor, id string) (*store.D
 		return nil, err
 	}
 	now := s.Now().UTC()
-	body, err := json.Marshal(keysvc.Payload{Type: keysvc.EventWebhookTest, Timestamp: now.Truncate(time.Second),
+	body, err := json.Marshal(keysvc.Payload{Type: keysvc.EventWebhookTest, Timestamp: keysvc.EventTime(now),
 		Data: map[string]string{"endpoint_id": id}})
 	if err != nil {
 		return nil, err
@@ -339,7 +383,7 @@ func (s *Service) Retry(ctx context.Context, a keysvc.Actor, id, deliveryID stri
 		}
 		now := s.Now().UTC()
 		d.Status, d.NextAttemptAt = store.DeliveryPending, &now
-		err = s.Store.SaveDelivery(ctx, d)
+		err = s.Store.RetryDelivery(ctx, d, audit(a, "webhook.retry", id, now))
 		if errors.Is(err, store.ErrStale) {
 			continue
 		}
