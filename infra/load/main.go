@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,7 +31,8 @@ import (
 
 type config struct {
 	base        string
-	token       string
+	token       string   // the first of tokens: the management run's merchant
+	tokens      []string // one admin token per merchant the key pool is spread over
 	keys        int
 	ops         int
 	duration    time.Duration
@@ -44,8 +46,8 @@ type config struct {
 func main() {
 	var c config
 	flag.StringVar(&c.base, "url", "http://127.0.0.1:3000", "base URL of make dev")
-	flag.StringVar(&c.token, "token", "", "admin JWT (make -s token)")
-	flag.IntVar(&c.keys, "keys", 2000, "keys in the pool for the authorizer run")
+	flag.StringVar(&c.token, "token", "", "admin JWT (make -s token); several, comma-separated, of different merchants spread the key pool over them")
+	flag.IntVar(&c.keys, "keys", 400, "keys in the pool for the authorizer run (at most 400 per merchant token)")
 	flag.IntVar(&c.ops, "ops", 300, "operations of each kind for the management run")
 	flag.DurationVar(&c.duration, "duration", 20*time.Second, "length of the authorizer run")
 	flag.IntVar(&c.concurrency, "c", 16, "concurrent clients")
@@ -56,6 +58,14 @@ func main() {
 	flag.Parse()
 	if c.token == "" {
 		fmt.Fprintln(os.Stderr, "load: -token is required (make -s token)")
+		os.Exit(2)
+	}
+	c.tokens = strings.Split(c.token, ",")
+	c.token = c.tokens[0]
+	// The management run's keys are the first merchant's too.
+	if total := max(c.keys, c.ops); c.ops > perMerchant || total > perMerchant*len(c.tokens) {
+		fmt.Fprintf(os.Stderr, "load: -keys %d and -ops %d need %d merchant tokens and -ops at most %d (a merchant holds at most %d keys here; the default limit is 500)\n",
+			c.keys, c.ops, (total+perMerchant-1)/perMerchant, perMerchant, perMerchant)
 		os.Exit(2)
 	}
 	run := run
@@ -70,6 +80,10 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// perMerchant is how many pool keys one merchant's token creates: under the
+// default limit of 500 keys per merchant, with room for the management run.
+const perMerchant = 400
 
 var client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 
@@ -109,14 +123,20 @@ func run(c config) error {
 
 	fmt.Printf("\nauthorizer: %d keys, %.0f%% garbage, %.0f%% of valid requests signed, %d clients, %s\n",
 		c.keys, c.garbage*100, c.signed*100, c.concurrency, c.duration)
-	for len(pool) < c.keys {
-		more := make([]issued, min(500, c.keys-len(pool)))
+	for m := 0; len(pool) < c.keys; m++ {
+		room := perMerchant
+		if m == 0 {
+			room -= len(pool)
+		}
+		more := make([]issued, min(room, c.keys-len(pool)))
+		as := c
+		as.token = c.tokens[m]
 		if r := measure(len(more), c.concurrency, func(i int) error {
 			var out struct {
 				Key    struct{ ID string } `json:"key"`
 				Secret string              `json:"secret"`
 			}
-			err := c.call("POST", "/v1/keys", `{"name":"load","environment":"test","scopes":["payments:read","payments:write"]}`, 201, &out)
+			err := as.call("POST", "/v1/keys", `{"name":"load","environment":"test","scopes":["payments:read","payments:write"]}`, 201, &out)
 			more[i] = issued{out.Key.ID, out.Secret}
 			return err
 		}); r.errors > 0 {
