@@ -13,9 +13,9 @@ func ParseScopes(scopes []string) ([]string, error) {
 		return nil, Invalid("at most %d scopes", MaxScopes)
 	}
 	out := make([]string, 0, len(scopes))
-	for _, s := range scopes {
+	for i, s := range scopes {
 		if !validScope(s) {
-			return nil, Invalid("scope %q must look like resource:action, resource:* or *", truncate(s, MaxScopeLen))
+			return nil, Invalid("scopes[%d] must look like resource:action, resource:* or *", i)
 		}
 		if !slices.Contains(out, s) {
 			out = append(out, s)
@@ -73,10 +73,10 @@ func ParseAllowedIPs(ips []string) ([]netip.Prefix, error) {
 		return nil, Invalid("at most %d allowed_ips", MaxAllowedIPs)
 	}
 	out := make([]netip.Prefix, 0, len(ips))
-	for _, s := range ips {
+	for i, s := range ips {
 		p, err := parsePrefix(s)
 		if err != nil {
-			return nil, err
+			return nil, Invalid("allowed_ips[%d] %s", i, err.Error())
 		}
 		if !slices.Contains(out, p) {
 			out = append(out, p)
@@ -89,19 +89,19 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
 		if err != nil || p.Addr().Zone() != "" {
-			return netip.Prefix{}, Invalid("allowed_ips: %q is not a valid CIDR", truncate(s, 64))
+			return netip.Prefix{}, Invalid("is not a valid CIDR")
 		}
 		if p.Addr().Is4In6() {
-			return netip.Prefix{}, Invalid("allowed_ips: %q: write IPv4 ranges in IPv4 form", truncate(s, 64))
+			return netip.Prefix{}, Invalid("is an IPv4-mapped range: write IPv4 ranges in IPv4 form")
 		}
 		if p.Masked() != p {
-			return netip.Prefix{}, Invalid("allowed_ips: %q has host bits set (did you mean %s?)", s, p.Masked())
+			return netip.Prefix{}, Invalid("has host bits set (did you mean %s?)", p.Masked())
 		}
 		return p, nil
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil || a.Zone() != "" {
-		return netip.Prefix{}, Invalid("allowed_ips: %q is not a valid IP address or CIDR", truncate(s, 64))
+		return netip.Prefix{}, Invalid("is not a valid IP address or CIDR")
 	}
 	a = a.Unmap()
 	return netip.PrefixFrom(a, a.BitLen()), nil
@@ -128,11 +128,4 @@ func PrefixStrings(ps []netip.Prefix) []string {
 		out[i] = p.String()
 	}
 	return out
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -63,9 +63,9 @@ func ParseEventTypes(ts []string, given bool) ([]string, error) {
 		return nil, key.Invalid("event_types may hold at most %d entries", MaxEventTypes)
 	}
 	out := make([]string, 0, len(ts))
-	for _, t := range ts {
+	for i, t := range ts {
 		if !slices.Contains(EventTypes, t) && !slices.Contains(patterns, t) {
-			return nil, key.Invalid("event_types: unknown event type %q (known: %s, or the patterns * and key.*)", t, strings.Join(EventTypes, ", "))
+			return nil, key.Invalid("event_types[%d] is not a known event type (known: %s, or the patterns * and key.*)", i, strings.Join(EventTypes, ", "))
 		}
 		if !slices.Contains(out, t) {
 			out = append(out, t)
