@@ -133,6 +133,11 @@ func TestActor(t *testing.T) {
 	full := func(role string) map[string]string {
 		return map[string]string{"sub": "u", "merchant_id": "m", "role": role}
 	}
+	with := func(k, v string) map[string]string {
+		c := full("admin")
+		c[k] = v
+		return c
+	}
 	cases := []struct {
 		claims map[string]string
 		need   Permission
@@ -145,6 +150,27 @@ func TestActor(t *testing.T) {
 		{map[string]string{"merchant_id": "m", "role": "admin"}, Read, ErrUnauthenticated},
 		{map[string]string{"sub": "u", "role": "admin"}, Read, ErrUnauthenticated},
 		{nil, Read, ErrUnauthenticated},
+		{with("merchant_id", "m_Ab-9_"), Write, nil},
+		{with("merchant_id", strings.Repeat("m", 64)), Write, nil},
+		{with("sub", "2f7c6a1e-93a4-4c0e-b7a1-2d0e5f3b9c11"), Write, nil},
+		{with("sub", "auth0|5f7c8ec7c33c6c004bbafe82"), Write, nil},
+		// HTTP API passes an array claim as "[a b]" and an object as JSON.
+		{with("merchant_id", "[m_a m_b]"), Read, ErrUnauthenticated},
+		{with("merchant_id", "[m_a]"), Read, ErrUnauthenticated},
+		{with("merchant_id", `{"id":"m_a"}`), Read, ErrUnauthenticated},
+		{with("merchant_id", strings.Repeat("m", 65)), Read, ErrUnauthenticated},
+		{with("merchant_id", "m a"), Read, ErrUnauthenticated},
+		{with("merchant_id", "m/../n"), Read, ErrUnauthenticated},
+		{with("merchant_id", "m\u0000"), Read, ErrUnauthenticated},
+		{with("merchant_id", "mé"), Read, ErrUnauthenticated},
+		{with("sub", "[u1 u2]"), Read, ErrUnauthenticated},
+		{with("sub", "{}"), Read, ErrUnauthenticated},
+		{with("sub", "u\nx"), Read, ErrUnauthenticated},
+		{with("sub", "u\xff"), Read, ErrUnauthenticated},
+		{with("sub", strings.Repeat("u", 256)), Read, ErrUnauthenticated},
+		{with("role", "[admin viewer]"), Read, ErrUnauthenticated},
+		{with("role", "[admin]"), Read, ErrUnauthenticated},
+		{with("role", `{"r":"admin"}`), Read, ErrUnauthenticated},
 	}
 	for i, c := range cases {
 		if _, err := Actor(mk(c.claims), c.need); !errors.Is(err, c.want) || (c.want == nil && err != nil) {
