@@ -16,6 +16,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/paykeys/paykeys/internal/redact"
 )
 
 // Handler is an HTTP API Lambda handler (payload format 2.0), the same
@@ -90,6 +92,9 @@ func NewGateway(cfg Config) (*Gateway, error) {
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
+	// The access log's path, and anything else logged, may hold a secret a
+	// caller put in a URL: it is redacted.
+	g.log = slog.New(redact.Handler(g.log.Handler()))
 	if g.accountID == "" {
 		g.accountID = defaultAccountID
 	}

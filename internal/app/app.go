@@ -21,6 +21,7 @@ import (
 	"github.com/paykeys/paykeys/internal/delivery"
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/keysvc"
+	"github.com/paykeys/paykeys/internal/redact"
 	"github.com/paykeys/paykeys/internal/rotate"
 	"github.com/paykeys/paykeys/internal/secret"
 	"github.com/paykeys/paykeys/internal/store"
@@ -112,6 +113,8 @@ func (a *App) Rotator() *rotate.Job {
 }
 
 // Logger is the JSON logger every function writes one line per decision to.
+// Anything shaped like a secret, in the message or any attribute, is
+// redacted before it is written.
 func Logger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	return slog.New(redact.Handler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})))
 }
