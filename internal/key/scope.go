@@ -1,6 +1,7 @@
 package key
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -128,4 +129,64 @@ func PrefixStrings(ps []netip.Prefix) []string {
 		out[i] = p.String()
 	}
 	return out
+}
+
+// DeclaredScopes are the scopes a deployment declares: those its routes
+// require and any its configuration lists. A key may be granted only these,
+// or a wildcard that matches at least one of them, so that a typo is caught
+// when the key is made. The zero value declares nothing: every scope is
+// refused.
+type DeclaredScopes struct {
+	list      []string
+	resources map[string]bool
+}
+
+// NewDeclaredScopes builds the declared set from resource:action scopes
+// (wildcards are not declarations), dropping duplicates.
+func NewDeclaredScopes(scopes []string) (DeclaredScopes, error) {
+	d := DeclaredScopes{resources: map[string]bool{}}
+	for _, s := range scopes {
+		if !validScope(s) || s == "*" || strings.HasSuffix(s, ":*") {
+			return DeclaredScopes{}, Invalid("declared scope %q must look like resource:action", s)
+		}
+		if !slices.Contains(d.list, s) {
+			d.list = append(d.list, s)
+			res, _, _ := strings.Cut(s, ":")
+			d.resources[res] = true
+		}
+	}
+	slices.Sort(d.list)
+	return d, nil
+}
+
+// List returns the declared scopes, sorted.
+func (d DeclaredScopes) List() []string { return slices.Clone(d.list) }
+
+// Check refuses a scope that is not declared, or a wildcard that matches no
+// declared scope. Shapes are checked first (ParseScopes); the message names
+// a refused scope, which by then has the shape of a scope, unless it could
+// be part of a secret.
+func (d DeclaredScopes) Check(scopes []string) error {
+	if _, err := ParseScopes(scopes); err != nil {
+		return err
+	}
+	for i, s := range scopes {
+		res, _, _ := strings.Cut(s, ":")
+		switch {
+		case s == "*" && len(d.list) > 0,
+			strings.HasSuffix(s, ":*") && d.resources[res],
+			slices.Contains(d.list, s):
+			continue
+		}
+		what := fmt.Sprintf("scopes[%d]", i)
+		if !SecretShaped(s) {
+			what = fmt.Sprintf("scope %q", s)
+		}
+		if len(d.list) == 0 {
+			return Invalid("%s is not one this deployment declares; it declares no scopes", what)
+		}
+		return Invalid("%s is not one this deployment declares (declared: %s; or * and resource:* wildcards that match one of them)",
+			what, strings.Join(d.list[:min(len(d.list), 20)], ", "))
+	}
+	return nil
 }
