@@ -84,10 +84,10 @@ var golden = map[string]string{
 	"POST /v1/keys/{id}/reset": "reset/reset.json", "POST /v1/keys/{id}/verify": "verify/verify-key.json",
 }
 
-// req is one request to make; zero fields keep the golden event's values.
 // harnessScopes are the scopes the harness's deployment declares.
 var harnessScopes, _ = key.NewDeclaredScopes([]string{"payments:read", "payments:write", "refunds:create", "a:b"})
 
+// req is one request to make; zero fields keep the golden event's values.
 type req struct {
 	route    string
 	id       string
