@@ -195,10 +195,15 @@ type URLs struct{ Sender *webhook.Sender }
 // CheckURL refuses a URL the sender would not deliver to.
 func (u URLs) CheckURL(ctx context.Context, raw string) error {
 	err := u.Sender.CheckHost(ctx, raw)
-	for _, public := range []error{webhook.ErrInvalidURL, webhook.ErrForbiddenAddress, webhook.ErrUnresolvable} {
-		if errors.Is(err, public) {
-			return key.Invalid("%s", err.Error())
-		}
+	// The sender's messages name the host; a message never echoes what the
+	// caller sent, so these say what is wrong without it.
+	switch {
+	case errors.Is(err, webhook.ErrInvalidURL):
+		return key.Invalid("%s", err.Error())
+	case errors.Is(err, webhook.ErrForbiddenAddress):
+		return key.Invalid("url host is, or resolves to, a private, loopback or reserved address")
+	case errors.Is(err, webhook.ErrUnresolvable):
+		return key.Invalid("url host does not resolve")
 	}
 	return err
 }
