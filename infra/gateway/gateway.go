@@ -16,6 +16,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/paykeys/paykeys/internal/redact"
 )
 
 // Handler is an HTTP API Lambda handler (payload format 2.0), the same
@@ -100,6 +102,9 @@ func NewGateway(cfg Config) (*Gateway, error) {
 	if len(g.jwt.Audiences) == 0 {
 		g.jwt.Audiences = []string{localAudience}
 	}
+	// The access log's path, and anything else logged, may hold a secret a
+	// caller put in a URL: it is redacted.
+	g.log = slog.New(redact.Handler(g.log.Handler()))
 	if g.accountID == "" {
 		g.accountID = defaultAccountID
 	}

@@ -37,12 +37,14 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/paykeys/paykeys/internal/redact"
 )
 
 const shutdownTimeout = maxIntegrationTimeout + 5*time.Second
 
 func main() {
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	logger := slog.New(redact.Handler(slog.NewJSONHandler(os.Stderr, nil)))
 	slog.SetDefault(logger)
 	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr, logger))
 }

@@ -132,7 +132,8 @@ func (i authorizerInvoker) Invoke(ctx context.Context, payload []byte) ([]byte, 
 }
 
 // functionEnvironment reads a function's Environment.Variables from the
-// template, keeping only plain string values (!Ref and friends need AWS).
+// template, over those of Globals.Function, keeping only plain string values
+// (!Ref and friends need AWS).
 func functionEnvironment(path, logicalID string) (map[string]string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -146,14 +147,19 @@ func functionEnvironment(path, logicalID string) (map[string]string, error) {
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
 		doc = doc.Content[0]
 	}
-	vars := mapGet(mapGet(mapGet(mapGet(mapGet(doc, "Resources"), logicalID), "Properties"), "Environment"), "Variables")
 	out := map[string]string{}
-	if vars == nil {
-		return out, nil
-	}
-	for i := 0; i+1 < len(vars.Content); i += 2 {
-		if v := vars.Content[i+1]; v.Kind == yaml.ScalarNode && v.Tag == "!!str" {
-			out[vars.Content[i].Value] = v.Value
+	// Globals.Function's variables first: SAM merges the function's over them.
+	for _, vars := range []*yaml.Node{
+		mapGet(mapGet(mapGet(mapGet(doc, "Globals"), "Function"), "Environment"), "Variables"),
+		mapGet(mapGet(mapGet(mapGet(mapGet(doc, "Resources"), logicalID), "Properties"), "Environment"), "Variables"),
+	} {
+		if vars == nil {
+			continue
+		}
+		for i := 0; i+1 < len(vars.Content); i += 2 {
+			if v := vars.Content[i+1]; v.Kind == yaml.ScalarNode && v.Tag == "!!str" {
+				out[vars.Content[i].Value] = v.Value
+			}
 		}
 	}
 	return out, nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/paykeys/paykeys/internal/apigw"
 	"github.com/paykeys/paykeys/internal/authz"
+	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/keysvc"
 	"github.com/paykeys/paykeys/internal/store"
 	"github.com/paykeys/paykeys/internal/webhooksvc"
@@ -40,8 +41,10 @@ type API struct {
 	Verifier *authz.Engine // the decision core behind POST /v1/verify
 	Usage    Usage         // optional
 	Counters UsageCounters // reads GET /v1/keys/{id}/usage
-	Log      *slog.Logger
-	Now      func() time.Time
+	// Scopes are the scopes keys may be granted (the zero value: none).
+	Scopes key.DeclaredScopes
+	Log    *slog.Logger
+	Now    func() time.Time
 }
 
 type route struct {

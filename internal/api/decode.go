@@ -1,10 +1,11 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/paykeys/paykeys/internal/apigw"
 	"github.com/paykeys/paykeys/internal/key"
@@ -21,7 +22,7 @@ func (t *Timestamp) UnmarshalJSON(b []byte) error {
 	}
 	v, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return key.Invalid("%q is not an RFC 3339 timestamp, like 2027-01-31T00:00:00Z", s)
+		return key.Invalid("timestamps must be RFC 3339, like 2027-01-31T00:00:00Z")
 	}
 	*t = Timestamp(v)
 	return nil
@@ -39,61 +40,60 @@ func (t *Timestamp) Time() *time.Time {
 	return &v
 }
 
-// decodePatch reads a PATCH body, telling a field that is absent from one
-// set to null (which clears expires_at, rotation_days, scopes and allowed_ips).
+// patchBody holds a PATCH body's fields as raw values, so that a field that
+// is absent (nil) differs from one set to null (which clears expires_at,
+// rotation_days, scopes and allowed_ips).
+type patchBody struct {
+	Name         jsontext.Value `json:"name"`
+	Status       jsontext.Value `json:"status"`
+	AuthModes    jsontext.Value `json:"auth_modes"`
+	Scopes       jsontext.Value `json:"scopes"`
+	AllowedIPs   jsontext.Value `json:"allowed_ips"`
+	RotationDays jsontext.Value `json:"rotation_days"`
+	ExpiresAt    jsontext.Value `json:"expires_at"`
+}
+
+// decodePatch reads a PATCH body: a patch may change name, scopes,
+// allowed_ips, auth_modes, expires_at, rotation_days and status.
 func decodePatch(req apigw.Request) (key.Patch, error) {
-	var raw map[string]json.RawMessage
+	var b patchBody
 	var p key.Patch
-	if _, err := apigw.Decode(req, &raw, false); err != nil {
+	if _, err := apigw.Decode(req, &b, false); err != nil {
 		return p, err
 	}
-	for name, v := range raw {
-		var err error
-		switch name {
-		case "name":
-			err = field(v, &p.Name, name, false)
-		case "status":
-			err = field(v, &p.Status, name, false)
-		case "auth_modes":
-			err = field(v, &p.AuthModes, name, false)
-		case "scopes":
-			err = field(v, &p.Scopes, name, true)
-		case "allowed_ips":
-			err = field(v, &p.AllowedIPs, name, true)
-		case "rotation_days":
-			err = field(v, &p.RotationDays, name, true)
-		case "expires_at":
-			var t *Timestamp
-			if err = unmarshal(v, &t, name); err == nil {
-				p.ExpiresAt = key.Field[*time.Time]{Set: true, Value: t.Time()}
-			}
-		default:
-			err = key.Invalid("unknown field %q; a patch may change name, scopes, allowed_ips, auth_modes, expires_at, rotation_days and status", name)
-		}
+	for _, err := range []error{
+		field(b.Name, &p.Name, "name", false),
+		field(b.Status, &p.Status, "status", false),
+		field(b.AuthModes, &p.AuthModes, "auth_modes", false),
+		field(b.Scopes, &p.Scopes, "scopes", true),
+		field(b.AllowedIPs, &p.AllowedIPs, "allowed_ips", true),
+		field(b.RotationDays, &p.RotationDays, "rotation_days", true),
+	} {
 		if err != nil {
 			return p, err
 		}
 	}
+	if b.ExpiresAt != nil {
+		var t *Timestamp
+		if err := apigw.DecodeField("expires_at", b.ExpiresAt, &t); err != nil {
+			return p, err
+		}
+		p.ExpiresAt = key.Field[*time.Time]{Set: true, Value: t.Time()}
+	}
 	return p, nil
 }
 
-// field decodes one patch field; null is allowed only where nullable.
-func field[T any](v json.RawMessage, f *key.Field[T], name string, nullable bool) error {
-	if bytes.Equal(bytes.TrimSpace(v), []byte("null")) && !nullable {
+// field decodes one patch field that is present; null is allowed only where
+// nullable.
+func field[T any](v jsontext.Value, f *key.Field[T], name string, nullable bool) error {
+	if v == nil {
+		return nil
+	}
+	if v.Kind() == 'n' && !nullable {
 		return key.Invalid("field %q must not be null", name)
 	}
 	f.Set = true
-	return unmarshal(v, &f.Value, name)
-}
-
-func unmarshal(v json.RawMessage, dst any, name string) error {
-	if err := json.Unmarshal(v, dst); err != nil {
-		if _, ok := err.(*key.InvalidError); ok {
-			return err
-		}
-		return key.Invalid("field %q has the wrong type", name)
-	}
-	return nil
+	return apigw.DecodeField(name, v, &f.Value)
 }
 
 // header returns a request header; API Gateway lower-cases their names.

@@ -20,6 +20,7 @@ import (
 	"github.com/paykeys/paykeys/internal/api"
 	"github.com/paykeys/paykeys/internal/apigw"
 	"github.com/paykeys/paykeys/internal/app"
+	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/keysvc"
 	"github.com/paykeys/paykeys/internal/secret"
 	"github.com/paykeys/paykeys/internal/store"
@@ -56,7 +57,7 @@ func newEnv(t *testing.T) *env {
 	e.secrets = secret.New(testenv.FaultySecrets{Client: testenv.Secrets(t), F: e.sm}, testenv.UniqueName(t, "s")+"/")
 	e.svc = keysvc.New(e.store, e.secrets, log)
 	e.svc.Now = e.clock.Now
-	e.api = &api.API{Keys: e.svc, Audit: e.store, Log: log, Now: e.clock.Now}
+	e.api = &api.API{Keys: e.svc, Audit: e.store, Log: log, Now: e.clock.Now, Scopes: harnessScopes}
 	t.Cleanup(func() {
 		logs := e.logs.String()
 		e.seen.Range(func(k, _ any) bool {
@@ -82,6 +83,9 @@ var golden = map[string]string{
 	"PATCH /v1/keys/{id}": "keys/patch.json", "DELETE /v1/keys/{id}": "keys/delete.json", "GET /v1/audit": "keys/audit.json",
 	"POST /v1/keys/{id}/reset": "reset/reset.json", "POST /v1/keys/{id}/verify": "verify/verify-key.json",
 }
+
+// harnessScopes are the scopes the harness's deployment declares.
+var harnessScopes, _ = key.NewDeclaredScopes([]string{"payments:read", "payments:write", "refunds:create", "a:b"})
 
 // req is one request to make; zero fields keep the golden event's values.
 type req struct {

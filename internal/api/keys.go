@@ -45,6 +45,9 @@ func (h *API) create(ctx context.Context, a keysvc.Actor, req apigw.Request) (ap
 	if err != nil {
 		return apigw.Response{}, err
 	}
+	if err := h.Scopes.Check(b.Scopes); err != nil {
+		return apigw.Response{}, err
+	}
 	idem, err := idempotency(req, b)
 	if err != nil {
 		return apigw.Response{}, err
@@ -130,6 +133,11 @@ func (h *API) patch(ctx context.Context, a keysvc.Actor, req apigw.Request) (api
 	p, err := decodePatch(req)
 	if err != nil {
 		return apigw.Response{}, err
+	}
+	if p.Scopes.Set {
+		if err := h.Scopes.Check(p.Scopes.Value); err != nil {
+			return apigw.Response{}, err
+		}
 	}
 	k, err := h.Keys.Update(ctx, a, req.PathParameters["id"], p)
 	if err != nil {

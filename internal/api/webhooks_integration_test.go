@@ -397,6 +397,9 @@ func TestWebhookRefusesPrivateEndpoints(t *testing.T) {
 		if r.Status != 400 || r.errCode(t) != "invalid_request" {
 			t.Errorf("%s: %d %s", url, r.Status, r.Body)
 		}
+		if host := strings.Trim(strings.Split(strings.SplitN(url, "//", 2)[1], "/")[0], "[]"); strings.Contains(r.Body, host) {
+			t.Errorf("%s: the message echoes the host: %s", url, r.Body)
+		}
 	}
 }
 

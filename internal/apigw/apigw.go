@@ -9,12 +9,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/paykeys/paykeys/internal/key"
 )
@@ -38,12 +42,7 @@ var (
 )
 
 // status is the one table from errors to HTTP status and public code.
-var status = []struct {
-	err  error
-	code int
-	name string
-	msg  string // shown when the error carries no public message
-}{
+var status = []statusEntry{
 	{key.ErrInvalid, 400, "invalid_request", "the request is not valid"},
 	{ErrUnauthenticated, 401, "unauthenticated", "a valid token with sub and merchant_id is required"},
 	{ErrForbidden, 403, "forbidden", "your role may not do this"},
@@ -52,6 +51,13 @@ var status = []struct {
 	{ErrTooLarge, 413, "payload_too_large", fmt.Sprintf("request bodies are limited to %d bytes", MaxBody)},
 	{key.ErrRateLimited, 429, "rate_limited", "too many attempts; retry later"},
 	{key.ErrUnavailable, 503, "unavailable", "a dependency is unavailable; retry later"},
+}
+
+type statusEntry struct {
+	err  error
+	code int
+	name string
+	msg  string // shown when the error carries no public message
 }
 
 // ErrorBody is the body of every error response.
@@ -85,6 +91,9 @@ func Error(ctx context.Context, log *slog.Logger, requestID string, err error) R
 		msg = invalid.Msg
 	case errors.As(err, &public):
 		msg = public.Msg
+	}
+	if key.SecretShaped(msg) { // a message never carries a secret, whatever built it
+		msg = status[slices.IndexFunc(status, func(s statusEntry) bool { return s.name == name })].msg
 	}
 	var b ErrorBody
 	b.Error.Code, b.Error.Message, b.Error.RequestID = name, msg, requestID
@@ -132,9 +141,11 @@ func Body(req Request) ([]byte, error) {
 	return raw, nil
 }
 
-// Decode parses a JSON object body into dst strictly: unknown fields, wrong
-// types, trailing data and oversized bodies are errors. An empty body is
-// allowed only when optional is true.
+// Decode parses a JSON object body into dst strictly, so that every body has
+// exactly one reading: unknown members, member names that differ from the
+// documented ones only in case, a member given twice, invalid UTF-8 (raw or
+// escaped), wrong types, trailing data and oversized bodies are all errors.
+// An empty body is allowed only when optional is true.
 func Decode(req Request, dst any, optional bool) ([]byte, error) {
 	raw, err := Body(req)
 	if err != nil {
@@ -146,49 +157,187 @@ func Decode(req Request, dst any, optional bool) ([]byte, error) {
 		}
 		return nil, key.Invalid("a JSON body is required")
 	}
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		return nil, decodeError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, key.Invalid("body must hold a single JSON object")
+	if err := Unmarshal(raw, dst); err != nil {
+		return nil, err
 	}
 	return raw, nil
 }
 
-func decodeError(err error) error {
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
-		return key.Invalid("body is not valid JSON")
-	case errors.As(err, &typ):
-		if typ.Field == "" {
-			return key.Invalid("body must be a JSON object")
-		}
-		return key.Invalid("field %q must be %s", typ.Field, jsonKind(typ.Type.Kind().String()))
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return key.Invalid("unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+// strict are the decoding options of every request body.
+var strict = jsonv2.JoinOptions(
+	jsonv2.RejectUnknownMembers(true),
+	jsontext.AllowDuplicateNames(false),
+	jsontext.AllowInvalidUTF8(false),
+)
+
+// Unmarshal decodes one JSON value into dst with Decode's rules, returning
+// errors whose messages are fit for a 400 response.
+func Unmarshal(data []byte, dst any) error {
+	if !utf8.Valid(data) {
+		return key.Invalid("body is not valid UTF-8")
 	}
-	var invalid *key.InvalidError
-	if errors.As(err, &invalid) {
-		return err
+	if err := jsonv2.Unmarshal(data, dst, strict); err != nil {
+		return decodeError(err, dst)
 	}
-	return key.Invalid("body is not valid: %s", strings.TrimPrefix(err.Error(), "json: "))
+	return nil
 }
 
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
+// decodeError turns a decoding error into a caller-safe message. It names a
+// member only when it is one of dst's documented fields, or a plain
+// identifier that cannot be a secret; otherwise it says where, not what.
+func decodeError(err error, dst any) error {
+	var invalid *key.InvalidError
+	if errors.As(err, &invalid) {
+		return invalid
+	}
+	var syntax *jsontext.SyntacticError
+	var sem *jsonv2.SemanticError
+	switch {
+	case errors.Is(err, jsontext.ErrDuplicateName):
+		if name, ok := safeName(pointerName(err)); ok {
+			return key.Invalid("field %q is given more than once", name)
+		}
+		return key.Invalid("a field is given more than once")
+	case errors.As(err, &syntax):
+		if strings.Contains(syntax.Err.Error(), "UTF-8") || strings.Contains(syntax.Err.Error(), "surrogate") {
+			return key.Invalid("body is not valid UTF-8")
+		}
+		if strings.Contains(syntax.Err.Error(), "after top-level value") {
+			return key.Invalid("body must hold a single JSON object")
+		}
+		return key.Invalid("body is not valid JSON")
+	case errors.Is(err, jsonv2.ErrUnknownName):
+		return UnknownField(pointerName(err), fieldNames(dst))
+	case errors.As(err, &sem):
+		name := topName(sem.JSONPointer)
+		if name == "" {
+			return key.Invalid("body must be a JSON object")
+		}
+		if !slices.Contains(fieldNames(dst), name) {
+			name, _ = safeName(name)
+		}
+		if name == "" {
+			return key.Invalid("a field has the wrong type")
+		}
+		if sem.GoType == nil {
+			return key.Invalid("field %q has the wrong type", name)
+		}
+		return key.Invalid("field %q must be %s", name, jsonKind(sem.GoType))
+	}
+	return key.Invalid("body is not valid JSON")
+}
+
+// DecodeField decodes the value of the body's field name into dst with
+// Decode's rules (for bodies read first into raw values, like a PATCH).
+func DecodeField(name string, v jsontext.Value, dst any) error {
+	err := jsonv2.Unmarshal(v, dst, strict)
+	if err == nil {
+		return nil
+	}
+	var invalid *key.InvalidError
+	var sem *jsonv2.SemanticError
+	switch {
+	case errors.As(err, &invalid):
+		return invalid
+	case errors.As(err, &sem) && sem.GoType != nil:
+		return key.Invalid("field %q must be %s", name, jsonKind(sem.GoType))
+	}
+	return key.Invalid("field %q has the wrong type", name)
+}
+
+// UnknownField is the error for a member dst does not have. A name that
+// matches a documented one but for case says so.
+func UnknownField(name string, known []string) error {
+	for _, k := range known {
+		if strings.EqualFold(k, name) {
+			return key.Invalid("unknown field; field names are case-sensitive: did you mean %q?", k)
+		}
+	}
+	if s, ok := safeName(name); ok {
+		return key.Invalid("unknown field %q", s)
+	}
+	return key.Invalid("the body has an unknown field")
+}
+
+// safeName returns name when it is a short plain identifier, one that is
+// fit to echo.
+func safeName(name string) (string, bool) {
+	if name == "" || len(name) > 40 || key.SecretShaped(name) {
+		return "", false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
+			return "", false
+		}
+	}
+	return name, true
+}
+
+// pointerName is the last member name of the JSON pointer an error names.
+func pointerName(err error) string {
+	var sem *jsonv2.SemanticError
+	var syntax *jsontext.SyntacticError
+	var p jsontext.Pointer
+	switch {
+	case errors.As(err, &sem):
+		p = sem.JSONPointer
+	case errors.As(err, &syntax):
+		p = syntax.JSONPointer
+	}
+	return p.LastToken()
+}
+
+// topName is the first member name of a JSON pointer: the body's field.
+func topName(p jsontext.Pointer) string {
+	for tok := range p.Tokens() {
+		return tok
+	}
+	return ""
+}
+
+// fieldNames lists the JSON member names of the struct dst points to.
+func fieldNames(dst any) []string {
+	t := reflect.TypeOf(dst)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	var names []string
+	for f := range t.Fields() {
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		names = append(names, name)
+	}
+	return names
+}
+
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
 		return "a string"
-	case "int", "int64", "int32", "float64", "uint", "uint64":
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer in range"
+	case reflect.Float32, reflect.Float64:
 		return "a number"
-	case "bool":
+	case reflect.Bool:
 		return "a boolean"
-	case "slice", "array":
+	case reflect.Slice, reflect.Array:
 		return "an array"
-	case "struct", "map", "ptr":
+	case reflect.Struct, reflect.Map:
 		return "an object"
 	}
 	return "of another type"

@@ -17,6 +17,7 @@ import (
 )
 
 func TestErrorTable(t *testing.T) {
+	secret := key.NewSecret(key.NewClientID(key.EnvTest))
 	var logs strings.Builder
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	cases := []struct {
@@ -29,7 +30,13 @@ func TestErrorTable(t *testing.T) {
 		{fmt.Errorf("wrapped: %w", key.Invalid("bad")), 400, "invalid_request", "bad"},
 		{ErrUnauthenticated, 401, "unauthenticated", "a valid token with sub and merchant_id is required"},
 		{ErrForbidden, 403, "forbidden", "your role may not do this"},
-		{fmt.Errorf("get: %w", key.NotFound("key", "ck_test_x")), 404, "not_found", "key ck_test_x not found"},
+		{fmt.Errorf("get: %w", key.NotFound("key", "ck_test_5Vq0000000000000000000")), 404, "not_found", "key ck_test_5Vq0000000000000000000 not found"},
+		{key.NotFound("key", "ck_test_x"), 404, "not_found", "key not found"},
+		{key.NotFound("key", secret), 404, "not_found", "key not found"},
+		{key.NotFound("delivery", "msg_"+strings.Repeat("a", 27)), 404, "not_found", "delivery msg_" + strings.Repeat("a", 27) + " not found"},
+		{key.NotFound("webhook endpoint", "we_"+secret), 404, "not_found", "webhook endpoint not found"},
+		{key.Invalid("bad value %s", secret), 400, "invalid_request", "the request is not valid"},
+		{key.Conflict("whsec_abc+/= is in use"), 409, "conflict", "the request conflicts with the current state"},
 		{key.Conflict("key ck_test_x is revoked"), 409, "conflict", "key ck_test_x is revoked"},
 		{ErrTooLarge, 413, "payload_too_large", "request bodies are limited to 65536 bytes"},
 		{&key.RateLimitedError{RetryAfter: 1500 * time.Millisecond}, 429, "rate_limited", "too many attempts; retry later"},
@@ -80,9 +87,24 @@ func TestDecode(t *testing.T) {
 		{name: "empty required", body: " ", wantErr: key.ErrInvalid, wantMsg: "a JSON body is required"},
 		{name: "syntax", body: `{"name":`, wantErr: key.ErrInvalid, wantMsg: "body is not valid JSON"},
 		{name: "unknown", body: `{"nam":"x"}`, wantErr: key.ErrInvalid, wantMsg: `unknown field "nam"`},
-		{name: "type", body: `{"count":"2"}`, wantErr: key.ErrInvalid, wantMsg: `field "count" must be a number`},
+		{name: "name differs in case", body: `{"Name":"x"}`, wantErr: key.ErrInvalid,
+			wantMsg: `unknown field; field names are case-sensitive: did you mean "name"?`},
+		{name: "case twin beside the real name", body: `{"name":"x","NAME":"y"}`, wantErr: key.ErrInvalid,
+			wantMsg: `unknown field; field names are case-sensitive: did you mean "name"?`},
+		{name: "duplicate", body: `{"name":"x","name":"y"}`, wantErr: key.ErrInvalid, wantMsg: `field "name" is given more than once`},
+		{name: "duplicate nested", body: `{"list":["a"],"count":1,"count":1}`, wantErr: key.ErrInvalid, wantMsg: `field "count" is given more than once`},
+		{name: "raw invalid UTF-8", body: "{\"name\":\"a\xff\"}", wantErr: key.ErrInvalid, wantMsg: "body is not valid UTF-8"},
+		{name: "invalid UTF-8 in a name", body: "{\"na\xc3me\":\"a\"}", wantErr: key.ErrInvalid, wantMsg: "body is not valid UTF-8"},
+		{name: "escaped lone surrogate", body: `{"name":"\ud800"}`, wantErr: key.ErrInvalid, wantMsg: "body is not valid UTF-8"},
+		{name: "escaped pair is fine", body: `{"name":"\ud83d\ude00"}`},
+		{name: "type", body: `{"count":"2"}`, wantErr: key.ErrInvalid, wantMsg: `field "count" must be an integer in range`},
+		{name: "fraction", body: `{"count":1.5}`, wantErr: key.ErrInvalid, wantMsg: `field "count" must be an integer in range`},
+		{name: "element type", body: `{"list":[1]}`, wantErr: key.ErrInvalid, wantMsg: `field "list" must be a string`},
 		{name: "array body", body: `[1]`, wantErr: key.ErrInvalid, wantMsg: "body must be a JSON object"},
 		{name: "trailing", body: `{} {}`, wantErr: key.ErrInvalid, wantMsg: "body must hold a single JSON object"},
+		{name: "secret-shaped unknown name is not echoed", body: `{"sk_test_abcdefghijklmnop":1}`, wantErr: key.ErrInvalid,
+			wantMsg: "the body has an unknown field"},
+		{name: "odd unknown name is not echoed", body: `{"a b\u202e":1}`, wantErr: key.ErrInvalid, wantMsg: "the body has an unknown field"},
 		{name: "too large", body: `{"name":"` + strings.Repeat("x", MaxBody) + `"}`, wantErr: ErrTooLarge},
 		{name: "too large b64", body: base64.StdEncoding.EncodeToString(make([]byte, MaxBody+1)), b64: true, wantErr: ErrTooLarge},
 	}
@@ -111,6 +133,11 @@ func TestActor(t *testing.T) {
 	full := func(role string) map[string]string {
 		return map[string]string{"sub": "u", "merchant_id": "m", "role": role}
 	}
+	with := func(k, v string) map[string]string {
+		c := full("admin")
+		c[k] = v
+		return c
+	}
 	cases := []struct {
 		claims map[string]string
 		need   Permission
@@ -123,6 +150,27 @@ func TestActor(t *testing.T) {
 		{map[string]string{"merchant_id": "m", "role": "admin"}, Read, ErrUnauthenticated},
 		{map[string]string{"sub": "u", "role": "admin"}, Read, ErrUnauthenticated},
 		{nil, Read, ErrUnauthenticated},
+		{with("merchant_id", "m_Ab-9_"), Write, nil},
+		{with("merchant_id", strings.Repeat("m", 64)), Write, nil},
+		{with("sub", "2f7c6a1e-93a4-4c0e-b7a1-2d0e5f3b9c11"), Write, nil},
+		{with("sub", "auth0|5f7c8ec7c33c6c004bbafe82"), Write, nil},
+		// HTTP API passes an array claim as "[a b]" and an object as JSON.
+		{with("merchant_id", "[m_a m_b]"), Read, ErrUnauthenticated},
+		{with("merchant_id", "[m_a]"), Read, ErrUnauthenticated},
+		{with("merchant_id", `{"id":"m_a"}`), Read, ErrUnauthenticated},
+		{with("merchant_id", strings.Repeat("m", 65)), Read, ErrUnauthenticated},
+		{with("merchant_id", "m a"), Read, ErrUnauthenticated},
+		{with("merchant_id", "m/../n"), Read, ErrUnauthenticated},
+		{with("merchant_id", "m\u0000"), Read, ErrUnauthenticated},
+		{with("merchant_id", "mé"), Read, ErrUnauthenticated},
+		{with("sub", "[u1 u2]"), Read, ErrUnauthenticated},
+		{with("sub", "{}"), Read, ErrUnauthenticated},
+		{with("sub", "u\nx"), Read, ErrUnauthenticated},
+		{with("sub", "u\xff"), Read, ErrUnauthenticated},
+		{with("sub", strings.Repeat("u", 256)), Read, ErrUnauthenticated},
+		{with("role", "[admin viewer]"), Read, ErrUnauthenticated},
+		{with("role", "[admin]"), Read, ErrUnauthenticated},
+		{with("role", `{"r":"admin"}`), Read, ErrUnauthenticated},
 	}
 	for i, c := range cases {
 		if _, err := Actor(mk(c.claims), c.need); !errors.Is(err, c.want) || (c.want == nil && err != nil) {

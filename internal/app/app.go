@@ -21,6 +21,7 @@ import (
 	"github.com/paykeys/paykeys/internal/delivery"
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/keysvc"
+	"github.com/paykeys/paykeys/internal/redact"
 	"github.com/paykeys/paykeys/internal/rotate"
 	"github.com/paykeys/paykeys/internal/secret"
 	"github.com/paykeys/paykeys/internal/store"
@@ -58,6 +59,10 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, error)
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
+	declared, err := DeclaredScopes(cfg)
+	if err != nil {
+		return nil, err
+	}
 	log := Logger(logOut, cfg.LogLevel)
 	a := &App{Config: cfg, AWS: awsCfg, Log: log, Dynamo: awsclient.DynamoDB(awsCfg, cfg.DynamoDBEndpoint)}
 	var opts []store.Option
@@ -80,7 +85,22 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, error)
 	a.Webhooks.Sender = a.Worker // test and retry send at once
 	a.API = &api.API{Keys: a.Keys, Webhooks: a.Webhooks, Audit: a.Store, Verifier: a.Engine, Log: log, Now: time.Now}
 	a.API.Usage, a.API.Counters = a.Usage, a.Store
+	a.API.Scopes = declared
 	return a, nil
+}
+
+// DeclaredScopes are the scopes keys may be granted: those the routes of
+// ROUTE_SCOPES require and those EXTRA_SCOPES lists.
+func DeclaredScopes(cfg config.Config) (key.DeclaredScopes, error) {
+	routes, err := authorizer.ParseRoutes(cfg.RouteScopes)
+	if err != nil {
+		return key.DeclaredScopes{}, fmt.Errorf("ROUTE_SCOPES: %w", err)
+	}
+	d, err := key.NewDeclaredScopes(append(routes.Scopes(), cfg.ExtraScopes...))
+	if err != nil {
+		return key.DeclaredScopes{}, fmt.Errorf("EXTRA_SCOPES: %w", err)
+	}
+	return d, nil
 }
 
 // Authorizer returns the API Gateway authorizer, with the route scopes of
@@ -116,6 +136,8 @@ func (a *App) Rotator() *rotate.Job {
 }
 
 // Logger is the JSON logger every function writes one line per decision to.
+// Anything shaped like a secret, in the message or any attribute, is
+// redacted before it is written.
 func Logger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	return slog.New(redact.Handler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})))
 }

@@ -213,7 +213,7 @@ func (h *Handler) decide(ctx context.Context, c call) (authz.Decision, bool, err
 	allow := err == nil && d.Code == key.CodeValid
 	attrs := []any{
 		"code", d.Code, "allow", allow, "mode", d.Mode, "key_id", d.ClientID,
-		"method", r.Method, "path", c.path, "scope", scope, "source_ip", c.sourceIP,
+		"method", r.Method, "path", key.RedactSecrets(c.path), "scope", scope, "source_ip", c.sourceIP,
 		"environment", r.Need.Environment, "cache_hit", d.CacheHit, "request_id", c.requestID,
 		"latency_us", time.Since(start).Microseconds(),
 	}

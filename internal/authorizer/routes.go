@@ -2,6 +2,7 @@ package authorizer
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/paykeys/paykeys/internal/key"
@@ -45,6 +46,17 @@ func ParseRoutes(s string) (Routes, error) {
 		rs = append(rs, routeScope{method: strings.ToUpper(method), segs: segs, scope: scope})
 	}
 	return rs, nil
+}
+
+// Scopes lists the scopes the routes require, each once, in route order.
+func (rs Routes) Scopes() []string {
+	var out []string
+	for _, r := range rs {
+		if !slices.Contains(out, r.scope) {
+			out = append(out, r.scope)
+		}
+	}
+	return out
 }
 
 // Scope returns the scope a request needs, and false when no route matches.

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/paykeys/paykeys/internal/key"
 )
 
 // Config is every setting the functions read.
@@ -22,11 +24,14 @@ type Config struct {
 	// ENVIRONMENT: the environment of the API behind the authorizer, test or
 	// live. There is no default: unset, the authorizer takes it from the
 	// stage variable environment, and refuses every request without one.
-	Environment      string
-	CacheTTL         time.Duration // CACHE_TTL: authorizer key cache, default 5m, at most 1h; 0 turns it off
-	CursorKey        []byte        // CURSOR_KEY: signs pagination cursors
-	RouteScopes      string        // ROUTE_SCOPES: "METHOD /path=scope;..." for the authorizer
-	PolicyForHTTPAPI bool          // AUTHORIZER_RESPONSE=iam: answer HTTP API events with IAM policies
+	Environment string
+	CacheTTL    time.Duration // CACHE_TTL: authorizer key cache, default 5m, at most 1h; 0 turns it off
+	CursorKey   []byte        // CURSOR_KEY: signs pagination cursors
+	RouteScopes string        // ROUTE_SCOPES: "METHOD /path=scope;..." for the authorizer
+	// EXTRA_SCOPES: resource:action scopes keys may be granted beside those
+	// ROUTE_SCOPES requires, separated by spaces, commas or semicolons.
+	ExtraScopes      []string
+	PolicyForHTTPAPI bool // AUTHORIZER_RESPONSE=iam: answer HTTP API events with IAM policies
 	// WEBHOOK_ALLOW_PRIVATE=true lets webhook endpoints be http and resolve
 	// to private and loopback addresses: local development only.
 	WebhookAllowPrivate bool
@@ -48,6 +53,12 @@ func Load(getenv func(string) string) (Config, error) {
 		RouteScopes:            getenv("ROUTE_SCOPES"),
 	}
 	var errs []error
+	c.ExtraScopes = strings.FieldsFunc(getenv("EXTRA_SCOPES"), func(r rune) bool {
+		return r == ' ' || r == ',' || r == ';' || r == '\t' || r == '\n'
+	})
+	if _, err := key.NewDeclaredScopes(c.ExtraScopes); err != nil {
+		errs = append(errs, fmt.Errorf("EXTRA_SCOPES: %w", err))
+	}
 	if c.TableName == "" {
 		errs = append(errs, errors.New("TABLE_NAME is required"))
 	}

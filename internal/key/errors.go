@@ -36,8 +36,13 @@ type PublicError struct {
 func (e *PublicError) Error() string { return e.Msg }
 func (e *PublicError) Unwrap() error { return e.Kind }
 
-// NotFound says which object was not found, in words safe to show.
+// NotFound says which object was not found, in words safe to show: the ID
+// is named only when it has one of our ID shapes (EchoableID), so a secret
+// or anything else pasted into a URL is never echoed.
 func NotFound(what, id string) error {
+	if !EchoableID(id) {
+		return &PublicError{Kind: ErrNotFound, Msg: what + " not found"}
+	}
 	return &PublicError{Kind: ErrNotFound, Msg: what + " " + id + " not found"}
 }
 

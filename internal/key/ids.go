@@ -7,7 +7,10 @@ import (
 
 // NewID returns prefix followed by 27 random base62 characters (~160 bits),
 // for event (msg_), endpoint (we_) and audit (aud_) identifiers.
-func NewID(prefix string) string { return prefix + randomBase62(27) }
+func NewID(prefix string) string { return prefix + randomBase62(randomIDLen) }
+
+// randomIDLen is the length of a NewID after its prefix.
+const randomIDLen = 27
 
 // NewVersionID returns a random UUIDv4, the secret store's version token.
 func NewVersionID() string {

@@ -120,18 +120,51 @@ func ParseStatus(s string) (Status, error) {
 	return "", Invalid("status must be one of active, disabled, expired, revoked")
 }
 
-// ValidateName checks a key's or endpoint's display name.
+// ValidateName checks a key's display name: 1..MaxNameLen characters of
+// valid UTF-8 with at least one visible character, and no control or format
+// characters (Unicode Cc and Cf: no bidi overrides, no zero-width characters),
+// so that a name shows as what it is.
 func ValidateName(name string) error {
 	n := utf8.RuneCountInString(name)
 	if !utf8.ValidString(name) || n < 1 || n > MaxNameLen {
-		return Invalid("name must be 1..%d characters", MaxNameLen)
+		return Invalid("name must be 1..%d characters of valid UTF-8", MaxNameLen)
 	}
-	for _, r := range name {
-		if unicode.IsControl(r) {
-			return Invalid("name must not contain control characters")
+	if err := checkText("name", name); err != nil {
+		return err
+	}
+	if !visible(name) {
+		return Invalid("name must have at least one visible character")
+	}
+	return nil
+}
+
+// ValidateText checks free text a caller names a thing with (a webhook
+// endpoint's description): valid UTF-8 with no control or format characters.
+func ValidateText(field, s string) error {
+	if !utf8.ValidString(s) {
+		return Invalid("%s must be valid UTF-8", field)
+	}
+	return checkText(field, s)
+}
+
+func checkText(field, s string) error {
+	for _, r := range s {
+		if unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) {
+			return Invalid("%s must not contain control or format characters (such as line breaks, bidi overrides or zero-width characters)", field)
 		}
 	}
 	return nil
+}
+
+// visible reports whether s has a character that shows: a graphic one that
+// is not a space.
+func visible(s string) bool {
+	for _, r := range s {
+		if unicode.IsGraphic(r) && !unicode.IsSpace(r) && !unicode.Is(unicode.Mn, r) && !unicode.Is(unicode.Me, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // ParseAuthModes validates auth modes; nil means both.

@@ -63,9 +63,9 @@ func ParseEventTypes(ts []string, given bool) ([]string, error) {
 		return nil, key.Invalid("event_types may hold at most %d entries", MaxEventTypes)
 	}
 	out := make([]string, 0, len(ts))
-	for _, t := range ts {
+	for i, t := range ts {
 		if !slices.Contains(EventTypes, t) && !slices.Contains(patterns, t) {
-			return nil, key.Invalid("event_types: unknown event type %q (known: %s, or the patterns * and key.*)", t, strings.Join(EventTypes, ", "))
+			return nil, key.Invalid("event_types[%d] is not a known event type (known: %s, or the patterns * and key.*)", i, strings.Join(EventTypes, ", "))
 		}
 		if !slices.Contains(out, t) {
 			out = append(out, t)
@@ -195,10 +195,15 @@ type URLs struct{ Sender *webhook.Sender }
 // CheckURL refuses a URL the sender would not deliver to.
 func (u URLs) CheckURL(ctx context.Context, raw string) error {
 	err := u.Sender.CheckHost(ctx, raw)
-	for _, public := range []error{webhook.ErrInvalidURL, webhook.ErrForbiddenAddress, webhook.ErrUnresolvable} {
-		if errors.Is(err, public) {
-			return key.Invalid("%s", err.Error())
-		}
+	// The sender's messages name the host; a message never echoes what the
+	// caller sent, so these say what is wrong without it.
+	switch {
+	case errors.Is(err, webhook.ErrInvalidURL):
+		return key.Invalid("%s", err.Error())
+	case errors.Is(err, webhook.ErrForbiddenAddress):
+		return key.Invalid("url host is, or resolves to, a private, loopback or reserved address")
+	case errors.Is(err, webhook.ErrUnresolvable):
+		return key.Invalid("url host does not resolve")
 	}
 	return err
 }

@@ -82,7 +82,7 @@ func checkDescription(d string) error {
 	if len([]rune(d)) > MaxDescription {
 		return key.Invalid("description must be at most %d characters", MaxDescription)
 	}
-	return nil
+	return key.ValidateText("description", d)
 }
 
 func audit(a keysvc.Actor, action, id string, now time.Time) *store.AuditRecord {
