@@ -78,15 +78,7 @@ func (k *Key) setSecret(secret string, version int, versionID string, now time.T
 }
 
 // CanReset says why a key's secret cannot be reset, or nil.
-func (k *Key) CanReset(now time.Time) error {
-	switch k.EffectiveStatus(now) {
-	case StatusRevoked:
-		return Conflict("key %s is revoked and cannot be reset", k.ID)
-	case StatusExpired:
-		return Conflict("key %s is expired and cannot be reset", k.ID)
-	}
-	return nil
-}
+func (k *Key) CanReset(now time.Time) error { return k.final(now, "reset") }
 
 // ValidateGrace checks a reset's grace period.
 func ValidateGrace(grace time.Duration) error {

@@ -99,12 +99,14 @@ func (k *Key) Apply(p Patch, now time.Time) (*Key, Change, error) {
 }
 
 // CanChange says why a key cannot be patched as of now, or nil.
-func (k *Key) CanChange(now time.Time) error {
-	switch k.EffectiveStatus(now) {
-	case StatusRevoked:
-		return Conflict("key %s is revoked and cannot be changed", k.ID)
-	case StatusExpired:
-		return Conflict("key %s is expired and cannot be changed", k.ID)
+func (k *Key) CanChange(now time.Time) error { return k.final(now, "changed") }
+
+// final refuses to alter a key that is revoked or expired as of now: both are
+// for good.
+func (k *Key) final(now time.Time, done string) error {
+	switch s := k.EffectiveStatus(now); s {
+	case StatusRevoked, StatusExpired:
+		return Conflict("key %s is %s and cannot be %s", k.ID, s, done)
 	}
 	return nil
 }

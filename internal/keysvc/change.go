@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/retry"
 	"github.com/paykeys/paykeys/internal/store"
 )
 
@@ -24,7 +25,7 @@ func (s *Service) retry(ctx context.Context, a Actor, id string, op func(k *key.
 		if attempt >= s.MaxAttempts {
 			return key.Conflict("key %s is being changed concurrently; retry", id)
 		}
-		if err := backoff(ctx, attempt); err != nil {
+		if err := retry.Pause(ctx, attempt); err != nil {
 			return err
 		}
 	}

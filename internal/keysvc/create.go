@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/retry"
 	"github.com/paykeys/paykeys/internal/store"
 )
 
@@ -87,7 +88,7 @@ func (s *Service) createKey(ctx context.Context, k *key.Key, x store.Extras) err
 		if !errors.Is(err, store.ErrStale) || attempt >= s.MaxAttempts {
 			return err
 		}
-		if err := backoff(ctx, attempt); err != nil {
+		if err := retry.Pause(ctx, attempt); err != nil {
 			return err
 		}
 	}

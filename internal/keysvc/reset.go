@@ -3,7 +3,6 @@ package keysvc
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/paykeys/paykeys/internal/key"
@@ -72,18 +71,5 @@ func (s *Service) settle(ctx context.Context, want *key.Key) (*key.Key, error) {
 			return cur, nil
 		}
 		want = cur
-	}
-}
-
-// backoff waits a short, jittered time before retry attempt n+1.
-func backoff(ctx context.Context, n int) error {
-	d := time.Duration(5*n+rand.IntN(20*n)) * time.Millisecond
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/paykeys/paykeys/internal/retry"
 )
 
 // Promote retry bounds: each round reads the labels and moves what is out of
@@ -55,7 +57,7 @@ func (s *Store) Promote(ctx context.Context, clientID, currentVersionID, previou
 	var lastConflict error
 	for round := 0; round < promoteRounds; round++ {
 		if round > 0 && lastConflict != nil {
-			if err := sleep(ctx, backoff(round)); err != nil {
+			if err := retry.Sleep(ctx, backoff(round)); err != nil {
 				return fmt.Errorf("secret %s: promote: %w", clientID, err)
 			}
 		}
@@ -251,15 +253,4 @@ func backoff(round int) time.Duration {
 	d := promoteBackoffMin << min(round, 5)
 	d = min(d, promoteBackoffMax)
 	return d/2 + rand.N(d/2+1)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/paykeys/paykeys/internal/retry"
 )
 
 // retireRounds bounds Retire's read-and-move rounds.
@@ -52,7 +54,7 @@ func (s *Store) Retire(ctx context.Context, clientID, versionID, currentVersionI
 	var lastConflict error
 	for round := 0; round < retireRounds; round++ {
 		if lastConflict != nil {
-			if err := sleep(ctx, backoff(round)); err != nil {
+			if err := retry.Sleep(ctx, backoff(round)); err != nil {
 				return fmt.Errorf("secret %s: retire: %w", clientID, err)
 			}
 		}

@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"time"
 
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/keysvc"
+	"github.com/paykeys/paykeys/internal/retry"
 	"github.com/paykeys/paykeys/internal/store"
 	"github.com/paykeys/paykeys/internal/webhook"
 )
@@ -123,7 +123,7 @@ func (s *Service) Create(ctx context.Context, a keysvc.Actor, p CreateParams) (*
 		if !errors.Is(err, store.ErrStale) || attempt >= s.MaxAttempts {
 			break
 		}
-		if err = pause(ctx, attempt); err != nil {
+		if err = retry.Pause(ctx, attempt); err != nil {
 			break
 		}
 	}
@@ -138,18 +138,6 @@ func (s *Service) Create(ctx context.Context, a keysvc.Actor, p CreateParams) (*
 		return nil, "", fmt.Errorf("create endpoint %s: %w", e.ID, err)
 	}
 	return e, secret, nil
-}
-
-// pause waits a short, jittered time before retry attempt n+1.
-func pause(ctx context.Context, n int) error {
-	t := time.NewTimer(time.Duration(5*n+rand.IntN(20*n)) * time.Millisecond)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // cleanup deletes a signing secret no endpoint points to.
