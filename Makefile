@@ -36,6 +36,7 @@ ROTATE_INTERVAL ?= 30s
 MAX_KEYS_PER_MERCHANT ?= 500
 MERCHANT ?= m_demo
 ROLE ?= admin
+SUB ?= user_dev
 export DYNAMODB_PORT MOTO_PORT
 
 LOCAL_ENV := \
@@ -72,7 +73,7 @@ help: ## List the targets
 	@awk 'BEGIN { FS = ":[^#]*## " } /^[a-zA-Z0-9_%-]+:[^#]*## / { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 	@echo
 	@echo 'Variables: DYNAMODB_PORT=$(DYNAMODB_PORT) MOTO_PORT=$(MOTO_PORT) PORT=$(PORT) FUZZTIME=$(FUZZTIME)'
-	@echo '           MERCHANT=$(MERCHANT) ROLE=$(ROLE) (token), EVENT=<file> (invoke-%), GUIDED=1 (deploy)'
+	@echo '           MERCHANT=$(MERCHANT) ROLE=$(ROLE) SUB=$(SUB) (token), EVENT=<file> (invoke-%), GUIDED=1 (deploy)'
 	@echo '           KEYS=$(KEYS) DUE=$(DUE) (rotate-load)'
 	@echo 'SAM builds each function with build-<Name>Function (ARTIFACTS_DIR, default bin/<name>).'
 
@@ -198,11 +199,12 @@ dev: tools ## Serve the API on 127.0.0.1:PORT (3000) against the local stack; Ct
 	$(WITH_STACK) env $(DEV_ENV) $(CACHE)/bin/gateway
 
 # Built rather than go run, so that a refusal (ROLE=bogus) is the tool's own
-# message and exit status. MERCHANT= or ROLE= (empty) leaves that claim out.
+# message and exit status. MERCHANT=, ROLE= or SUB= (empty) leaves that claim
+# out. SUB names the portal user, so two users of one merchant can be tried.
 .PHONY: token
-token: ## Print a dev JWT for make dev (MERCHANT=m_demo ROLE=admin; ROLE is root, admin, developer or viewer)
+token: ## Print a dev JWT for make dev (MERCHANT=m_demo ROLE=admin SUB=user_dev; ROLE is root, admin, developer or viewer)
 	@go build -o $(CACHE)/bin/gateway-token ./infra/gateway
-	@DEV_JWT_SECRET=$(call sq,$(DEV_JWT_SECRET)) $(CACHE)/bin/gateway-token token -merchant=$(call sq,$(MERCHANT)) -role=$(call sq,$(ROLE))
+	@DEV_JWT_SECRET=$(call sq,$(DEV_JWT_SECRET)) $(CACHE)/bin/gateway-token token -merchant=$(call sq,$(MERCHANT)) -role=$(call sq,$(ROLE)) -sub=$(call sq,$(SUB))
 
 # The rotate job runs in-process against the local stack, with make dev's
 # settings (so on its table while make dev runs); this explicit rule wins

@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,7 +19,8 @@ func TestGatewayClaimShapes(t *testing.T) {
 	tg := newTestGateway(t, nil, &Backend{Handlers: map[string]Handler{"keys": Handler(h)}})
 	base := func() jwt.MapClaims {
 		return jwt.MapClaims{"sub": "u1", "merchant_id": "m_a", "role": "viewer",
-			"iss": localIssuer, "aud": localAudience, "iat": testNow.Unix(), "exp": testNow.Add(time.Hour).Unix()}
+			"iss": localIssuer, "aud": localAudience,
+			"iat": testNow.Unix(), "exp": testNow.Add(time.Hour).Unix()}
 	}
 	cases := []struct {
 		name  string
@@ -45,6 +47,10 @@ func TestGatewayClaimShapes(t *testing.T) {
 				headers: map[string]string{"Authorization": "Bearer " + tok}})
 			if res.StatusCode != c.want {
 				t.Fatalf("status = %d %s, want %d", res.StatusCode, body, c.want)
+			}
+			// The functions refuse the claims, not the gateway the token.
+			if !strings.Contains(body, `"error":{`) {
+				t.Errorf("body = %s, want the functions' error body", body)
 			}
 		})
 	}

@@ -16,6 +16,12 @@ func TestRedactSecrets(t *testing.T) {
 		{"/demo/whsec_ab%2Bc%2Fd%3D", "/demo/" + Redacted},
 		{"ck_test_5Vq0000000000000000000 is public", "ck_test_5Vq0000000000000000000 is public"},
 		{"task_sk_other", "task_sk_other"},
+		{"/v1/keys/sk%5Ftest%5F" + sk[8:], "/v1/keys/" + Redacted},
+		{"/demo/x?q=paykeys%5fsk%5flive%5f" + sk[8:] + "&a=1", "/demo/x?q=" + Redacted + "&a=1"},
+		{"/demo/SK_TEST_" + sk[8:], "/demo/" + Redacted},
+		{"POST " + strings.ToUpper(sk), "POST " + Redacted},
+		{"sk%5Fother", "sk%5Fother"},
+		{"desk_test_", "desk_test_"},
 		{"nothing here", "nothing here"},
 	}
 	for _, c := range cases {
