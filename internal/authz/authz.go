@@ -40,9 +40,10 @@ type Feed interface {
 	Changes(ctx context.Context, since time.Time) (entries []key.FeedEntry, complete bool, err error)
 }
 
-// refreshAfter is how old a cached key must be before a secret that does not
-// match it makes the engine read the key again: a reset's new secret works at
-// once, while garbage costs at most one read per key per interval.
+// refreshAfter is how old a re-read copy of a key must be before a secret that
+// does not match it makes the engine read the key again. A copy cached the
+// ordinary way is re-read at once, so a reset's new secret works at once,
+// while garbage costs at most one read per key per interval.
 const refreshAfter = time.Second
 
 // NonceLifetime is how long a nonce is remembered: longer than the ±300 s
@@ -337,8 +338,9 @@ func (e *Engine) check(d Decision, k *key.Key, m key.SecretMatch, r Request, now
 }
 
 type cachedKey struct {
-	k  *key.Key
-	at time.Time
+	k        *key.Key
+	at       time.Time
+	reloaded bool // read again because a secret did not match the copy before it
 }
 
 // secretSet holds the secret versions of one key read so far.
@@ -349,12 +351,14 @@ type secretSet struct {
 
 // withKey finds the key and passes it to prove, which reports whether the
 // caller proved they hold its secret. When a cached key was not proven and
-// is older than refreshAfter, the key is read again and proven once more, so
-// a secret issued since it was cached is not refused. d records the client
-// ID's cache use; a key that does not exist leaves prove uncalled.
+// was not itself re-read in the last refreshAfter, the key is read again and
+// proven once more, so a secret issued since it was cached is not refused.
+// d records the client ID's cache use; a key that does not exist leaves
+// prove uncalled.
 func (e *Engine) withKey(ctx context.Context, id string, now time.Time, d *Decision, prove func(*key.Key) (bool, error)) error {
 	e.follow(ctx)
-	k, at, hit, err := e.key(ctx, id, false)
+	c, hit, err := e.key(ctx, id, false)
+	k := c.k
 	d.CacheHit = hit
 	if hit {
 		e.stats.Hits.Add(1)
@@ -365,10 +369,11 @@ func (e *Engine) withKey(ctx context.Context, id string, now time.Time, d *Decis
 		return err
 	}
 	ok, err := prove(k)
-	if ok || err != nil || !hit || now.Sub(at) < refreshAfter {
+	if ok || err != nil || !hit || c.reloaded && now.Sub(c.at) < refreshAfter {
 		return err
 	}
-	fresh, _, _, err := e.key(ctx, id, true)
+	f, _, err := e.key(ctx, id, true)
+	fresh := f.k
 	if err != nil || fresh == nil || fresh.Revision == k.Revision {
 		return err
 	}
@@ -376,16 +381,17 @@ func (e *Engine) withKey(ctx context.Context, id string, now time.Time, d *Decis
 	return err
 }
 
-// key returns the key with this client ID, nil if there is none, with when
-// it was read; reload skips the cache.
-func (e *Engine) key(ctx context.Context, id string, reload bool) (*key.Key, time.Time, bool, error) {
+// key returns the key with this client ID (c.k is nil if there is none),
+// with when it was read, and whether it came from the cache; reload skips
+// the cache.
+func (e *Engine) key(ctx context.Context, id string, reload bool) (cachedKey, bool, error) {
 	now := e.Now()
 	if !reload {
 		if c, ok := e.known.get(id, now); ok {
-			return c.k, c.at, true, nil
+			return c, true, nil
 		}
 		if _, ok := e.unknown.get(id, now); ok {
-			return nil, time.Time{}, true, nil
+			return cachedKey{}, true, nil
 		}
 	}
 	v, err, _ := e.flight.Do(id, func() (any, error) {
@@ -403,7 +409,7 @@ func (e *Engine) key(ctx context.Context, id string, reload bool) (*key.Key, tim
 		case err != nil:
 			return nil, fmt.Errorf("get key %s: %w", id, err)
 		}
-		c := cachedKey{k: k, at: e.Now()}
+		c := cachedKey{k: k, at: e.Now(), reloaded: reload}
 		// A read that began before a change the feed has already shown
 		// returns the old revision: use it once, never cache it.
 		if newest, seen := e.newest.get(id, c.at); !e.noCache && (!seen || k.Revision >= newest) {
@@ -412,10 +418,9 @@ func (e *Engine) key(ctx context.Context, id string, reload bool) (*key.Key, tim
 		return c, nil
 	})
 	if err != nil {
-		return nil, time.Time{}, false, err
+		return cachedKey{}, false, err
 	}
-	c := v.(cachedKey)
-	return c.k, c.at, false, nil
+	return v.(cachedKey), false, nil
 }
 
 func (e *Engine) secretOf(ctx context.Context, id, versionID string) ([]byte, error) {

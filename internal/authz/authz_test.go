@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -225,9 +226,9 @@ func (alwaysFresh) UseNonce(context.Context, string, string, time.Time, time.Tim
 	return true, nil
 }
 
-// A secret issued after the key was cached works as soon as the cached copy
-// is a second old, for bearer and signed requests alike; an unproven secret
-// costs at most one extra read per key per second.
+// A secret issued after the key was cached works at once, for bearer and
+// signed requests alike; an unproven secret costs at most one extra read per
+// key per second.
 func TestNewSecretRefreshesCachedKey(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -257,25 +258,36 @@ func TestNewSecretRefreshesCachedKey(t *testing.T) {
 			f.secret = iss.Secret
 			reads := f.keys.calls.Load()
 
-			if d, _ := f.e.Decide(ctx, tt.request(f, "nonce-bbbbbbbbbbbbbbbb")); d.Code == key.CodeValid {
-				t.Fatal("a cached copy younger than refreshAfter was re-read")
-			}
-			clock = now.Add(refreshAfter)
-			d, err := f.e.Decide(ctx, tt.request(f, "nonce-cccccccccccccccc"))
+			// The new secret works at once, with one read, however young the
+			// cached copy.
+			d, err := f.e.Decide(ctx, tt.request(f, "nonce-bbbbbbbbbbbbbbbb"))
 			if err != nil || d.Code != key.CodeValid || d.SecretVersion != 2 {
-				t.Fatalf("after refresh: %+v %v", d, err)
+				t.Fatalf("right after the reset: %+v %v", d, err)
 			}
 			if got := f.keys.calls.Load() - reads; got != 1 {
 				t.Errorf("reads = %d, want 1", got)
 			}
-			// The refreshed copy is the cache's now: garbage for the same key
-			// re-reads at most once a second.
-			f.secret = next.ID // not its secret
+			// The refreshed copy is the cache's now: well-formed garbage for
+			// the same key re-reads at most once a second.
+			body := "sk_test_" + next.ID[len("ck_test_"):] + strings.Repeat("0", 33)
+			garbage := Request{Bearer: body + key.Checksum(body), Need: f.need}
+			if _, ok := key.ParseSecret(garbage.Bearer); !ok {
+				t.Fatal("the garbage secret is not well formed")
+			}
 			for range 5 {
-				f.e.Decide(ctx, Request{Bearer: "sk_test_" + next.ID[len("ck_test_"):] + "0000000000000000000000000000000000000000", Need: f.need})
+				if d, _ := f.e.Decide(ctx, garbage); d.Code != key.CodeNotFound {
+					t.Fatalf("garbage: %s", d.Code)
+				}
 			}
 			if got := f.keys.calls.Load() - reads; got != 1 {
 				t.Errorf("reads after garbage = %d, want 1", got)
+			}
+			clock = now.Add(refreshAfter)
+			for range 5 {
+				f.e.Decide(ctx, garbage)
+			}
+			if got := f.keys.calls.Load() - reads; got != 2 {
+				t.Errorf("reads after garbage a second later = %d, want 2", got)
 			}
 		})
 	}
