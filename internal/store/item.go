@@ -354,6 +354,31 @@ func (d *decoder) strings(name string) []string {
 	return nil
 }
 
+func (d *decoder) int64s(name string) []int64 {
+	switch v := d.item[name].(type) {
+	case *types.AttributeValueMemberL:
+		out := make([]int64, 0, len(v.Value))
+		for _, e := range v.Value {
+			n, ok := e.(*types.AttributeValueMemberN)
+			if !ok {
+				d.fail(name, "a list of numbers")
+				return nil
+			}
+			i, err := strconv.ParseInt(n.Value, 10, 64)
+			if err != nil {
+				d.fail(name, "a list of integers")
+				return nil
+			}
+			out = append(out, i)
+		}
+		return out
+	case nil:
+		return nil
+	}
+	d.fail(name, "a list of numbers")
+	return nil
+}
+
 // keyFromItem decodes a key item.
 func keyFromItem(item map[string]types.AttributeValue) (*key.Key, error) {
 	d := &decoder{item: item}

@@ -677,39 +677,48 @@ func TestRateLimit(t *testing.T) {
 	s := testStore(t)
 	ctx := testenv.Context(t)
 	start := time.Unix(time.Now().Unix()/60*60, 0)
-	now := start.Add(time.Second)
-	for i := 1; i <= 11; i++ {
-		allowed, retry, err := s.RateLimit(ctx, "verify#k1", 10, time.Minute, now)
+	try := func(name string, at time.Time) (bool, time.Duration) {
+		t.Helper()
+		allowed, retry, err := s.RateLimit(ctx, name, 10, time.Minute, at)
 		if err != nil {
 			t.Fatal(err)
 		}
+		return allowed, retry
+	}
+	for i := 1; i <= 11; i++ {
+		allowed, retry := try("verify#k1", start.Add(time.Second))
 		if want := i <= 10; allowed != want {
 			t.Fatalf("try %d: allowed = %v", i, allowed)
 		}
-		if !allowed && retry < time.Second {
-			t.Errorf("try %d: retryAfter = %v", i, retry)
+		if !allowed && retry != time.Minute {
+			t.Errorf("try %d: retryAfter = %v, want 1m0s", i, retry)
 		}
 	}
 	// Another name has its own count.
-	if allowed, _, err := s.RateLimit(ctx, "verify#k2", 10, time.Minute, now); err != nil || !allowed {
-		t.Errorf("other name: %v, %v", allowed, err)
+	if allowed, _ := try("verify#k2", start.Add(time.Second)); !allowed {
+		t.Error("another name was refused")
 	}
-	// Early in the next window the previous one still weighs: 11*(1-1/60)+1 > 10.
-	allowed, retry, err := s.RateLimit(ctx, "verify#k1", 10, time.Minute, start.Add(61*time.Second))
-	if err != nil || allowed || retry < time.Second {
-		t.Errorf("next window: allowed %v, retry %v, %v", allowed, retry, err)
+	// A rolling minute: refused until the first tries are a minute old.
+	if allowed, retry := try("verify#k1", start.Add(60*time.Second)); allowed || retry != time.Second {
+		t.Errorf("59 s after: allowed %v, retry %v", allowed, retry)
 	}
-	// Two windows later it is forgotten.
-	if allowed, _, err := s.RateLimit(ctx, "verify#k1", 10, time.Minute, start.Add(181*time.Second)); err != nil || !allowed {
-		t.Errorf("two windows later: %v, %v", allowed, err)
+	if allowed, _ := try("verify#k1", start.Add(61*time.Second)); !allowed {
+		t.Error("a minute after the first tries: refused")
 	}
-	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: itemKey(ratePK("verify#k1"), strconv.FormatInt(start.Unix(), 10))})
-	if err != nil {
-		t.Fatal(err)
+
+	// Tries bunched at the end of a fixed window do not buy a second batch at
+	// the start of the next one.
+	late := start.Add(59 * time.Second)
+	for range 10 {
+		if allowed, _ := try("verify#k3", late); !allowed {
+			t.Fatal("a try within the limit was refused")
+		}
 	}
-	if n, ttl := out.Item[rCount], out.Item[attrTTL]; n == nil || n.(*types.AttributeValueMemberN).Value != "11" ||
-		ttl.(*types.AttributeValueMemberN).Value != strconv.FormatInt(start.Unix()+120, 10) {
-		t.Errorf("window item = %v", out.Item)
+	for i := range 9 {
+		at := late.Add(time.Duration(2+6*i) * time.Second)
+		if allowed, _ := try("verify#k3", at); allowed {
+			t.Fatalf("try at +%v after 10 in a minute was allowed", at.Sub(late))
+		}
 	}
 }
 

@@ -191,52 +191,6 @@ func TestCursor(t *testing.T) {
 	}
 }
 
-func TestSlidingWindow(t *testing.T) {
-	const w = time.Minute
-	for _, tc := range []struct {
-		name       string
-		prev, cur  int64
-		limit      int
-		elapsed    time.Duration
-		allowed    bool
-		retryAfter time.Duration
-	}{
-		{name: "first try", cur: 1, limit: 10, elapsed: time.Second, allowed: true},
-		{name: "tenth try", cur: 10, limit: 10, elapsed: time.Second, allowed: true},
-		{name: "eleventh try waits for the next window", cur: 11, limit: 10, elapsed: 10 * time.Second,
-			allowed: false, retryAfter: 50*time.Second + 11*time.Second}, // 60*(1-9/11) = 10.9s, rounded up
-		{name: "previous window weighs fully at the start", prev: 10, cur: 1, limit: 10, allowed: false,
-			retryAfter: 12 * time.Second}, // 10*(1-t/60)+2 <= 10  →  t >= 12s
-		{name: "previous window weighs half at the middle", prev: 10, cur: 5, limit: 10, elapsed: 30 * time.Second, allowed: true},
-		{name: "previous window decayed", prev: 10, cur: 5, limit: 10, elapsed: 31 * time.Second, allowed: true},
-		{name: "previous window barely over", prev: 10, cur: 6, limit: 10, elapsed: 30 * time.Second, allowed: false,
-			retryAfter: 12 * time.Second}, // 10*(1-t/60)+7 <= 10  →  t >= 42s
-		{name: "limit one", cur: 2, limit: 1, elapsed: 59 * time.Second, allowed: false,
-			retryAfter: 61 * time.Second}, // 1s left, then 2*(1-t/60)+1 <= 1  →  t >= 60s
-		{name: "retry is at least a second", prev: 120, cur: 1, limit: 60, elapsed: 30400 * time.Millisecond, allowed: false,
-			retryAfter: time.Second}, // 120*(1-t/60)+2 <= 60  →  t >= 31s, 0.6s away
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			allowed, retry := slidingWindow(tc.prev, tc.cur, tc.limit, w, tc.elapsed)
-			if allowed != tc.allowed {
-				t.Fatalf("allowed = %v, want %v", allowed, tc.allowed)
-			}
-			if allowed {
-				if retry != 0 {
-					t.Errorf("retryAfter = %v for an allowed try", retry)
-				}
-				return
-			}
-			if retry < time.Second || retry%time.Second != 0 || retry > 2*w {
-				t.Errorf("retryAfter = %v: want whole seconds in [1s, 2w]", retry)
-			}
-			if tc.retryAfter != 0 && retry != tc.retryAfter {
-				t.Errorf("retryAfter = %v, want %v", retry, tc.retryAfter)
-			}
-		})
-	}
-}
-
 // fakeAPI records the transaction it is given and answers with err.
 type fakeAPI struct {
 	API
