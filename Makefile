@@ -137,10 +137,27 @@ define lambda_build
 .PHONY: build-$(1)Function
 build-$(1)Function: ARTIFACTS_DIR ?= bin/$(call lc,$(1))
 build-$(1)Function:
-	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags='-s -w' \
+	GOOS=linux GOARCH=$$(or $$(GOARCH_OVERRIDE),arm64) CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags='-s -w' \
 		-o $$(ARTIFACTS_DIR)/bootstrap ./functions/$(call lc,$(1))
 endef
 $(foreach f,$(FUNCTIONS),$(eval $(call lambda_build,$(f))))
+
+# The same binaries for this machine's architecture, which the Lambda Runtime
+# Interface Emulator runs under make dev, make invoke-<fn> and the end-to-end
+# test: $(HOST_BIN)/<name>/bootstrap.
+HOST_ARCH := $(shell go env GOHOSTARCH 2>/dev/null || echo amd64)
+HOST_BIN := $(CACHE)/bin/lambda
+RIE_ARCH := $(if $(filter arm64,$(HOST_ARCH)),arm64,x86_64)
+RIE_POOL ?= 2
+# The emulator ships in the SAM CLI wheel; $(call rie) finds it once the venv exists.
+rie = $(firstword $(wildcard $(VENV)/lib/python3*/site-packages/samcli/local/rapid/aws-lambda-rie-$(RIE_ARCH)))
+
+.PHONY: functions-host
+functions-host: ## Build every Lambda bootstrap for this machine into infra/.cache/bin/lambda/<name> (make dev runs them)
+	@for f in $(call lc,$(FUNCTIONS)); do \
+		$(MAKE) build-$$(printf '%s' "$$f" | awk '{ print toupper(substr($$0, 1, 1)) substr($$0, 2) }')Function \
+			GOARCH_OVERRIDE=$(HOST_ARCH) ARTIFACTS_DIR=$(abspath $(HOST_BIN))/$$f; \
+	done
 
 .PHONY: vet
 vet: ## go vet, integration tests included
@@ -192,10 +209,17 @@ bench: ## go test -bench . -benchmem ./...
 # even after the gateway shut down cleanly. Ctrl-C stops the gateway (in-flight
 # requests finish), then the stack, and the recipe exits 0; make itself still
 # reports the interrupt, as GNU make always does when it gets SIGINT.
+#
+# By default every function runs as its real bootstrap (built for this
+# machine) under the Lambda Runtime Interface Emulator, RIE_POOL emulators per
+# function; INPROCESS=1 runs the handlers inside the gateway instead, to debug
+# them with breakpoints.
+EMULATOR_ENV = RIE=$(or $(abspath $(call rie)),$(error no aws-lambda-rie-$(RIE_ARCH) in $(VENV); run make tools)) \
+	LAMBDA_BIN=$(abspath $(HOST_BIN)) RIE_POOL=$(RIE_POOL)
 .PHONY: dev
-dev: tools ## Serve the API on 127.0.0.1:PORT (3000) against the local stack; Ctrl-C stops both
+dev: tools $(if $(INPROCESS),,functions-host) ## Serve the API on 127.0.0.1:PORT (3000) against the local stack; Ctrl-C stops both (INPROCESS=1: handlers in-process)
 	go build -o $(CACHE)/bin/gateway ./infra/gateway
-	$(WITH_STACK) env $(DEV_ENV) $(CACHE)/bin/gateway
+	$(WITH_STACK) env $(DEV_ENV) $(if $(INPROCESS),,$(EMULATOR_ENV)) $(CACHE)/bin/gateway
 
 # Built rather than go run, so that a refusal (ROLE=bogus) is the tool's own
 # message and exit status. MERCHANT= or ROLE= (empty) leaves that claim out.

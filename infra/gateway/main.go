@@ -22,6 +22,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -83,6 +84,9 @@ type serveOptions struct {
 	port     int
 	secret   []byte
 	region   string
+	// registry loads the functions: handlers (wiring.go, in-process), or
+	// emulatorRegistry (emulator.go) when RIE names the emulator.
+	mode string
 	// registry loads the functions; handlers (wiring.go) unless a test sets it.
 	registry func(context.Context) (map[string]Handler, func(context.Context) error, func(), error)
 	// onListen, if set, is told the address once the listener is open.
@@ -111,13 +115,28 @@ func parseServeFlags(name string, args []string, getenv func(string) string, std
 		fmt.Fprintln(stderr, err)
 		return serveOptions{}, err
 	}
-	return serveOptions{
+	opts := serveOptions{
 		template: *template,
 		port:     p,
 		secret:   devJWTSecret(getenv),
 		region:   envOr(getenv, "AWS_REGION", defaultRegion),
 		registry: handlers,
-	}, nil
+	}
+	rie, binDir, pool, err := emulatorSettings(getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return serveOptions{}, err
+	}
+	if rie != "" {
+		opts.mode = fmt.Sprintf("emulator (%d per function)", pool)
+		opts.registry = emulatorRegistry(rie, binDir, pool, func(name string) string {
+			if name == "TEMPLATE" {
+				return *template
+			}
+			return getenv(name)
+		}, slog.Default())
+	}
+	return opts, nil
 }
 
 func envOr(getenv func(string) string, name, def string) string {
@@ -207,7 +226,7 @@ func loadBackend(ctx context.Context, gw *Gateway, opts serveOptions, logger *sl
 		logger.Warn("no handler for function " + name)
 	}
 	gw.SetBackend(b)
-	logger.Info("functions loaded", "handlers", len(hs), "authorizers", len(b.Authorizers))
+	logger.Info("functions loaded", "mode", cmp.Or(opts.mode, "in-process"), "handlers", len(hs), "authorizers", len(b.Authorizers))
 	return nil
 }
 
