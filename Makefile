@@ -3,7 +3,7 @@
 # Everything `make tools` installs (a Python venv with moto and the SAM CLI,
 # DynamoDB Local, Maven's downloads) lives in infra/.cache, which git ignores;
 # each install leaves a stamp file there, so a second run does nothing.
-# Nothing here needs Docker except invoke-%.
+# Nothing here needs Docker.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -228,13 +228,6 @@ token: ## Print a dev JWT for make dev (MERCHANT=m_demo ROLE=admin; ROLE is root
 	@go build -o $(CACHE)/bin/gateway-token ./infra/gateway
 	@DEV_JWT_SECRET=$(call sq,$(DEV_JWT_SECRET)) $(CACHE)/bin/gateway-token token -merchant=$(call sq,$(MERCHANT)) -role=$(call sq,$(ROLE))
 
-# The rotate job runs in-process against the local stack, with make dev's
-# settings (so on its table while make dev runs); this explicit rule wins
-# over invoke-% for it.
-.PHONY: invoke-rotate
-invoke-rotate: ## Run the scheduled lifecycle job (rotate) once against the local stack
-	$(WITH_STACK) env $(DEV_ENV) go run ./infra/gateway rotate
-
 # Load run of the rotate job: KEYS keys bulk-written into a fresh table,
 # the fraction DUE of them due, then one timed run.
 KEYS ?= 100000
@@ -243,9 +236,15 @@ DUE ?= 0.1
 rotate-load: ## Time one rotate run over KEYS (100000) keys in DynamoDB Local, DUE (0.1) of them due
 	$(WITH_STACK) env $(LOCAL_ENV) go run ./infra/gateway rotate-load -keys $(KEYS) -due $(DUE)
 
-invoke-%: sam-build ## sam local invoke with the function's first sample event (needs Docker): make invoke-create
-	$(SAM) local invoke $(call ucfirst,$*)Function \
-		--event $(or $(EVENT),$(firstword $(sort $(wildcard events/$*/*.json))),$(error no sample event in events/$*/; pass EVENT=<file>))
+# One invocation of a function's real bootstrap (built for this machine)
+# under the Runtime Interface Emulator, with make dev's settings, against the
+# local stack (so on make dev's table while it runs). No Docker.
+invoke-%: tools ## Invoke a function's binary once: make invoke-rotate, make invoke-authorize EVENT=events/authorize/http-hmac.json
+	@test -d functions/$* || { echo "no function $* (functions/$*)"; exit 2; }
+	$(MAKE) build-$(call ucfirst,$*)Function GOARCH_OVERRIDE=$(HOST_ARCH) ARTIFACTS_DIR=$(abspath $(HOST_BIN))/$*
+	go build -o $(CACHE)/bin/gateway ./infra/gateway
+	$(WITH_STACK) env $(DEV_ENV) $(EMULATOR_ENV) $(CACHE)/bin/gateway invoke $* \
+		-event $(or $(EVENT),$(firstword $(sort $(wildcard events/$*/*.json))),$(error no sample event in events/$*/; pass EVENT=<file>))
 
 # --- deploy and clean ------------------------------------------------------
 

@@ -11,6 +11,7 @@
 //	gateway token [-merchant m_demo] [-role admin] [-sub user_dev] [-ttl 1h]
 //	gateway routes [-template template.yaml]
 //	gateway rotate [-timeout 15m]
+//	gateway invoke <function> -event <file>   (RIE set: one run of the real bootstrap)
 //	gateway rotate-load [-keys 100000] [-due 0.1] [-keep]
 //
 // Environment: TEMPLATE (template path), PORT (listen port), DEV_JWT_SECRET
@@ -58,6 +59,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return runToken(args[1:], getenv, stdout, stderr, time.Now)
 		case "rotate", "rotate-load":
 			return runRotateCommand(args, getenv, stdout, stderr)
+		case "invoke":
+			return runInvoke(args[1:], getenv, stdout, stderr, logger)
 		case "routes":
 			return runRoutes(args[1:], getenv, stdout, stderr)
 		case "serve":
