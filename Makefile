@@ -183,8 +183,9 @@ test: tools ## CI: vet, go test -tags integration on the local stack, fuzz, sam 
 	$(MAKE) fuzz sam-validate sam-build
 
 .PHONY: test-go
-test-go: ## go test -tags integration ./... against a running stack (make stack-up)
-	$(LOCAL_ENV) go test -tags integration -count=1 $(GOTESTFLAGS) ./...
+test-go: functions-host ## go test -tags integration ./... against a running stack (make stack-up)
+	$(LOCAL_ENV) $(if $(call rie),RIE=$(abspath $(call rie))) LAMBDA_BIN=$(abspath $(HOST_BIN)) \
+		go test -tags integration -count=1 $(GOTESTFLAGS) ./...
 
 .PHONY: cover
 cover: tools ## Tests on the local stack with coverage into coverage.out

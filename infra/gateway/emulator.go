@@ -305,6 +305,14 @@ func startEmulators(ctx context.Context, fns []templateFunction, opts emulatorOp
 	if opts.pool <= 0 {
 		opts.pool = defaultPoolSize
 	}
+	// The emulators run in their functions' folders: no relative paths.
+	var err error
+	if opts.rie, err = filepath.Abs(opts.rie); err != nil {
+		return nil, err
+	}
+	if opts.binDir, err = filepath.Abs(opts.binDir); err != nil {
+		return nil, err
+	}
 	if _, err := os.Stat(opts.rie); err != nil {
 		return nil, fmt.Errorf("runtime interface emulator: %w (make tools installs it with the SAM CLI)", err)
 	}
