@@ -18,7 +18,7 @@ func TestGatewayClaimShapes(t *testing.T) {
 	tg := newTestGateway(t, nil, &Backend{Handlers: map[string]Handler{"keys": Handler(h)}})
 	base := func() jwt.MapClaims {
 		return jwt.MapClaims{"sub": "u1", "merchant_id": "m_a", "role": "viewer",
-			"iat": testNow.Unix(), "exp": testNow.Add(time.Hour).Unix()}
+			"iss": localIssuer, "aud": localAudience, "iat": testNow.Unix(), "exp": testNow.Add(time.Hour).Unix()}
 	}
 	cases := []struct {
 		name  string

@@ -49,7 +49,7 @@ func TestSecretsInURLsAreNeverEchoedOrLogged(t *testing.T) {
 	}
 	gw.SetBackend(Backend{Handlers: hs, Authorizers: registeredAuthorizers(), Readiness: ready})
 
-	tok, err := MintToken(testSecret, TokenOptions{Subject: "u_redact", Merchant: "m_redact", Role: "admin", TTL: time.Hour})
+	tok, err := MintToken(testSecret, TokenOptions{Subject: "u_redact", Merchant: "m_redact", Role: "admin", Issuer: localIssuer, Audience: localAudience, TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,12 +30,15 @@ const (
 	// feedMaxItems bounds one read of the feed; past it the reader is told the
 	// read was incomplete and drops its whole cache instead.
 	feedMaxItems = 2000
-	// FeedWriteBound bounds a key write, retries included, from the time
-	// stamped on its feed entry to its commit. Readers look back further
-	// than this before their previous look.
+	// FeedWriteBound is the longest a key write may take, retries included,
+	// from the time stamped on its feed entry to its commit, for readers that
+	// look back further than this before their previous look to be sure to
+	// see it. A write that took longer is announced again (reannounce).
 	FeedWriteBound = 5 * time.Second
-	fRevision      = "rev"
-	fClientID      = "id"
+	// feedReannounceTries bounds the announcements of one slow write.
+	feedReannounceTries = 3
+	fRevision           = "rev"
+	fClientID           = "id"
 )
 
 // feedItem is the feed entry for a write of k at now.
@@ -46,6 +49,24 @@ func feedItem(k *key.Key, rev int64, now time.Time) map[string]types.AttributeVa
 		fClientID: avS(k.ID),
 		fRevision: avN(rev),
 		attrTTL:   avN(now.Add(FeedRetention).Unix()),
+	}
+}
+
+// reannounce puts the feed entry of k at rev again, stamped now, while the
+// last announcement took longer than FeedWriteBound to commit: a reader that
+// looked in between would not look back far enough to see the older stamp.
+// The key write has committed by then and must not be reported as failed, so
+// this is best effort: if every try fails or is slow, the readers' cache TTL
+// is the bound of last resort for this one change.
+func (s *Store) reannounce(ctx context.Context, k *key.Key, rev int64, stamped time.Time) {
+	for range feedReannounceTries {
+		if s.now().Sub(stamped) <= FeedWriteBound {
+			return
+		}
+		stamped = s.now()
+		if _, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: feedItem(k, rev, stamped)}); err != nil {
+			return
+		}
 	}
 }
 

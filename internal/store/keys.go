@@ -200,15 +200,13 @@ func (s *Store) writeWithExtras(ctx context.Context, op string, k *key.Key, rev 
 		}})
 		roles = append(roles, roleIdempotency)
 	}
-	items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: feedItem(k, rev, s.now())}})
+	stamped := s.now()
+	items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: feedItem(k, rev, stamped)}})
 	roles = append(roles, roleFeed)
 
-	// The feed entry carries the time taken above; readers look back
-	// FeedWriteBound past their last look, so no attempt may start later.
-	ctx, cancel := context.WithTimeout(ctx, FeedWriteBound)
-	defer cancel()
 	_, err := s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if err == nil {
+		s.reannounce(ctx, k, rev, stamped)
 		return nil
 	}
 	var tce *types.TransactionCanceledException
