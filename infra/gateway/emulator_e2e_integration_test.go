@@ -195,10 +195,11 @@ func TestEmulatorModeEndToEnd(t *testing.T) {
 	addr := make(chan string, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
+	registry, authorizers := emulatorRegistry(rie, binDir, 2, getenv, logger)
 	go func() {
 		served <- serve(ctx, serveOptions{
 			template: "../../template.yaml", secret: testSecret, region: defaultRegion,
-			registry: emulatorRegistry(rie, binDir, 2, getenv, logger),
+			registry: registry, authorizers: authorizers,
 			onListen: func(a string) { addr <- a },
 		}, logger)
 	}()

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -48,7 +50,20 @@ func emulatorSettings(getenv func(string) string) (rie, binDir string, pool int,
 // the template runs as its bootstrap under a pool of emulators, and the
 // stream tail, the delivery sweep and the lifecycle schedule invoke the
 // webhook and rotate functions through theirs.
-func emulatorRegistry(rie, binDir string, pool int, getenv func(string) string, logger *slog.Logger) func(context.Context) (map[string]Handler, func(context.Context) error, func(), error) {
+//
+// authorizers returns, once the registry has run, every function's pool as
+// an Invoker, since any of them may be a route's Lambda authorizer.
+func emulatorRegistry(rie, binDir string, pool int, getenv func(string) string, logger *slog.Logger) (
+	registry func(context.Context) (map[string]Handler, func(context.Context) error, func(), error),
+	authorizers func() map[string]Invoker,
+) {
+	var mu sync.Mutex
+	auths := map[string]Invoker{}
+	authorizers = func() map[string]Invoker {
+		mu.Lock()
+		defer mu.Unlock()
+		return maps.Clone(auths)
+	}
 	return func(ctx context.Context) (map[string]Handler, func(context.Context) error, func(), error) {
 		lg := localGetenv(getenv)
 		fns, err := templateFunctions(envOr(getenv, "TEMPLATE", "template.yaml"))
@@ -75,11 +90,12 @@ func emulatorRegistry(rie, binDir string, pool int, getenv func(string) string, 
 			return nil, nil, nil, err
 		}
 		hs := map[string]Handler{}
+		mu.Lock()
 		for name, p := range es.pools {
 			hs[name] = p.Handler()
-			// Any function may be a route's Lambda authorizer.
-			registerAuthorizer(name, p)
+			auths[name] = p
 		}
+		mu.Unlock()
 		st := store.New(dynamo, table)
 		ready := func(ctx context.Context) error {
 			if err := es.ready(); err != nil {
@@ -101,7 +117,7 @@ func emulatorRegistry(rie, binDir string, pool int, getenv func(string) string, 
 			logger.Warn("no webhook or rotate function in the template: no stream tail, sweep or lifecycle schedule")
 		}
 		return hs, ready, func() { stop(); es.close(); logger.Info("emulators stopped") }, nil
-	}
+	}, authorizers
 }
 
 // startEmulatedSchedules runs, until the returned stop is called, what AWS

@@ -87,9 +87,12 @@ type serveOptions struct {
 	port     int
 	secret   []byte
 	region   string
-	// registry loads the functions: handlers (wiring.go, in-process), or
-	// emulatorRegistry (emulator.go) when RIE names the emulator.
+	// mode names how the functions run, for the log: in-process (handlers,
+	// wiring.go) unless RIE names the emulator (emulatorRegistry).
 	mode string
+	// authorizers returns the Lambda authorizers once registry has run;
+	// registeredAuthorizers (what handlers registers) when nil.
+	authorizers func() map[string]Invoker
 	// registry loads the functions; handlers (wiring.go) unless a test sets it.
 	registry func(context.Context) (map[string]Handler, func(context.Context) error, func(), error)
 	// onListen, if set, is told the address once the listener is open.
@@ -132,7 +135,7 @@ func parseServeFlags(name string, args []string, getenv func(string) string, std
 	}
 	if rie != "" {
 		opts.mode = fmt.Sprintf("emulator (%d per function)", pool)
-		opts.registry = emulatorRegistry(rie, binDir, pool, func(name string) string {
+		opts.registry, opts.authorizers = emulatorRegistry(rie, binDir, pool, func(name string) string {
 			if name == "TEMPLATE" {
 				return *template
 			}
@@ -220,7 +223,11 @@ func loadBackend(ctx context.Context, gw *Gateway, opts serveOptions, logger *sl
 	if err != nil {
 		return fmt.Errorf("load functions: %w", err)
 	}
-	b := Backend{Handlers: hs, Authorizers: registeredAuthorizers(), Readiness: readiness}
+	authorizers := opts.authorizers
+	if authorizers == nil {
+		authorizers = registeredAuthorizers
+	}
+	b := Backend{Handlers: hs, Authorizers: authorizers(), Readiness: readiness}
 	for _, name := range gw.MissingFunctions(b) {
 		if a, ok := strings.CutPrefix(name, "authorizer "); ok {
 			logger.Warn("no authorizer handler for function " + a)
