@@ -73,7 +73,7 @@ help: ## List the targets
 	@echo
 	@echo 'Variables: DYNAMODB_PORT=$(DYNAMODB_PORT) MOTO_PORT=$(MOTO_PORT) PORT=$(PORT) FUZZTIME=$(FUZZTIME)'
 	@echo '           MERCHANT=$(MERCHANT) ROLE=$(ROLE) (token), EVENT=<file> (invoke-%), GUIDED=1 (deploy)'
-	@echo '           KEYS=$(KEYS) DUE=$(DUE) (rotate-load)'
+	@echo '           KEYS=$(KEYS) DUE=$(DUE) (rotate-load), RIE_POOL=$(RIE_POOL) INPROCESS=1 (dev)'
 	@echo 'SAM builds each function with build-<Name>Function (ARTIFACTS_DIR, default bin/<name>).'
 
 # --- tools -----------------------------------------------------------------
