@@ -3,7 +3,7 @@
 # Everything `make tools` installs (a Python venv with moto and the SAM CLI,
 # DynamoDB Local, Maven's downloads) lives in infra/.cache, which git ignores;
 # each install leaves a stamp file there, so a second run does nothing.
-# Nothing here needs Docker except invoke-%.
+# Nothing here needs Docker.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -74,7 +74,7 @@ help: ## List the targets
 	@echo
 	@echo 'Variables: DYNAMODB_PORT=$(DYNAMODB_PORT) MOTO_PORT=$(MOTO_PORT) PORT=$(PORT) FUZZTIME=$(FUZZTIME)'
 	@echo '           MERCHANT=$(MERCHANT) ROLE=$(ROLE) SUB=$(SUB) (token), EVENT=<file> (invoke-%), GUIDED=1 (deploy)'
-	@echo '           KEYS=$(KEYS) DUE=$(DUE) (rotate-load)'
+	@echo '           KEYS=$(KEYS) DUE=$(DUE) (rotate-load), RIE_POOL=$(RIE_POOL) INPROCESS=1 (dev)'
 	@echo 'SAM builds each function with build-<Name>Function (ARTIFACTS_DIR, default bin/<name>).'
 
 # --- tools -----------------------------------------------------------------
@@ -138,10 +138,27 @@ define lambda_build
 .PHONY: build-$(1)Function
 build-$(1)Function: ARTIFACTS_DIR ?= bin/$(call lc,$(1))
 build-$(1)Function:
-	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags='-s -w' \
+	GOOS=linux GOARCH=$$(or $$(GOARCH_OVERRIDE),arm64) CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags='-s -w' \
 		-o $$(ARTIFACTS_DIR)/bootstrap ./functions/$(call lc,$(1))
 endef
 $(foreach f,$(FUNCTIONS),$(eval $(call lambda_build,$(f))))
+
+# The same binaries for this machine's architecture, which the Lambda Runtime
+# Interface Emulator runs under make dev, make invoke-<fn> and the end-to-end
+# test: $(HOST_BIN)/<name>/bootstrap.
+HOST_ARCH := $(shell go env GOHOSTARCH 2>/dev/null || echo amd64)
+HOST_BIN := $(CACHE)/bin/lambda
+RIE_ARCH := $(if $(filter arm64,$(HOST_ARCH)),arm64,x86_64)
+RIE_POOL ?= 2
+# The emulator ships in the SAM CLI wheel; $(call rie) finds it once the venv exists.
+rie = $(firstword $(wildcard $(VENV)/lib/python3*/site-packages/samcli/local/rapid/aws-lambda-rie-$(RIE_ARCH)))
+
+.PHONY: functions-host
+functions-host: ## Build every Lambda bootstrap for this machine into infra/.cache/bin/lambda/<name> (make dev runs them)
+	@for f in $(call lc,$(FUNCTIONS)); do \
+		$(MAKE) build-$$(printf '%s' "$$f" | awk '{ print toupper(substr($$0, 1, 1)) substr($$0, 2) }')Function \
+			GOARCH_OVERRIDE=$(HOST_ARCH) ARTIFACTS_DIR=$(abspath $(HOST_BIN))/$$f; \
+	done
 
 .PHONY: vet
 vet: ## go vet, integration tests included
@@ -167,8 +184,9 @@ test: tools ## CI: vet, go test -tags integration on the local stack, fuzz, sam 
 	$(MAKE) fuzz sam-validate sam-build
 
 .PHONY: test-go
-test-go: ## go test -tags integration ./... against a running stack (make stack-up)
-	$(LOCAL_ENV) go test -tags integration -count=1 $(GOTESTFLAGS) ./...
+test-go: functions-host ## go test -tags integration ./... against a running stack (make stack-up)
+	$(LOCAL_ENV) $(if $(call rie),RIE=$(abspath $(call rie))) LAMBDA_BIN=$(abspath $(HOST_BIN)) \
+		go test -tags integration -count=1 $(GOTESTFLAGS) ./...
 
 .PHONY: cover
 cover: tools ## Tests on the local stack with coverage into coverage.out
@@ -193,10 +211,17 @@ bench: ## go test -bench . -benchmem ./...
 # even after the gateway shut down cleanly. Ctrl-C stops the gateway (in-flight
 # requests finish), then the stack, and the recipe exits 0; make itself still
 # reports the interrupt, as GNU make always does when it gets SIGINT.
+#
+# By default every function runs as its real bootstrap (built for this
+# machine) under the Lambda Runtime Interface Emulator, RIE_POOL emulators per
+# function; INPROCESS=1 runs the handlers inside the gateway instead, to debug
+# them with breakpoints.
+EMULATOR_ENV = RIE=$(or $(abspath $(call rie)),$(error no aws-lambda-rie-$(RIE_ARCH) in $(VENV); run make tools)) \
+	LAMBDA_BIN=$(abspath $(HOST_BIN)) RIE_POOL=$(RIE_POOL)
 .PHONY: dev
-dev: tools ## Serve the API on 127.0.0.1:PORT (3000) against the local stack; Ctrl-C stops both
+dev: tools $(if $(INPROCESS),,functions-host) ## Serve the API on 127.0.0.1:PORT (3000) against the local stack; Ctrl-C stops both (INPROCESS=1: handlers in-process)
 	go build -o $(CACHE)/bin/gateway ./infra/gateway
-	$(WITH_STACK) env $(DEV_ENV) $(CACHE)/bin/gateway
+	$(WITH_STACK) env $(DEV_ENV) $(if $(INPROCESS),,$(EMULATOR_ENV)) $(CACHE)/bin/gateway
 
 # Built rather than go run, so that a refusal (ROLE=bogus) is the tool's own
 # message and exit status. MERCHANT=, ROLE= or SUB= (empty) leaves that claim
@@ -206,13 +231,6 @@ token: ## Print a dev JWT for make dev (MERCHANT=m_demo ROLE=admin SUB=user_dev;
 	@go build -o $(CACHE)/bin/gateway-token ./infra/gateway
 	@DEV_JWT_SECRET=$(call sq,$(DEV_JWT_SECRET)) $(CACHE)/bin/gateway-token token -merchant=$(call sq,$(MERCHANT)) -role=$(call sq,$(ROLE)) -sub=$(call sq,$(SUB))
 
-# The rotate job runs in-process against the local stack, with make dev's
-# settings (so on its table while make dev runs); this explicit rule wins
-# over invoke-% for it.
-.PHONY: invoke-rotate
-invoke-rotate: ## Run the scheduled lifecycle job (rotate) once against the local stack
-	$(WITH_STACK) env $(DEV_ENV) go run ./infra/gateway rotate
-
 # Load run of the rotate job: KEYS keys bulk-written into a fresh table,
 # the fraction DUE of them due, then one timed run.
 KEYS ?= 100000
@@ -221,9 +239,15 @@ DUE ?= 0.1
 rotate-load: ## Time one rotate run over KEYS (100000) keys in DynamoDB Local, DUE (0.1) of them due
 	$(WITH_STACK) env $(LOCAL_ENV) go run ./infra/gateway rotate-load -keys $(KEYS) -due $(DUE)
 
-invoke-%: sam-build ## sam local invoke with the function's first sample event (needs Docker): make invoke-create
-	$(SAM) local invoke $(call ucfirst,$*)Function \
-		--event $(or $(EVENT),$(firstword $(sort $(wildcard events/$*/*.json))),$(error no sample event in events/$*/; pass EVENT=<file>))
+# One invocation of a function's real bootstrap (built for this machine)
+# under the Runtime Interface Emulator, with make dev's settings, against the
+# local stack (so on make dev's table while it runs). No Docker.
+invoke-%: tools ## Invoke a function's binary once: make invoke-rotate, make invoke-authorize EVENT=events/authorize/http-hmac.json
+	@test -d functions/$* || { echo "no function $* (functions/$*)"; exit 2; }
+	$(MAKE) build-$(call ucfirst,$*)Function GOARCH_OVERRIDE=$(HOST_ARCH) ARTIFACTS_DIR=$(abspath $(HOST_BIN))/$*
+	go build -o $(CACHE)/bin/gateway ./infra/gateway
+	$(WITH_STACK) env $(DEV_ENV) $(EMULATOR_ENV) $(CACHE)/bin/gateway invoke $* \
+		-event $(or $(EVENT),$(firstword $(sort $(wildcard events/$*/*.json))),$(error no sample event in events/$*/; pass EVENT=<file>))
 
 # --- deploy and clean ------------------------------------------------------
 

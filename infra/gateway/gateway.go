@@ -62,6 +62,13 @@ type Backend struct {
 	Readiness   func(context.Context) error
 }
 
+// concurrentInvoker is an Invoker that limits its own concurrency, such as
+// a function's pool of emulators.
+type concurrentInvoker interface {
+	Invoker
+	concurrent()
+}
+
 // Gateway is an http.Handler standing in for an API Gateway HTTP API: it
 // routes by the template's routes, authorizes like the JWT or Lambda
 // authorizer the route names, invokes the function in-process with a payload
@@ -121,11 +128,16 @@ func NewGateway(cfg Config) (*Gateway, error) {
 }
 
 // SetBackend installs the functions behind the routes. Authorizers are
-// invoked one at a time each, as a single Lambda execution environment would.
+// invoked one at a time each, as a single Lambda execution environment would,
+// unless they are a concurrentInvoker (a pool of execution environments).
 func (g *Gateway) SetBackend(b Backend) {
 	auths := make(map[string]Invoker, len(b.Authorizers))
 	for name, fn := range b.Authorizers {
-		if fn != nil {
+		switch fn.(type) {
+		case nil:
+		case concurrentInvoker:
+			auths[name] = fn
+		default:
 			auths[name] = &serialInvoker{fn: fn}
 		}
 	}

@@ -11,6 +11,7 @@
 //	gateway token [-merchant m_demo] [-role admin] [-sub user_dev] [-ttl 1h]
 //	gateway routes [-template template.yaml]
 //	gateway rotate [-timeout 15m]
+//	gateway invoke <function> -event <file>   (RIE set: one run of the real bootstrap)
 //	gateway rotate-load [-keys 100000] [-due 0.1] [-keep]
 //
 // Environment: TEMPLATE (template path), PORT (listen port), DEV_JWT_SECRET
@@ -22,6 +23,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -57,6 +59,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return runToken(args[1:], getenv, stdout, stderr, time.Now)
 		case "rotate", "rotate-load":
 			return runRotateCommand(args, getenv, stdout, stderr)
+		case "invoke":
+			return runInvoke(args[1:], getenv, stdout, stderr, logger)
 		case "routes":
 			return runRoutes(args[1:], getenv, stdout, stderr)
 		case "serve":
@@ -83,6 +87,12 @@ type serveOptions struct {
 	port     int
 	secret   []byte
 	region   string
+	// mode names how the functions run, for the log: in-process (handlers,
+	// wiring.go) unless RIE names the emulator (emulatorRegistry).
+	mode string
+	// authorizers returns the Lambda authorizers once registry has run;
+	// registeredAuthorizers (what handlers registers) when nil.
+	authorizers func() map[string]Invoker
 	// registry loads the functions; handlers (wiring.go) unless a test sets it.
 	registry func(context.Context) (map[string]Handler, func(context.Context) error, func(), error)
 	// onListen, if set, is told the address once the listener is open.
@@ -111,13 +121,28 @@ func parseServeFlags(name string, args []string, getenv func(string) string, std
 		fmt.Fprintln(stderr, err)
 		return serveOptions{}, err
 	}
-	return serveOptions{
+	opts := serveOptions{
 		template: *template,
 		port:     p,
 		secret:   devJWTSecret(getenv),
 		region:   envOr(getenv, "AWS_REGION", defaultRegion),
 		registry: handlers,
-	}, nil
+	}
+	rie, binDir, pool, err := emulatorSettings(getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return serveOptions{}, err
+	}
+	if rie != "" {
+		opts.mode = fmt.Sprintf("emulator (%d per function)", pool)
+		opts.registry, opts.authorizers = emulatorRegistry(rie, binDir, pool, func(name string) string {
+			if name == "TEMPLATE" {
+				return *template
+			}
+			return getenv(name)
+		}, slog.Default())
+	}
+	return opts, nil
 }
 
 func envOr(getenv func(string) string, name, def string) string {
@@ -198,7 +223,11 @@ func loadBackend(ctx context.Context, gw *Gateway, opts serveOptions, logger *sl
 	if err != nil {
 		return fmt.Errorf("load functions: %w", err)
 	}
-	b := Backend{Handlers: hs, Authorizers: registeredAuthorizers(), Readiness: readiness}
+	authorizers := opts.authorizers
+	if authorizers == nil {
+		authorizers = registeredAuthorizers
+	}
+	b := Backend{Handlers: hs, Authorizers: authorizers(), Readiness: readiness}
 	for _, name := range gw.MissingFunctions(b) {
 		if a, ok := strings.CutPrefix(name, "authorizer "); ok {
 			logger.Warn("no authorizer handler for function " + a)
@@ -207,7 +236,7 @@ func loadBackend(ctx context.Context, gw *Gateway, opts serveOptions, logger *sl
 		logger.Warn("no handler for function " + name)
 	}
 	gw.SetBackend(b)
-	logger.Info("functions loaded", "handlers", len(hs), "authorizers", len(b.Authorizers))
+	logger.Info("functions loaded", "mode", cmp.Or(opts.mode, "in-process"), "handlers", len(hs), "authorizers", len(b.Authorizers))
 	return nil
 }
 

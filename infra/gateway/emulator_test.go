@@ -1,0 +1,286 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+func TestAsFunctionError(t *testing.T) {
+	tests := []struct {
+		name    string
+		body    string
+		wantMsg string // "" means not an error
+	}{
+		{"runtime error", `{"errorMessage":"Unauthorized","errorType":"errorString"}`, "Unauthorized"},
+		{"with stack", `{"errorMessage":"boom","errorType":"runtime.Error","stackTrace":[]}`, "boom"},
+		{"http response", `{"statusCode":200,"body":"{\"errorMessage\":\"x\"}"}`, ""},
+		{"response with an errorMessage field too", `{"errorMessage":"x","statusCode":500}`, ""},
+		{"simple authorizer response", `{"isAuthorized":false}`, ""},
+		{"not an object", `[1,2]`, ""},
+		{"empty", ``, ""},
+		{"null", `null`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fe := asFunctionError([]byte(tt.body))
+			switch {
+			case tt.wantMsg == "" && fe != nil:
+				t.Errorf("read %q as the error %q", tt.body, fe.Message)
+			case tt.wantMsg != "" && (fe == nil || fe.Message != tt.wantMsg):
+				t.Errorf("asFunctionError(%q) = %v, want %q", tt.body, fe, tt.wantMsg)
+			}
+		})
+	}
+	if !unauthorizedError(asFunctionError([]byte(`{"errorMessage":"Unauthorized","errorType":"errorString"}`))) {
+		t.Error("an authorizer's Unauthorized error from the emulator is not read as API Gateway's 401")
+	}
+}
+
+func TestTemplateFunctionsAndEnv(t *testing.T) {
+	fns, err := templateFunctions("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]templateFunction{}
+	var names []string
+	for _, f := range fns {
+		byName[f.Name] = f
+		names = append(names, f.Name)
+	}
+	slices.Sort(names)
+	if got, want := strings.Join(names, ","), "authorize,create,demo,keys,reset,rotate,verify,webhook,webhooks"; got != want {
+		t.Fatalf("functions = %s, want %s", got, want)
+	}
+	if f := byName["rotate"]; f.Timeout != 900*time.Second || f.MemoryMB != 512 {
+		t.Errorf("rotate: timeout %s, memory %d", f.Timeout, f.MemoryMB)
+	}
+	if f := byName["create"]; f.Timeout != 10*time.Second || f.MemoryMB != 256 {
+		t.Errorf("create: timeout %s, memory %d", f.Timeout, f.MemoryMB)
+	}
+
+	tests := []struct {
+		name string
+		fn   string
+		env  map[string]string
+		want map[string]string // "" means absent
+	}{
+		{
+			name: "template values and local defaults",
+			fn:   "authorize",
+			want: map[string]string{
+				"ROUTE_SCOPES":                    byName["authorize"].Env["ROUTE_SCOPES"],
+				"TABLE_NAME":                      "paykeys-local",
+				"ENVIRONMENT":                     "test",
+				"CACHE_TTL":                       "",
+				"AWS_LAMBDA_FUNCTION_TIMEOUT":     "5",
+				"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+				"AWS_LAMBDA_FUNCTION_NAME":        "authorize",
+				"AWS_REGION":                      "us-east-1",
+			},
+		},
+		{
+			name: "make dev's settings win over the template",
+			fn:   "webhooks",
+			env:  map[string]string{"WEBHOOK_ALLOW_PRIVATE": "true", "TABLE_NAME": "t1", "DYNAMODB_ENDPOINT": "http://127.0.0.1:8206"},
+			want: map[string]string{"WEBHOOK_ALLOW_PRIVATE": "true", "TABLE_NAME": "t1", "DYNAMODB_ENDPOINT": "http://127.0.0.1:8206"},
+		},
+		{
+			name: "the template's own value without make dev",
+			fn:   "webhook",
+			want: map[string]string{"WEBHOOK_ALLOW_PRIVATE": "false", "AWS_LAMBDA_FUNCTION_TIMEOUT": "300"},
+		},
+		{
+			name: "nothing else of the host reaches a function",
+			fn:   "keys",
+			env:  map[string]string{"DEV_JWT_SECRET": "s3cret", "HOME": "/root", "RIE_POOL": "2"},
+			want: map[string]string{"DEV_JWT_SECRET": "", "HOME": "", "RIE_POOL": ""},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := map[string]string{}
+			for _, kv := range functionEnv(byName[tt.fn], envFrom(tt.env), "us-east-1") {
+				k, v, _ := strings.Cut(kv, "=")
+				got[k] = v
+			}
+			for k, want := range tt.want {
+				if v, ok := got[k]; want == "" && ok || want != "" && v != want {
+					t.Errorf("%s = %q (set %v), want %q", k, v, ok, want)
+				}
+			}
+		})
+	}
+}
+
+func TestEmulatorSettings(t *testing.T) {
+	tests := []struct {
+		name     string
+		env      map[string]string
+		wantRIE  bool
+		wantPool int
+		wantErr  bool
+	}{
+		{name: "off without RIE", env: map[string]string{"RIE_POOL": "3"}},
+		{name: "default pool", env: map[string]string{"RIE": "rie"}, wantRIE: true, wantPool: defaultPoolSize},
+		{name: "pool", env: map[string]string{"RIE": "rie", "RIE_POOL": "4"}, wantRIE: true, wantPool: 4},
+		{name: "zero", env: map[string]string{"RIE": "rie", "RIE_POOL": "0"}, wantErr: true},
+		{name: "too many", env: map[string]string{"RIE": "rie", "RIE_POOL": "33"}, wantErr: true},
+		{name: "not a number", env: map[string]string{"RIE": "rie", "RIE_POOL": "two"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rie, bin, pool, err := emulatorSettings(envFrom(tt.env))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if tt.wantErr {
+				return
+			}
+			if (rie != "") != tt.wantRIE || pool != tt.wantPool {
+				t.Errorf("rie %q, pool %d", rie, pool)
+			}
+			if tt.wantRIE && (!filepath.IsAbs(rie) || !filepath.IsAbs(bin)) {
+				t.Errorf("paths are not absolute: %q %q", rie, bin)
+			}
+		})
+	}
+}
+
+func TestLineWriter(t *testing.T) {
+	tests := []struct {
+		name  string
+		debug bool
+		in    string
+		want  string
+	}{
+		{"function lines pass", false, "{\"msg\":\"key created\"}\n", "{\"msg\":\"key created\"}\n"},
+		{"emulator chatter is dropped", false, "START RequestId: 1 Version: $LATEST\nEND RequestId: 1\nREPORT RequestId: 1\tDuration: 1 ms\n29 Nov 2026 15:34:18,995 [INFO] (rapid) INIT START\n", ""},
+		{"an idle sweep is dropped", false, `{"time":"t","level":"INFO","msg":"sweep","events":0,"attempts":0,"errors":0}` + "\n", ""},
+		{"a sweep that sent something passes", false, `{"msg":"sweep","events":1,"attempts":1,"errors":0}` + "\n", `{"msg":"sweep","events":1,"attempts":1,"errors":0}` + "\n"},
+		{"chatter passes at debug", true, "END RequestId: 1\n", "END RequestId: 1\n"},
+		{"emulator warnings pass", false, "29 Nov 2026 [WARNING] (rapid) Reset initiated: Timeout\n", "29 Nov 2026 [WARNING] (rapid) Reset initiated: Timeout\n"},
+		{"secrets are redacted", false, "2026/11/29 {\"errorMessage\":\"bad sk_test_AbC123xyz\"}\n", "2026/11/29 {\"errorMessage\":\"bad [REDACTED]\"}\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out strings.Builder
+			lw := &lineWriter{w: &out, debug: tt.debug}
+			// Written in two pieces, split inside a line.
+			half := len(tt.in) / 2
+			_, _ = lw.Write([]byte(tt.in[:half]))
+			_, _ = lw.Write([]byte(tt.in[half:]))
+			lw.flush()
+			if out.String() != tt.want {
+				t.Errorf("got %q, want %q", out.String(), tt.want)
+			}
+		})
+	}
+}
+
+func TestOutboxInsertFilter(t *testing.T) {
+	rec := func(name, pk string) events.DynamoDBEventRecord {
+		r := events.DynamoDBEventRecord{EventName: name}
+		r.Change.Keys = map[string]events.DynamoDBAttributeValue{"pk": events.NewStringAttribute(pk)}
+		return r
+	}
+	tests := []struct {
+		rec  events.DynamoDBEventRecord
+		want bool
+	}{
+		{rec("INSERT", "EVENT#evt_1"), true},
+		{rec("MODIFY", "EVENT#evt_1"), false},
+		{rec("REMOVE", "EVENT#evt_1"), false},
+		{rec("INSERT", "KEY#ck_test_1"), false},
+		{events.DynamoDBEventRecord{EventName: "INSERT"}, false},
+	}
+	for _, tt := range tests {
+		if got := outboxInsert(tt.rec); got != tt.want {
+			t.Errorf("outboxInsert(%s %v) = %v, want %v", tt.rec.EventName, tt.rec.Change.Keys, got, tt.want)
+		}
+	}
+}
+
+// A pool hands each invocation to a free emulator, one invocation per
+// emulator at a time, and maps the emulator's answers.
+func TestEmulatorPoolInvoke(t *testing.T) {
+	var inFlight, most int32
+	var mu = make(chan struct{}, 1)
+	mu <- struct{}{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != invokePath || r.Method != http.MethodPost {
+			http.NotFound(w, r)
+			return
+		}
+		<-mu
+		inFlight++
+		most = max(most, inFlight)
+		mu <- struct{}{}
+		time.Sleep(20 * time.Millisecond)
+		<-mu
+		inFlight--
+		mu <- struct{}{}
+		var ev events.APIGatewayV2HTTPRequest
+		_ = json.NewDecoder(r.Body).Decode(&ev)
+		switch ev.RawPath {
+		case "/fail":
+			_, _ = w.Write([]byte(`{"errorMessage":"boom","errorType":"errorString"}`))
+		default:
+			_ = json.NewEncoder(w).Encode(events.APIGatewayV2HTTPResponse{StatusCode: 201, Body: ev.RawPath})
+		}
+	}))
+	defer srv.Close()
+	em := &emulator{fn: templateFunction{Name: "f"}, id: 1, addr: strings.TrimPrefix(srv.URL, "http://")}
+	em.up.Store(true)
+	p := &emulatorPool{fn: em.fn, instances: []*emulator{em}, free: make(chan *emulator, 1), client: srv.Client()}
+	p.free <- em
+	h := p.Handler()
+
+	done := make(chan error, 4)
+	for range 4 {
+		go func() {
+			resp, err := h(context.Background(), events.APIGatewayV2HTTPRequest{RawPath: "/ok"})
+			if err == nil && (resp.StatusCode != 201 || resp.Body != "/ok") {
+				err = os.ErrInvalid
+			}
+			done <- err
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatalf("invoke: %v", err)
+		}
+	}
+	if most != 1 {
+		t.Errorf("one emulator served %d invocations at once", most)
+	}
+	if _, err := h(context.Background(), events.APIGatewayV2HTTPRequest{RawPath: "/fail"}); err == nil || err.Error() != "boom" {
+		t.Errorf("function error = %v, want boom", err)
+	}
+
+	// Busy, it makes the caller wait until its deadline.
+	<-p.free
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := p.Invoke(ctx, []byte(`{}`)); err == nil || !strings.Contains(err.Error(), "no free execution environment") {
+		t.Errorf("invoke with no free emulator = %v", err)
+	}
+	p.free <- em
+
+	em.up.Store(false)
+	if err := p.ready(); err == nil {
+		t.Error("a pool with an emulator down is ready")
+	}
+	if _, err := p.Invoke(context.Background(), []byte(`{}`)); err == nil {
+		t.Error("invoke on an emulator that is down succeeded")
+	}
+}
