@@ -120,6 +120,9 @@ func run(c config) error {
 		return nil
 	})
 	report("verify", verify)
+	// A create or reset that failed left no usable key: keep only the
+	// working ones for the authorizer run.
+	pool = slices.DeleteFunc(pool, func(k issued) bool { return k.ID == "" || k.Secret == "" })
 
 	fmt.Printf("\nauthorizer: %d keys, %.0f%% garbage, %.0f%% of valid requests signed, %d clients, %s\n",
 		c.keys, c.garbage*100, c.signed*100, c.concurrency, c.duration)
