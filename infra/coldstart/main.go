@@ -104,6 +104,10 @@ func run(c config) error {
 		}
 		c.rie = m[0]
 	}
+	var err error
+	if c.rie, err = filepath.Abs(c.rie); err != nil {
+		return err
+	}
 	if c.bin == "" {
 		dir, err := os.MkdirTemp("", "coldstart")
 		if err != nil {
