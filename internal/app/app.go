@@ -8,6 +8,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/paykeys/paykeys/internal/app/start"
 	"github.com/paykeys/paykeys/internal/authorizer"
 	"github.com/paykeys/paykeys/internal/authz"
+	"github.com/paykeys/paykeys/internal/awsclient"
 	"github.com/paykeys/paykeys/internal/config"
 	"github.com/paykeys/paykeys/internal/delivery"
 	"github.com/paykeys/paykeys/internal/key"
@@ -54,12 +56,15 @@ type App struct {
 	Worker   *delivery.Worker
 }
 
-// New builds the App. It makes no network call.
+// New builds the App. It makes no network call. Unlike a function, it
+// resolves AWS credentials with the SDK's whole chain (shared files,
+// profiles), as a tool on a workstation should.
 func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, error) {
-	ad, err := adapters.Open(ctx, cfg)
+	awsCfg, err := awsclient.Load(ctx, adapters.Options(cfg))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("aws config: %w", err)
 	}
+	ad := adapters.With(awsCfg, cfg)
 	declared, err := cfg.DeclaredScopes()
 	if err != nil {
 		return nil, err

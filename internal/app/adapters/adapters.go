@@ -5,13 +5,13 @@ package adapters
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
+	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/paykeys/paykeys/internal/awsclient"
+	"github.com/paykeys/paykeys/internal/awsclient/envconfig"
 	"github.com/paykeys/paykeys/internal/config"
 	"github.com/paykeys/paykeys/internal/keysvc"
 	"github.com/paykeys/paykeys/internal/secret"
@@ -26,24 +26,35 @@ type Adapters struct {
 	Secrets *secret.Store
 }
 
-// Open builds the AWS clients and the stores.
-func Open(ctx context.Context, cfg config.Config) (*Adapters, error) {
-	awsCfg, err := awsclient.Load(ctx, awsclient.Options{
+// Open builds the AWS clients, with the region and credentials Lambda puts
+// in the environment (envconfig), and the stores.
+func Open(_ context.Context, cfg config.Config) (*Adapters, error) {
+	awsCfg, err := envconfig.Load(os.Getenv, Options(cfg))
+	if err != nil {
+		return nil, err
+	}
+	return With(awsCfg, cfg), nil
+}
+
+// Options are the AWS options of a configuration.
+func Options(cfg config.Config) envconfig.Options {
+	return envconfig.Options{
 		Region:                 cfg.Region,
 		DynamoDBEndpoint:       cfg.DynamoDBEndpoint,
 		SecretsManagerEndpoint: cfg.SecretsManagerEndpoint,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("aws config: %w", err)
 	}
-	a := &Adapters{AWS: awsCfg, Dynamo: awsclient.DynamoDB(awsCfg, cfg.DynamoDBEndpoint)}
+}
+
+// With builds the clients and stores over an AWS configuration.
+func With(awsCfg aws.Config, cfg config.Config) *Adapters {
+	a := &Adapters{AWS: awsCfg, Dynamo: envconfig.DynamoDB(awsCfg, cfg.DynamoDBEndpoint)}
 	var opts []store.Option
 	if len(cfg.CursorKey) > 0 {
 		opts = append(opts, store.WithCursorKey(cfg.CursorKey))
 	}
 	a.Store = store.New(a.Dynamo, cfg.TableName, opts...)
-	a.Secrets = secret.New(awsclient.SecretsManager(awsCfg, cfg.SecretsManagerEndpoint), cfg.SecretPrefix)
-	return a, nil
+	a.Secrets = secret.New(envconfig.SecretsManager(awsCfg, cfg.SecretsManagerEndpoint), cfg.SecretPrefix)
+	return a
 }
 
 // Keys returns the key service, with the configured per-merchant limit.
