@@ -18,9 +18,9 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/paykeys/paykeys/internal/api"
-	"github.com/paykeys/paykeys/internal/authz"
 	"github.com/paykeys/paykeys/internal/apigw"
 	"github.com/paykeys/paykeys/internal/app"
+	"github.com/paykeys/paykeys/internal/authz"
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/keysvc"
 	"github.com/paykeys/paykeys/internal/secret"
