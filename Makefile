@@ -249,6 +249,17 @@ invoke-%: tools ## Invoke a function's binary once: make invoke-rotate, make inv
 	$(WITH_STACK) env $(DEV_ENV) $(EMULATOR_ENV) $(CACHE)/bin/gateway invoke $* \
 		-event $(or $(EVENT),$(firstword $(sort $(wildcard events/$*/*.json))),$(error no sample event in events/$*/; pass EVENT=<file>))
 
+# Every function's bootstrap beside a hello-world aws-lambda-go one (the
+# floor), built the same way for this machine's architecture and started
+# fresh under the Lambda Runtime Interface Emulator from the SAM CLI's wheel;
+# the emulator listens on PORT+1000 and PORT+1001, the init timer on PORT+1002. COLDSTART_FLAGS passes
+# flags on (-runs, -warm, -functions, -v).
+COLDSTART_FLAGS ?=
+.PHONY: coldstart
+coldstart: tools ## Binary size and cold start of every function under the Lambda emulator, beside a hello-world floor
+	$(WITH_STACK) env $(LOCAL_ENV) go run ./infra/coldstart \
+		-addr 127.0.0.1:$$(($(PORT) + 1000)) -runtime-api 127.0.0.1:$$(($(PORT) + 1001)) -own-api 127.0.0.1:$$(($(PORT) + 1002)) $(COLDSTART_FLAGS)
+
 # --- deploy and clean ------------------------------------------------------
 
 .PHONY: deploy

@@ -1,13 +1,10 @@
-// Command demo is the example payment backend behind the authorizer.
+// Command demo is the example payment backend behind the authorizer. The
+// handler lives in internal/demo; internal/app/demofn builds it.
 package main
 
 import (
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"github.com/paykeys/paykeys/internal/app"
-	"github.com/paykeys/paykeys/internal/demo"
+	"github.com/paykeys/paykeys/internal/app/demofn"
+	"github.com/paykeys/paykeys/internal/app/start"
 )
 
-func main() { lambda.Start(demo.Handler{Log: app.Logger(os.Stdout, 0)}.Handle) }
+func main() { start.Main(demofn.New) }

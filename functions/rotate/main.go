@@ -1,12 +1,12 @@
 // Command rotate is the scheduled lifecycle function: EventBridge fires it
 // on the RotateSchedule rate. The job lives in internal/rotate, so the local
-// gateway (`make invoke-rotate`) and the tests run the same code.
+// gateway (`make invoke-rotate`) and the tests run the same code;
+// internal/app/rotatefn builds it.
 package main
 
 import (
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"github.com/paykeys/paykeys/internal/app"
+	"github.com/paykeys/paykeys/internal/app/rotatefn"
+	"github.com/paykeys/paykeys/internal/app/start"
 )
 
-func main() { lambda.Start(app.MustNew().Rotator().Handle) }
+func main() { start.Main(rotatefn.New) }

@@ -1,7 +1,11 @@
-// Command verify is the verify Lambda function of the management API. The handler
-// lives in internal/api, so the local gateway and the tests run the same code.
+// Command verify is the verify Lambda function of the management API. The
+// handler lives in internal/api, so the local gateway and the tests run the
+// same code; internal/app/verifyfn builds it.
 package main
 
-import "github.com/paykeys/paykeys/internal/app"
+import (
+	"github.com/paykeys/paykeys/internal/app/start"
+	"github.com/paykeys/paykeys/internal/app/verifyfn"
+)
 
-func main() { app.RunHTTP("verify") }
+func main() { start.Main(verifyfn.New) }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/paykeys/paykeys/internal/apigw"
-	"github.com/paykeys/paykeys/internal/authz"
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/keysvc"
 	"github.com/paykeys/paykeys/internal/store"
@@ -25,7 +24,13 @@ type Audit interface {
 
 // Usage is told of every service verify decision (usage counters).
 type Usage interface {
-	Record(d authz.Decision, sourceIP string, now time.Time)
+	Record(d key.Decision, sourceIP string, now time.Time)
+}
+
+// Verifier decides on a bearer secret as the authorizer would (POST
+// /v1/verify); *authz.Engine is one.
+type Verifier interface {
+	DecideBearer(ctx context.Context, secret string, need key.Requirement) (key.Decision, error)
 }
 
 // UsageCounters reads a key's per-day decision counts.
@@ -38,7 +43,7 @@ type API struct {
 	Keys     *keysvc.Service
 	Webhooks *webhooksvc.Service
 	Audit    Audit
-	Verifier *authz.Engine // the decision core behind POST /v1/verify
+	Verifier Verifier      // the decision core behind POST /v1/verify
 	Usage    Usage         // optional
 	Counters UsageCounters // reads GET /v1/keys/{id}/usage
 	// Scopes are the scopes keys may be granted (the zero value: none).

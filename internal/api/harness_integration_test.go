@@ -20,6 +20,7 @@ import (
 	"github.com/paykeys/paykeys/internal/api"
 	"github.com/paykeys/paykeys/internal/apigw"
 	"github.com/paykeys/paykeys/internal/app"
+	"github.com/paykeys/paykeys/internal/authz"
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/keysvc"
 	"github.com/paykeys/paykeys/internal/secret"
@@ -58,6 +59,8 @@ func newEnv(t *testing.T) *env {
 	e.svc = keysvc.New(e.store, e.secrets, log)
 	e.svc.Now = e.clock.Now
 	e.api = &api.API{Keys: e.svc, Audit: e.store, Log: log, Now: e.clock.Now, Scopes: harnessScopes}
+	// POST /v1/verify decides as the authorizer does, without a cache.
+	e.api.Verifier = authz.New(e.store, e.secrets, e.store, authz.Options{CacheTTL: -1})
 	t.Cleanup(func() {
 		logs := e.logs.String()
 		e.seen.Range(func(k, _ any) bool {

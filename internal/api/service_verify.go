@@ -5,7 +5,6 @@ import (
 	"net/netip"
 
 	"github.com/paykeys/paykeys/internal/apigw"
-	"github.com/paykeys/paykeys/internal/authz"
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/keysvc"
 )
@@ -42,31 +41,31 @@ func (h *API) serviceVerify(ctx context.Context, _ keysvc.Actor, req apigw.Reque
 	if b.Secret == nil {
 		return apigw.Response{}, key.Invalid("secret is required")
 	}
-	r := authz.Request{Bearer: *b.Secret}
+	var need key.Requirement
 	if b.Scope != nil {
 		if _, err := key.ParseScopes([]string{*b.Scope}); err != nil || *b.Scope == "*" {
 			return apigw.Response{}, key.Invalid("scope must look like resource:action")
 		}
-		r.Need.Scope = *b.Scope
+		need.Scope = *b.Scope
 	}
 	if b.IP != nil {
 		ip, err := netip.ParseAddr(*b.IP)
 		if err != nil || ip.Zone() != "" {
 			return apigw.Response{}, key.Invalid("ip must be an IPv4 or IPv6 address")
 		}
-		r.Need.SourceIP, r.Need.CheckIP = ip.Unmap(), true
+		need.SourceIP, need.CheckIP = ip.Unmap(), true
 	}
 	if b.Environment != nil {
 		env, err := key.ParseEnvironment(*b.Environment)
 		if err != nil {
 			return apigw.Response{}, err
 		}
-		r.Need.Environment = env
+		need.Environment = env
 	}
 	if *b.Secret == "" {
 		return apigw.JSON(200, serviceVerifyResult{Code: key.CodeMalformed}), nil
 	}
-	d, err := h.Verifier.Decide(ctx, r)
+	d, err := h.Verifier.DecideBearer(ctx, *b.Secret, need)
 	if err != nil {
 		return apigw.Response{}, err
 	}
@@ -80,8 +79,8 @@ func (h *API) serviceVerify(ctx context.Context, _ keysvc.Actor, req apigw.Reque
 	}
 	if h.Usage != nil {
 		ip := "" // the address the calling service vouches for, if it named one
-		if r.Need.CheckIP {
-			ip = r.Need.SourceIP.String()
+		if need.CheckIP {
+			ip = need.SourceIP.String()
 		}
 		h.Usage.Record(d, ip, h.Now())
 	}

@@ -6,7 +6,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/paykeys/paykeys/internal/keysvc"
+	"github.com/paykeys/paykeys/internal/key"
 )
 
 // Permission is what a route needs.
@@ -38,12 +38,12 @@ const maxSubject = 255
 // claims over as strings, writing an array as "[a b]" and an object as JSON,
 // so a claim of that form was not a string. An unknown or insufficient role
 // is 403.
-func Actor(req Request, need Permission) (keysvc.Actor, error) {
+func Actor(req Request, need Permission) (key.Actor, error) {
 	var claims map[string]string
 	if a := req.RequestContext.Authorizer; a != nil && a.JWT != nil {
 		claims = a.JWT.Claims
 	}
-	a := keysvc.Actor{
+	a := key.Actor{
 		Subject:    claims["sub"],
 		MerchantID: claims["merchant_id"],
 		Role:       claims["role"],
@@ -53,7 +53,7 @@ func Actor(req Request, need Permission) (keysvc.Actor, error) {
 	_, hasRole := claims["role"]
 	if !validSubject(a.Subject) || !merchantID.MatchString(a.MerchantID) || hasRole && !plainString(a.Role) {
 		// Nothing of a token refused is kept, so nothing of it is logged.
-		return keysvc.Actor{SourceIP: a.SourceIP, RequestID: a.RequestID}, ErrUnauthenticated
+		return key.Actor{SourceIP: a.SourceIP, RequestID: a.RequestID}, ErrUnauthenticated
 	}
 	if p, ok := roles[a.Role]; !ok || p < need {
 		return a, ErrForbidden

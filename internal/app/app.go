@@ -1,5 +1,9 @@
 // Package app wires configuration, AWS clients, adapters and handlers
-// together. Each Lambda's main and the local gateway build the same App.
+// together. Each Lambda function builds only what it uses, with its own
+// constructor in a package below this one (authorizefn, verifyfn, managefn,
+// webhookfn, rotatefn, demofn), called from functions/<name>/main.go through
+// start.Main. New builds all of them at once, sharing one engine and one set
+// of clients, for the local gateway, which serves every function in process.
 package app
 
 import (
@@ -14,6 +18,10 @@ import (
 
 	"github.com/paykeys/paykeys/internal/api"
 	"github.com/paykeys/paykeys/internal/apigw"
+	"github.com/paykeys/paykeys/internal/app/adapters"
+	"github.com/paykeys/paykeys/internal/app/authorizefn"
+	"github.com/paykeys/paykeys/internal/app/decide"
+	"github.com/paykeys/paykeys/internal/app/start"
 	"github.com/paykeys/paykeys/internal/authorizer"
 	"github.com/paykeys/paykeys/internal/authz"
 	"github.com/paykeys/paykeys/internal/awsclient"
@@ -21,7 +29,6 @@ import (
 	"github.com/paykeys/paykeys/internal/delivery"
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/keysvc"
-	"github.com/paykeys/paykeys/internal/redact"
 	"github.com/paykeys/paykeys/internal/rotate"
 	"github.com/paykeys/paykeys/internal/secret"
 	"github.com/paykeys/paykeys/internal/store"
@@ -30,7 +37,7 @@ import (
 	"github.com/paykeys/paykeys/internal/webhooksvc"
 )
 
-// App holds everything a function needs, built once per container.
+// App holds every function's parts, built once, for in-process use.
 type App struct {
 	Config  config.Config
 	AWS     aws.Config
@@ -49,36 +56,24 @@ type App struct {
 	Worker   *delivery.Worker
 }
 
-// New builds the App. It makes no network call.
+// New builds the App. It makes no network call. Unlike a function, it
+// resolves AWS credentials with the SDK's whole chain (shared files,
+// profiles), as a tool on a workstation should.
 func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, error) {
-	awsCfg, err := awsclient.Load(ctx, awsclient.Options{
-		Region:                 cfg.Region,
-		DynamoDBEndpoint:       cfg.DynamoDBEndpoint,
-		SecretsManagerEndpoint: cfg.SecretsManagerEndpoint,
-	})
+	awsCfg, err := awsclient.Load(ctx, adapters.Options(cfg))
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
-	declared, err := DeclaredScopes(cfg)
+	ad := adapters.With(awsCfg, cfg)
+	declared, err := cfg.DeclaredScopes()
 	if err != nil {
 		return nil, err
 	}
 	log := Logger(logOut, cfg.LogLevel)
-	a := &App{Config: cfg, AWS: awsCfg, Log: log, Dynamo: awsclient.DynamoDB(awsCfg, cfg.DynamoDBEndpoint)}
-	var opts []store.Option
-	if len(cfg.CursorKey) > 0 {
-		opts = append(opts, store.WithCursorKey(cfg.CursorKey))
-	}
-	a.Store = store.New(a.Dynamo, cfg.TableName, opts...)
-	a.Secrets = secret.New(awsclient.SecretsManager(awsCfg, cfg.SecretsManagerEndpoint), cfg.SecretPrefix)
-	a.Keys = keysvc.New(a.Store, a.Secrets, log)
-	a.Keys.MaxKeys = cfg.MaxKeysPerMerchant
-	ttl := cfg.CacheTTL
-	if ttl == 0 {
-		ttl = -1 // CACHE_TTL=0 turns the cache off
-	}
-	a.Engine = authz.New(a.Store, a.Secrets, a.Store, authz.Options{CacheTTL: ttl, Feed: a.Store})
-	a.Usage = usage.New(a.Store, usage.Options{Log: log})
+	a := &App{Config: cfg, AWS: ad.AWS, Log: log, Dynamo: ad.Dynamo, Store: ad.Store, Secrets: ad.Secrets}
+	a.Keys = ad.Keys(cfg, log)
+	a.Engine = decide.Engine(cfg, ad)
+	a.Usage = decide.Usage(ad, log)
 	sender := &webhook.Sender{AllowPrivate: cfg.WebhookAllowPrivate}
 	a.Worker = delivery.New(a.Store, a.Secrets, sender, log)
 	a.Webhooks = webhooksvc.New(a.Store, a.Secrets, webhooksvc.URLs{Sender: sender}, log)
@@ -91,32 +86,12 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, error)
 
 // DeclaredScopes are the scopes keys may be granted: those the routes of
 // ROUTE_SCOPES require and those EXTRA_SCOPES lists.
-func DeclaredScopes(cfg config.Config) (key.DeclaredScopes, error) {
-	routes, err := authorizer.ParseRoutes(cfg.RouteScopes)
-	if err != nil {
-		return key.DeclaredScopes{}, fmt.Errorf("ROUTE_SCOPES: %w", err)
-	}
-	d, err := key.NewDeclaredScopes(append(routes.Scopes(), cfg.ExtraScopes...))
-	if err != nil {
-		return key.DeclaredScopes{}, fmt.Errorf("EXTRA_SCOPES: %w", err)
-	}
-	return d, nil
-}
+func DeclaredScopes(cfg config.Config) (key.DeclaredScopes, error) { return cfg.DeclaredScopes() }
 
 // Authorizer returns the API Gateway authorizer, with the route scopes of
 // the configuration.
 func (a *App) Authorizer() (*authorizer.Handler, error) {
-	routes, err := authorizer.ParseRoutes(a.Config.RouteScopes)
-	if err != nil {
-		return nil, fmt.Errorf("ROUTE_SCOPES: %w", err)
-	}
-	if a.Config.Environment == "" {
-		a.Log.Warn("ENVIRONMENT is not set: requests are refused (ENV_UNKNOWN) unless the API's stage variable environment is test or live")
-	}
-	return &authorizer.Handler{
-		Engine: a.Engine, Routes: routes, Environment: key.Environment(a.Config.Environment),
-		Log: a.Log, PolicyForHTTPAPI: a.Config.PolicyForHTTPAPI, Usage: a.Usage,
-	}, nil
+	return authorizefn.Handler(a.Config, a.Log, a.Engine, a.Usage)
 }
 
 // Close writes the usage counts still in memory and stops their
@@ -126,18 +101,14 @@ func (a *App) Close(ctx context.Context) error { return a.Usage.Close(ctx) }
 // HTTP returns the management API handler of one function.
 func (a *App) HTTP(function string) apigw.Handler { return a.API.Function(function) }
 
-// Rotator returns the scheduled lifecycle job (the rotate function). If the
-// webhook side of the App closes ended signing-secret overlaps
-// (rotate.Overlaps), each run calls it too.
+// Rotator returns the scheduled lifecycle job (the rotate function); each
+// run also closes the webhook signing-secret overlaps that are over.
 func (a *App) Rotator() *rotate.Job {
 	j := rotate.New(a.Store, a.Secrets, a.Log)
 	j.Overlaps = a.Webhooks
 	return j
 }
 
-// Logger is the JSON logger every function writes one line per decision to.
-// Anything shaped like a secret, in the message or any attribute, is
-// redacted before it is written.
-func Logger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(redact.Handler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})))
-}
+// Logger is the JSON logger every function writes one line per decision to
+// (start.Logger): anything shaped like a secret is redacted.
+func Logger(w io.Writer, level slog.Level) *slog.Logger { return start.Logger(w, level) }

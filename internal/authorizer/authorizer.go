@@ -454,3 +454,9 @@ func policy(d authz.Decision, allow bool, resource string) events.APIGatewayCust
 		Context: context_(d, allow),
 	}
 }
+
+// Routes maps the payment API's routes to the scope each needs (key.Routes).
+type Routes = key.Routes
+
+// ParseRoutes reads ROUTE_SCOPES (key.ParseRoutes).
+func ParseRoutes(s string) (Routes, error) { return key.ParseRoutes(s) }

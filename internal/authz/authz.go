@@ -17,6 +17,7 @@ import (
 
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/signature"
+	"github.com/paykeys/paykeys/internal/ttlcache"
 )
 
 // Keys finds a key by client ID with one strongly consistent read.
@@ -90,12 +91,12 @@ type Engine struct {
 	nonces  Nonces
 	Now     func() time.Time
 
-	known   *ttlCache[cachedKey]
-	unknown *ttlCache[struct{}]
-	secret  *ttlCache[*secretSet] // client ID → the versions read for signed requests
+	known   *ttlcache.Cache[cachedKey]
+	unknown *ttlcache.Cache[struct{}]
+	secret  *ttlcache.Cache[*secretSet] // client ID → the versions read for signed requests
 	// newest is the highest revision the feed has shown per client ID, so a
 	// read that raced a change is not cached.
-	newest  *ttlCache[int64]
+	newest  *ttlcache.Cache[int64]
 	flight  singleflight.Group
 	noCache bool
 
@@ -131,10 +132,10 @@ func New(keys Keys, secrets Secrets, nonces Nonces, o Options) *Engine {
 	}
 	return &Engine{
 		keys: keys, secrets: secrets, nonces: nonces, Now: time.Now, noCache: noCache,
-		known:   newTTLCache[cachedKey](o.CacheSize, o.CacheTTL),
-		unknown: newTTLCache[struct{}](o.CacheSize, o.NegativeTTL),
-		secret:  newTTLCache[*secretSet](o.CacheSize, o.CacheTTL),
-		newest:  newTTLCache[int64](o.CacheSize, 2*feedOverlap),
+		known:   ttlcache.New[cachedKey](o.CacheSize, o.CacheTTL),
+		unknown: ttlcache.New[struct{}](o.CacheSize, o.NegativeTTL),
+		secret:  ttlcache.New[*secretSet](o.CacheSize, o.CacheTTL),
+		newest:  ttlcache.New[int64](o.CacheSize, 2*feedOverlap),
 		feed:    o.Feed, wall: time.Now,
 	}
 }
@@ -160,17 +161,9 @@ type Request struct {
 	Need     key.Requirement // Mode is filled in by Decide
 }
 
-// Decision is the outcome. Key is set once the caller proved it holds the
-// key's secret (even when the decision is a deny); SecretVersion is the
-// version that matched.
-type Decision struct {
-	Code          key.Code
-	Key           *key.Key
-	ClientID      string
-	Mode          key.AuthMode
-	SecretVersion int
-	CacheHit      bool
-}
+// Decision is the outcome (key.Decision, so that its users need not link
+// the engine).
+type Decision = key.Decision
 
 // CodeStoreUnavailable is the code of a decision that could not be made
 // because a store could not be read or written. Decide returns it only with
@@ -226,6 +219,11 @@ func (e *Engine) Decide(ctx context.Context, r Request) (Decision, error) {
 		d.Code, d.Key, d.SecretVersion = CodeStoreUnavailable, nil, 0
 	}
 	return d, err
+}
+
+// DecideBearer decides on a bearer secret alone, as Decide does.
+func (e *Engine) DecideBearer(ctx context.Context, secret string, need key.Requirement) (Decision, error) {
+	return e.Decide(ctx, Request{Bearer: secret, Need: need})
 }
 
 func (e *Engine) bearer(ctx context.Context, r Request) (Decision, error) {
@@ -387,10 +385,10 @@ func (e *Engine) withKey(ctx context.Context, id string, now time.Time, d *Decis
 func (e *Engine) key(ctx context.Context, id string, reload bool) (cachedKey, bool, error) {
 	now := e.Now()
 	if !reload {
-		if c, ok := e.known.get(id, now); ok {
+		if c, ok := e.known.Get(id, now); ok {
 			return c, true, nil
 		}
-		if _, ok := e.unknown.get(id, now); ok {
+		if _, ok := e.unknown.Get(id, now); ok {
 			return cachedKey{}, true, nil
 		}
 	}
@@ -403,7 +401,7 @@ func (e *Engine) key(ctx context.Context, id string, reload bool) (cachedKey, bo
 		switch {
 		case errors.Is(err, key.ErrNotFound):
 			if !e.noCache {
-				e.unknown.add(id, struct{}{}, e.Now())
+				e.unknown.Add(id, struct{}{}, e.Now())
 			}
 			return cachedKey{}, nil
 		case err != nil:
@@ -412,8 +410,8 @@ func (e *Engine) key(ctx context.Context, id string, reload bool) (cachedKey, bo
 		c := cachedKey{k: k, at: e.Now(), reloaded: reload}
 		// A read that began before a change the feed has already shown
 		// returns the old revision: use it once, never cache it.
-		if newest, seen := e.newest.get(id, c.at); !e.noCache && (!seen || k.Revision >= newest) {
-			e.known.add(id, c, c.at)
+		if newest, seen := e.newest.Get(id, c.at); !e.noCache && (!seen || k.Revision >= newest) {
+			e.known.Add(id, c, c.at)
 		}
 		return c, nil
 	})
@@ -425,7 +423,7 @@ func (e *Engine) key(ctx context.Context, id string, reload bool) (cachedKey, bo
 
 func (e *Engine) secretOf(ctx context.Context, id, versionID string) ([]byte, error) {
 	now := e.Now()
-	set, ok := e.secret.get(id, now)
+	set, ok := e.secret.Get(id, now)
 	if ok {
 		set.mu.Lock()
 		b, found := set.m[versionID]
@@ -447,7 +445,7 @@ func (e *Engine) secretOf(ctx context.Context, id, versionID string) ([]byte, er
 	}
 	if !ok {
 		set = &secretSet{m: map[string][]byte{}}
-		e.secret.add(id, set, now)
+		e.secret.Add(id, set, now)
 	}
 	set.mu.Lock()
 	set.m[versionID] = b
@@ -503,17 +501,17 @@ func (e *Engine) follow(ctx context.Context) {
 	e.stats.FeedEntries.Add(int64(len(entries)))
 	now := e.Now()
 	for _, c := range entries {
-		if n, ok := e.newest.get(c.ClientID, now); !ok || c.Revision > n {
-			e.newest.add(c.ClientID, c.Revision, now)
+		if n, ok := e.newest.Get(c.ClientID, now); !ok || c.Revision > n {
+			e.newest.Add(c.ClientID, c.Revision, now)
 		}
-		e.unknown.remove(c.ClientID)
-		if k, ok := e.known.get(c.ClientID, now); ok && k.k.Revision >= c.Revision {
+		e.unknown.Remove(c.ClientID)
+		if k, ok := e.known.Get(c.ClientID, now); ok && k.k.Revision >= c.Revision {
 			continue // this copy already has the change
 		}
-		if e.known.remove(c.ClientID) {
+		if e.known.Remove(c.ClientID) {
 			e.stats.Dropped.Add(1)
 		}
-		e.secret.remove(c.ClientID)
+		e.secret.Remove(c.ClientID)
 	}
 	e.lastPoll.Store(start.UnixNano())
 }
@@ -521,9 +519,9 @@ func (e *Engine) follow(ctx context.Context) {
 // purge drops every cached key, unknown ID and secret.
 func (e *Engine) purge() {
 	e.stats.Purges.Add(1)
-	e.known.purge()
-	e.unknown.purge()
-	e.secret.purge()
+	e.known.Purge()
+	e.unknown.Purge()
+	e.secret.Purge()
 }
 
 // ParseIP parses a source address, returning the zero Addr when it is not one.

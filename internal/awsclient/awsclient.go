@@ -14,49 +14,26 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/paykeys/paykeys/internal/awsclient/envconfig"
 )
 
 // Options selects the region and, for a local stack, the endpoints.
-type Options struct {
-	// Region is the AWS region. Empty means the SDK's usual resolution
-	// (AWS_REGION, which Lambda always sets, then the shared config); with
-	// a local endpoint and nothing resolved, us-east-1.
-	Region string
-	// DynamoDBEndpoint, when set, is the base URL of a local DynamoDB
-	// (for example http://127.0.0.1:8000).
-	DynamoDBEndpoint string
-	// SecretsManagerEndpoint, when set, is the base URL of a local Secrets
-	// Manager (for example http://127.0.0.1:5000).
-	SecretsManagerEndpoint string
-}
+type Options = envconfig.Options
 
-// Retry and transport settings. A Lambda invocation has a deadline of its
-// own, so the SDK must not spend it waiting on a dead connection.
+// Retry settings (see envconfig).
 const (
-	// MaxAttempts is the number of tries per API call, the first included.
-	MaxAttempts = 3
-	// MaxBackoff caps the delay between two tries.
-	MaxBackoff = 1 * time.Second
-
-	dialTimeout           = 2 * time.Second
-	tlsHandshakeTimeout   = 2 * time.Second
-	responseHeaderTimeout = 5 * time.Second
-	requestTimeout        = 10 * time.Second
-	idleConnTimeout       = 60 * time.Second
-	keepAlive             = 30 * time.Second
+	MaxAttempts = envconfig.MaxAttempts
+	MaxBackoff  = envconfig.MaxBackoff
 
 	localRegion = "us-east-1"
 )
@@ -95,53 +72,23 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 	return cfg, nil
 }
 
-// DynamoDB returns a DynamoDB client. A non-empty endpoint is a local
-// DynamoDB: the client uses it as its base endpoint and skips response CRC32
-// validation, which DynamoDB Local's error responses fail.
+// DynamoDB returns a DynamoDB client (envconfig.DynamoDB).
 func DynamoDB(cfg aws.Config, endpoint string) *dynamodb.Client {
-	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-			o.DisableValidateResponseChecksum = true
-		}
-	})
+	return envconfig.DynamoDB(cfg, endpoint)
 }
 
-// SecretsManager returns a Secrets Manager client. A non-empty endpoint is a
-// local Secrets Manager, used as the client's base endpoint.
+// SecretsManager returns a Secrets Manager client (envconfig.SecretsManager).
 func SecretsManager(cfg aws.Config, endpoint string) *secretsmanager.Client {
-	return secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-		}
-	})
+	return envconfig.SecretsManager(cfg, endpoint)
 }
 
 // NewRetryer returns the standard retryer with MaxAttempts tries and a
 // backoff capped at MaxBackoff. It has the shape config.WithRetryer wants.
-func NewRetryer() aws.Retryer {
-	return retry.NewStandard(func(o *retry.StandardOptions) {
-		o.MaxAttempts = MaxAttempts
-		o.MaxBackoff = MaxBackoff
-	})
-}
+func NewRetryer() aws.Retryer { return envconfig.NewRetryer() }
 
 // NewHTTPClient returns the SDK's HTTP client with short connect, TLS and
 // response-header timeouts and an overall per-attempt limit.
-func NewHTTPClient() *awshttp.BuildableClient {
-	return awshttp.NewBuildableClient().
-		WithDialerOptions(func(d *net.Dialer) {
-			d.Timeout = dialTimeout
-			d.KeepAlive = keepAlive
-		}).
-		WithTransportOptions(func(t *http.Transport) {
-			t.TLSHandshakeTimeout = tlsHandshakeTimeout
-			t.ResponseHeaderTimeout = responseHeaderTimeout
-			t.IdleConnTimeout = idleConnTimeout
-			t.ExpectContinueTimeout = 1 * time.Second
-		}).
-		WithTimeout(requestTimeout)
-}
+func NewHTTPClient() *awshttp.BuildableClient { return envconfig.NewHTTPClient() }
 
 // envHasCredentials reports whether the environment names credentials of its
 // own (keys, a profile, a web identity or a container credentials endpoint).

@@ -4,7 +4,6 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 )
@@ -156,22 +155,5 @@ func TestSecretsManager(t *testing.T) {
 	}
 	if ep := SecretsManager(cfg, "").Options().BaseEndpoint; ep != nil {
 		t.Errorf("AWS BaseEndpoint = %q, want unset", *ep)
-	}
-}
-
-func TestHTTPClientTimeouts(t *testing.T) {
-	c := NewHTTPClient()
-	if got := c.GetDialer().Timeout; got != dialTimeout {
-		t.Errorf("dial timeout = %v, want %v", got, dialTimeout)
-	}
-	tr := c.GetTransport()
-	if tr.TLSHandshakeTimeout != tlsHandshakeTimeout {
-		t.Errorf("TLS handshake timeout = %v, want %v", tr.TLSHandshakeTimeout, tlsHandshakeTimeout)
-	}
-	if tr.ResponseHeaderTimeout != responseHeaderTimeout {
-		t.Errorf("response header timeout = %v, want %v", tr.ResponseHeaderTimeout, responseHeaderTimeout)
-	}
-	if got := c.GetTimeout(); got != requestTimeout || got > 30*time.Second {
-		t.Errorf("request timeout = %v, want %v", got, requestTimeout)
 	}
 }

@@ -112,3 +112,17 @@ func or(v, def string) string {
 	}
 	return v
 }
+
+// DeclaredScopes are the scopes keys may be granted: those the routes of
+// ROUTE_SCOPES require and those EXTRA_SCOPES lists.
+func (c Config) DeclaredScopes() (key.DeclaredScopes, error) {
+	routes, err := key.ParseRoutes(c.RouteScopes)
+	if err != nil {
+		return key.DeclaredScopes{}, fmt.Errorf("ROUTE_SCOPES: %w", err)
+	}
+	d, err := key.NewDeclaredScopes(append(routes.Scopes(), c.ExtraScopes...))
+	if err != nil {
+		return key.DeclaredScopes{}, fmt.Errorf("EXTRA_SCOPES: %w", err)
+	}
+	return d, nil
+}

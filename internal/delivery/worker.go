@@ -20,10 +20,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
-
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/store"
+	"github.com/paykeys/paykeys/internal/ttlcache"
 	"github.com/paykeys/paykeys/internal/webhook"
 	"github.com/paykeys/paykeys/internal/webhooksvc"
 )
@@ -68,9 +67,18 @@ type Worker struct {
 	// Batch is how many due items one query reads.
 	Batch int
 
-	secrets *expirable.LRU[string, []byte] // version ID → secret; versions never change
+	secrets *ttlcache.Cache[[]byte] // version ID → secret; versions never change
 	once    sync.Once
 }
+
+// Signing secrets read are kept for secretTTL, at most secretCacheSize of
+// them. A version never changes, so the TTL only bounds how long the bytes
+// of a deleted endpoint's secret stay in a warm container's memory. Expiry
+// is checked on read: nothing runs in the background.
+const (
+	secretTTL       = time.Hour
+	secretCacheSize = 1000
+)
 
 // New returns a Worker with production defaults.
 func New(st Store, sec Secrets, sender Sender, log *slog.Logger) *Worker {
@@ -78,8 +86,8 @@ func New(st Store, sec Secrets, sender Sender, log *slog.Logger) *Worker {
 		Lease: 60 * time.Second, Concurrency: 16, Batch: 100}
 }
 
-func (w *Worker) secretCache() *expirable.LRU[string, []byte] {
-	w.once.Do(func() { w.secrets = expirable.NewLRU[string, []byte](1000, nil, 0) })
+func (w *Worker) secretCache() *ttlcache.Cache[[]byte] {
+	w.once.Do(func() { w.secrets = ttlcache.New[[]byte](secretCacheSize, secretTTL) })
 	return w.secrets
 }
 
@@ -167,8 +175,8 @@ func (w *Worker) Attempt(ctx context.Context, d *store.Delivery) (*store.Deliver
 }
 
 func (w *Worker) secret(ctx context.Context, endpointID, versionID string) ([]byte, error) {
-	c := w.secretCache()
-	if s, ok := c.Get(versionID); ok {
+	c, now := w.secretCache(), w.Now()
+	if s, ok := c.Get(versionID, now); ok {
 		return s, nil
 	}
 	raw, err := w.Secrets.Get(ctx, webhooksvc.SecretName(endpointID), versionID)
@@ -179,7 +187,7 @@ func (w *Worker) secret(ctx context.Context, endpointID, versionID string) ([]by
 	if err != nil {
 		return nil, fmt.Errorf("signing secret of %s: %w", endpointID, err)
 	}
-	c.Add(versionID, s)
+	c.Add(versionID, s, now)
 	return s, nil
 }
 

@@ -198,3 +198,48 @@ func BenchmarkSweepMemory(b *testing.B) {
 		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "deliveries/s")
 	}
 }
+
+// countingSecrets counts the signing secret reads.
+type countingSecrets struct {
+	secret string
+	reads  atomic.Int64
+}
+
+func (s *countingSecrets) Get(context.Context, string, string) (string, error) {
+	s.reads.Add(1)
+	return s.secret, nil
+}
+
+// A signing secret version is read once, kept for an hour, checked when it
+// is next needed, and read again after that.
+func TestSigningSecretKeptUntilItsTTL(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	w, m := newMemWorker(t, srv.URL, 0)
+	sec := &countingSecrets{secret: webhook.NewSecret()}
+	now := time.Now().UTC()
+	w.Secrets, w.Now = sec, func() time.Time { return now }
+	steps := []struct {
+		advance time.Duration
+		reads   int64
+	}{
+		{0, 1},                // the first delivery reads it
+		{59 * time.Minute, 1}, // kept
+		{2 * time.Minute, 2},  // past the hour: read again
+		{time.Minute, 2},      // and kept again
+	}
+	for i, s := range steps {
+		now = now.Add(s.advance)
+		id := fmt.Sprintf("msg_%d", i)
+		m.mu.Lock()
+		m.events[id] = &store.Event{ID: id, Type: "key.created", MerchantID: "m_1", CreatedAt: now, Data: []byte(`{}`)}
+		m.pending[id] = true
+		m.mu.Unlock()
+		if st, err := w.Sweep(context.Background()); err != nil || st.Attempts != 1 {
+			t.Fatalf("step %d: sweep = %+v, %v", i, st, err)
+		}
+		if got := sec.reads.Load(); got != s.reads {
+			t.Errorf("step %d (+%v): %d secret reads, want %d", i, s.advance, got, s.reads)
+		}
+	}
+}

@@ -82,3 +82,16 @@ func (k *Key) MatchedVersion(m SecretMatch) int {
 	}
 	return k.SecretVersion
 }
+
+// Decision is the outcome of deciding on a presented credential. Key is set
+// once the caller proved it holds the key's secret (even when the decision is
+// a deny); SecretVersion is the version that matched; CacheHit says the key
+// came from the decider's cache.
+type Decision struct {
+	Code          Code
+	Key           *Key
+	ClientID      string
+	Mode          AuthMode
+	SecretVersion int
+	CacheHit      bool
+}

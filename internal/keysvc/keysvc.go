@@ -39,14 +39,9 @@ type Secrets interface {
 	Delete(ctx context.Context, clientID string) error
 }
 
-// Actor is who asks, as the management API's JWT says.
-type Actor struct {
-	Subject    string
-	MerchantID string
-	Role       string
-	SourceIP   string
-	RequestID  string
-}
+// Actor is who asks, as the management API's JWT says. It is key.Actor, so
+// that reading it from a request needs nothing of this package.
+type Actor = key.Actor
 
 // DefaultMaxKeys is the default limit of keys that are not revoked per merchant.
 const DefaultMaxKeys = 500

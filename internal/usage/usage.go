@@ -31,7 +31,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/paykeys/paykeys/internal/authz"
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/store"
 )
@@ -164,7 +163,7 @@ func New(sink Sink, o Options) *Recorder {
 // written only if such a key exists; one without a client ID counts nowhere.
 // Allowed decisions also update the key's last use. Record never blocks on
 // I/O: when MaxEntries key-days are held, a decision for a new one is dropped.
-func (r *Recorder) Record(d authz.Decision, sourceIP string, now time.Time) {
+func (r *Recorder) Record(d key.Decision, sourceIP string, now time.Time) {
 	id, proven := d.ClientID, d.Key != nil
 	if proven {
 		id = d.Key.ID

@@ -1,11 +1,9 @@
-package authorizer
+package key
 
 import (
 	"fmt"
 	"slices"
 	"strings"
-
-	"github.com/paykeys/paykeys/internal/key"
 )
 
 // Routes maps "METHOD /path" patterns to the scope a request needs. Patterns
@@ -34,7 +32,7 @@ func ParseRoutes(s string) (Routes, error) {
 		if !ok || !ok2 || !strings.HasPrefix(path, "/") {
 			return nil, fmt.Errorf("route scope %q: want METHOD /path=scope", entry)
 		}
-		if _, err := key.ParseScopes([]string{scope}); err != nil || scope == "*" || strings.HasSuffix(scope, ":*") {
+		if _, err := ParseScopes([]string{scope}); err != nil || scope == "*" || strings.HasSuffix(scope, ":*") {
 			return nil, fmt.Errorf("route scope %q: %q is not a resource:action scope", entry, scope)
 		}
 		segs := strings.Split(strings.Trim(path, "/"), "/")

@@ -1,0 +1,65 @@
+// Package adapters builds what every function but demo reads and writes
+// through: the AWS clients, the DynamoDB store and the Secrets Manager store,
+// and the key service over them. Building them makes no network call.
+package adapters
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/paykeys/paykeys/internal/awsclient/envconfig"
+	"github.com/paykeys/paykeys/internal/config"
+	"github.com/paykeys/paykeys/internal/keysvc"
+	"github.com/paykeys/paykeys/internal/secret"
+	"github.com/paykeys/paykeys/internal/store"
+)
+
+// Adapters are the stores of one configuration.
+type Adapters struct {
+	AWS     aws.Config
+	Dynamo  *dynamodb.Client
+	Store   *store.Store
+	Secrets *secret.Store
+}
+
+// Open builds the AWS clients, with the region and credentials Lambda puts
+// in the environment (envconfig), and the stores.
+func Open(_ context.Context, cfg config.Config) (*Adapters, error) {
+	awsCfg, err := envconfig.Load(os.Getenv, Options(cfg))
+	if err != nil {
+		return nil, err
+	}
+	return With(awsCfg, cfg), nil
+}
+
+// Options are the AWS options of a configuration.
+func Options(cfg config.Config) envconfig.Options {
+	return envconfig.Options{
+		Region:                 cfg.Region,
+		DynamoDBEndpoint:       cfg.DynamoDBEndpoint,
+		SecretsManagerEndpoint: cfg.SecretsManagerEndpoint,
+	}
+}
+
+// With builds the clients and stores over an AWS configuration.
+func With(awsCfg aws.Config, cfg config.Config) *Adapters {
+	a := &Adapters{AWS: awsCfg, Dynamo: envconfig.DynamoDB(awsCfg, cfg.DynamoDBEndpoint)}
+	var opts []store.Option
+	if len(cfg.CursorKey) > 0 {
+		opts = append(opts, store.WithCursorKey(cfg.CursorKey))
+	}
+	a.Store = store.New(a.Dynamo, cfg.TableName, opts...)
+	a.Secrets = secret.New(envconfig.SecretsManager(awsCfg, cfg.SecretsManagerEndpoint), cfg.SecretPrefix)
+	return a
+}
+
+// Keys returns the key service, with the configured per-merchant limit.
+func (a *Adapters) Keys(cfg config.Config, log *slog.Logger) *keysvc.Service {
+	k := keysvc.New(a.Store, a.Secrets, log)
+	k.MaxKeys = cfg.MaxKeysPerMerchant
+	return k
+}

@@ -1,0 +1,19 @@
+// Package demofn builds the example payment backend (demo). It reads nothing
+// and links no AWS SDK.
+package demofn
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/paykeys/paykeys/internal/apigw"
+	"github.com/paykeys/paykeys/internal/config"
+	"github.com/paykeys/paykeys/internal/demo"
+)
+
+// New builds the demo function.
+func New(_ context.Context, _ config.Config, log *slog.Logger) (apigw.Handler, []lambda.Option, error) {
+	return demo.Handler{Log: log}.Handle, nil, nil
+}

@@ -1,0 +1,90 @@
+package app_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/paykeys/paykeys/internal/app/authorizefn"
+	"github.com/paykeys/paykeys/internal/app/demofn"
+	"github.com/paykeys/paykeys/internal/app/managefn"
+	"github.com/paykeys/paykeys/internal/app/rotatefn"
+	"github.com/paykeys/paykeys/internal/app/verifyfn"
+	"github.com/paykeys/paykeys/internal/app/webhookfn"
+	"github.com/paykeys/paykeys/internal/config"
+)
+
+// settle waits for goroutines that are ending to end, and counts the rest.
+func settle() int {
+	n := runtime.NumGoroutine()
+	for range 50 {
+		time.Sleep(2 * time.Millisecond)
+		if m := runtime.NumGoroutine(); m == n {
+			return n
+		}
+		n = runtime.NumGoroutine()
+	}
+	return n
+}
+
+// Building a function starts no goroutine, except the usage counters'
+// writer in the two functions that decide; only they ask for SIGTERM.
+func TestConstructorsStartOnlyWhatTheFunctionUses(t *testing.T) {
+	cfg, err := config.Load(func(k string) string {
+		return map[string]string{
+			"TABLE_NAME": "t", "ENVIRONMENT": "test",
+			"DYNAMODB_ENDPOINT": "http://127.0.0.1:1", "SECRETSMANAGER_ENDPOINT": "http://127.0.0.1:1",
+			"ROUTE_SCOPES": "ANY /demo/{proxy+}=payments:write",
+		}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type built struct {
+		h    any
+		opts []lambda.Option
+		err  error
+	}
+	wrap := func(h any, opts []lambda.Option, err error) built { return built{h, opts, err} }
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	ctx := context.Background()
+	tests := []struct {
+		name       string
+		build      func() built
+		goroutines int
+		options    int
+	}{
+		{"authorize", func() built { return wrap(authorizefn.New(ctx, cfg, log)) }, 1, 1},
+		{"verify", func() built { return wrap(verifyfn.New(ctx, cfg, log)) }, 1, 1},
+		{"create", func() built { return wrap(managefn.New("create")(ctx, cfg, log)) }, 0, 0},
+		{"keys", func() built { return wrap(managefn.New("keys")(ctx, cfg, log)) }, 0, 0},
+		{"reset", func() built { return wrap(managefn.New("reset")(ctx, cfg, log)) }, 0, 0},
+		{"webhooks", func() built { return wrap(managefn.New("webhooks")(ctx, cfg, log)) }, 0, 0},
+		{"webhook", func() built { return wrap(webhookfn.New(ctx, cfg, log)) }, 0, 0},
+		{"rotate", func() built { return wrap(rotatefn.New(ctx, cfg, log)) }, 0, 0},
+		{"demo", func() built { return wrap(demofn.New(ctx, cfg, log)) }, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := settle()
+			b := tt.build()
+			if b.err != nil || b.h == nil {
+				t.Fatalf("build: %v, %v", b.h, b.err)
+			}
+			if got := settle() - before; got != tt.goroutines {
+				t.Errorf("%d goroutines started, want %d", got, tt.goroutines)
+			}
+			if len(b.opts) != tt.options {
+				t.Errorf("%d runtime options, want %d", len(b.opts), tt.options)
+			}
+		})
+	}
+	if _, _, err := managefn.New("authorize")(ctx, cfg, log); err == nil {
+		t.Error("managefn built a function it does not know")
+	}
+}

@@ -1,0 +1,36 @@
+// Package rotatefn builds the scheduled lifecycle function (rotate): the job
+// that expires keys, sends reminders, ends grace periods and closes ended
+// webhook signing-secret overlaps.
+package rotatefn
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/paykeys/paykeys/internal/app/adapters"
+	"github.com/paykeys/paykeys/internal/config"
+	"github.com/paykeys/paykeys/internal/rotate"
+	"github.com/paykeys/paykeys/internal/webhook"
+	"github.com/paykeys/paykeys/internal/webhooksvc"
+)
+
+// New builds the rotate function.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (func(context.Context, events.EventBridgeEvent) (rotate.Stats, error), []lambda.Option, error) {
+	a, err := adapters.Open(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return Job(cfg, a, log).Handle, nil, nil
+}
+
+// Job returns the lifecycle job; each run also closes the webhook
+// signing-secret overlaps that are over.
+func Job(cfg config.Config, a *adapters.Adapters, log *slog.Logger) *rotate.Job {
+	j := rotate.New(a.Store, a.Secrets, log)
+	urls := webhooksvc.URLs{Sender: &webhook.Sender{AllowPrivate: cfg.WebhookAllowPrivate}}
+	j.Overlaps = webhooksvc.New(a.Store, a.Secrets, urls, log)
+	return j
+}
