@@ -79,7 +79,7 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, error)
 	}
 	a.Engine = authz.New(a.Store, a.Secrets, a.Store, authz.Options{CacheTTL: ttl, Feed: a.Store})
 	a.Usage = usage.New(a.Store, usage.Options{Log: log})
-	sender := &webhook.Sender{AllowPrivate: cfg.WebhookAllowPrivate}
+	sender := &webhook.Sender{AllowPrivate: cfg.WebhookAllowPrivate, LoopbackOnly: cfg.WebhookLoopbackOnly}
 	a.Worker = delivery.New(a.Store, a.Secrets, sender, log)
 	a.Webhooks = webhooksvc.New(a.Store, a.Secrets, webhooksvc.URLs{Sender: sender}, log)
 	a.Webhooks.Sender = a.Worker // test and retry send at once
