@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
 	"slices"
@@ -258,4 +259,34 @@ func hasExample(op *openapi3.Operation) bool {
 		}
 	}
 	return false
+}
+
+// GET /v1/openapi.json is served by the keys function without a token, and
+// only there.
+func TestOpenAPIServed(t *testing.T) {
+	h := &API{Log: slog.New(slog.DiscardHandler)}
+	tests := []struct {
+		function   string
+		wantStatus int
+	}{
+		{"keys", 200},
+		{"create", 404},
+		{"webhooks", 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.function, func(t *testing.T) {
+			var req apigw.Request
+			req.RouteKey = "GET /v1/openapi.json"
+			resp, err := h.Function(tt.function)(context.Background(), req)
+			if err != nil || resp.StatusCode != tt.wantStatus {
+				t.Fatalf("status %d, error %v; want %d", resp.StatusCode, err, tt.wantStatus)
+			}
+			if tt.wantStatus != 200 {
+				return
+			}
+			if resp.Headers["Content-Type"] != "application/json" || resp.Body != string(OpenAPI()) {
+				t.Errorf("content type %q, %d bytes; want the document as JSON", resp.Headers["Content-Type"], len(resp.Body))
+			}
+		})
+	}
 }
