@@ -5,7 +5,8 @@
 # then stops the gateway. Needs the local stack up (with-stack.sh starts it).
 #
 # Bounded and repeatable: at most $FUZZ_EXAMPLES cases per operation and phase,
-# one worker, a fixed $FUZZ_SEED, and a hard $FUZZ_TIMEOUT.
+# one worker, a fixed $FUZZ_SEED, and a hard $FUZZ_TIMEOUT. $FUZZ_CHECKS replaces the
+# list of checks.
 #
 # Webhook endpoints can only be on 127.0.0.1: the gateway runs with
 # WEBHOOK_ALLOW_PRIVATE=loopback (no other host is accepted or dialled) and
@@ -52,7 +53,7 @@ done
 curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || { say "the gateway is not ready"; exit 1; }
 
 token="$(DEV_JWT_SECRET="$secret" infra/.cache/bin/gateway token -merchant m_fuzz -role admin -sub user_fuzz -ttl 2h)"
-checks=not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,no_foreign_secret
+checks="${FUZZ_CHECKS:-not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,use_after_free,ensure_resource_availability,no_foreign_secret}"
 cmd=(st run "http://127.0.0.1:$port/v1/openapi.json" --url "http://127.0.0.1:$port"
 	--checks "$checks" --max-examples "$examples" --seed "$seed" --workers 1
 	--generation-database none --request-timeout 30 --no-color --output-sanitize true)
