@@ -178,15 +178,21 @@ sam-build: $(VENV_STAMP) ## sam build: arm64 bootstrap binaries in .aws-sam/buil
 	$(SAM) build --template $(SAM_TEMPLATE) --build-in-source
 
 .PHONY: test
-test: tools ## CI: vet, go test -tags integration on the local stack, fuzz, sam validate, sam build
+test: tools ## CI: vet, go test -tags integration and Schemathesis on the local stack, fuzz, sam validate, sam build
 	$(MAKE) vet
-	$(WITH_STACK) $(MAKE) test-go
+	$(WITH_STACK) $(MAKE) test-go api-fuzz
 	$(MAKE) fuzz sam-validate sam-build
 
 .PHONY: test-go
 test-go: functions-host ## go test -tags integration ./... against a running stack (make stack-up)
 	$(LOCAL_ENV) $(if $(call rie),RIE=$(abspath $(call rie))) LAMBDA_BIN=$(abspath $(HOST_BIN)) \
 		go test -tags integration -count=1 $(GOTESTFLAGS) ./...
+
+# Schemathesis against a gateway of its own on 127.0.0.1:PORT (the stack must
+# be up): FUZZ_EXAMPLES cases per operation, seed FUZZ_SEED.
+.PHONY: api-fuzz
+api-fuzz: $(VENV_STAMP) ## Fuzz the API from its OpenAPI document with Schemathesis (stack up; make test runs it)
+	PORT=$(PORT) infra/schemathesis/run.sh
 
 .PHONY: cover
 cover: tools ## Tests on the local stack with coverage into coverage.out

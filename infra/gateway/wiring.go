@@ -26,7 +26,7 @@ var localDefaults = map[string]string{
 	"TABLE_NAME":    "paykeys-local",
 	"SECRET_PREFIX": "paykeys-local/",
 	"ENVIRONMENT":   "test",
-	// Local receivers on 127.0.0.1 may get webhooks (API.md: make dev).
+	// Local receivers on 127.0.0.1 may get webhooks (README: Webhooks).
 	"WEBHOOK_ALLOW_PRIVATE": "true",
 }
 

@@ -56,7 +56,8 @@ type route struct {
 	function string
 	need     apigw.Permission
 	serve    func(ctx context.Context, a keysvc.Actor, req apigw.Request) (apigw.Response, error)
-	// service routes are authenticated by IAM at API Gateway and carry no JWT.
+	// service routes carry no JWT: IAM authenticates them at API Gateway,
+	// or they are open (the OpenAPI document).
 	service bool
 }
 
@@ -73,6 +74,7 @@ func (h *API) routes() map[string]route {
 		"POST /v1/keys/{id}/reset":  {"reset", apigw.Write, h.reset, false},
 		"POST /v1/keys/{id}/verify": {"verify", apigw.Verify, h.verify, false},
 		"POST /v1/verify":           {"verify", apigw.Read, h.serviceVerify, true},
+		"GET /v1/openapi.json":      {"keys", apigw.Read, h.openAPIDocument, true},
 
 		"POST /v1/webhooks":                                     {"webhooks", apigw.Write, h.webhookCreate, false},
 		"GET /v1/webhooks":                                      {"webhooks", apigw.Read, h.webhookList, false},

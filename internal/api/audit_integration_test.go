@@ -3,7 +3,6 @@
 package api_test
 
 import (
-	"context"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -24,7 +23,7 @@ func (e *env) session(s step) response {
 	ev := e.event(s.r)
 	ev.RequestContext.RequestID = "req-" + strings.ReplaceAll(s.ip, ".", "-") + "-" + ev.RequestContext.RequestID
 	ev.RequestContext.HTTP.SourceIP = s.ip
-	resp, err := e.api.Function(functionOf[s.r.route])(context.Background(), ev)
+	resp, err := e.invoke(functionOf[s.r.route], ev)
 	if err != nil {
 		e.t.Fatalf("%s: handler returned an error: %v", s.r.route, err)
 	}

@@ -152,7 +152,7 @@ func or(v, def string) string {
 func (e *env) do(r req) response {
 	e.t.Helper()
 	ev := e.event(r)
-	resp, err := e.api.Function(functionOf[r.route])(context.Background(), ev)
+	resp, err := e.invoke(functionOf[r.route], ev)
 	if err != nil {
 		e.t.Fatalf("%s: handler returned an error: %v", r.route, err)
 	}

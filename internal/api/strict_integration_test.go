@@ -3,7 +3,6 @@
 package api_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 )
@@ -84,7 +83,7 @@ func (e *hookEnv) call(r req) response {
 	ev := e.event(req{route: "POST /v1/keys/{id}/verify", body: r.body})
 	ev.RouteKey, ev.RawPath, ev.PathParameters = "POST /v1/verify", "/v1/verify", nil
 	ev.RequestContext.Authorizer = nil
-	resp, err := e.api.Function("verify")(context.Background(), ev)
+	resp, err := e.invoke("verify", ev)
 	if err != nil {
 		e.t.Fatal(err)
 	}

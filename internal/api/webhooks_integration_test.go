@@ -133,7 +133,7 @@ func (e *hookEnv) doPath(r req, params map[string]string) response {
 	for k, v := range params {
 		ev.PathParameters[k] = v
 	}
-	resp, err := e.api.Function("webhooks")(context.Background(), ev)
+	resp, err := e.invoke("webhooks", ev)
 	if err != nil {
 		e.t.Fatalf("%s: %v", r.route, err)
 	}

@@ -144,7 +144,8 @@ func Body(req Request) ([]byte, error) {
 // Decode parses a JSON object body into dst strictly, so that every body has
 // exactly one reading: unknown members, member names that differ from the
 // documented ones only in case, a member given twice, invalid UTF-8 (raw or
-// escaped), wrong types, trailing data and oversized bodies are all errors.
+// escaped), wrong types, a body that is not an object (null included),
+// trailing data and oversized bodies are all errors.
 // An empty body is allowed only when optional is true.
 func Decode(req Request, dst any, optional bool) ([]byte, error) {
 	raw, err := Body(req)
@@ -159,6 +160,11 @@ func Decode(req Request, dst any, optional bool) ([]byte, error) {
 	}
 	if err := Unmarshal(raw, dst); err != nil {
 		return nil, err
+	}
+	// null decodes into a struct without error and changes nothing; a body
+	// is an object, so null is refused like any other non-object.
+	if strings.TrimSpace(string(raw)) == "null" {
+		return nil, key.Invalid("body must be a JSON object")
 	}
 	return raw, nil
 }

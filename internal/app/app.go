@@ -74,7 +74,7 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, error)
 	a.Keys = ad.Keys(cfg, log)
 	a.Engine = decide.Engine(cfg, ad)
 	a.Usage = decide.Usage(ad, log)
-	sender := &webhook.Sender{AllowPrivate: cfg.WebhookAllowPrivate}
+	sender := &webhook.Sender{AllowPrivate: cfg.WebhookAllowPrivate, LoopbackOnly: cfg.WebhookLoopbackOnly}
 	a.Worker = delivery.New(a.Store, a.Secrets, sender, log)
 	a.Webhooks = webhooksvc.New(a.Store, a.Secrets, webhooksvc.URLs{Sender: sender}, log)
 	a.Webhooks.Sender = a.Worker // test and retry send at once

@@ -19,7 +19,7 @@ var formats = []struct{ name, bearer, hmac string }{
 	{"http", "http-bearer.json", "http-hmac.json"},
 }
 
-// Every decision code, in both event formats, gets the answer API.md §3 says.
+// Every decision code, in both event formats, gets the answer the README's authorizer table says.
 func TestDecisionCodes(t *testing.T) {
 	for _, f := range formats {
 		t.Run(f.name, func(t *testing.T) {
@@ -126,7 +126,7 @@ func tamperQuery(ev event) event {
 	return ev
 }
 
-// On Allow the context carries every field API.md lists, all strings.
+// On Allow the context carries every field the README lists, all strings.
 func TestAllowContext(t *testing.T) {
 	for _, f := range formats {
 		t.Run(f.name, func(t *testing.T) {

@@ -35,6 +35,9 @@ type Config struct {
 	// WEBHOOK_ALLOW_PRIVATE=true lets webhook endpoints be http and resolve
 	// to private and loopback addresses: local development only.
 	WebhookAllowPrivate bool
+	// WEBHOOK_ALLOW_PRIVATE=loopback lets webhook endpoints be http on a
+	// loopback address only, and nothing else: API fuzzing.
+	WebhookLoopbackOnly bool
 	// MAX_KEYS_PER_MERCHANT: the most keys that are not revoked a merchant
 	// may have, default 500.
 	MaxKeysPerMerchant int
@@ -84,8 +87,10 @@ func Load(getenv func(string) string) (Config, error) {
 	case "", "false":
 	case "true":
 		c.WebhookAllowPrivate = true
+	case "loopback":
+		c.WebhookLoopbackOnly = true
 	default:
-		errs = append(errs, fmt.Errorf(`WEBHOOK_ALLOW_PRIVATE must be "true" or "false", not %q`, v))
+		errs = append(errs, fmt.Errorf(`WEBHOOK_ALLOW_PRIVATE must be "true", "false" or "loopback", not %q`, v))
 	}
 	maxKeys, err := strconv.Atoi(or(getenv("MAX_KEYS_PER_MERCHANT"), "500"))
 	if err != nil || maxKeys < 1 || maxKeys > 1_000_000 {

@@ -108,3 +108,31 @@ func TestExtraScopes(t *testing.T) {
 		}
 	}
 }
+
+// WEBHOOK_ALLOW_PRIVATE: false by default, true for make dev, loopback for
+// runs that must never leave the machine; anything else is refused.
+func TestLoadWebhookAllowPrivate(t *testing.T) {
+	tests := []struct {
+		value                  string
+		allowPrivate, loopback bool
+		wantErr                bool
+	}{
+		{"", false, false, false},
+		{"false", false, false, false},
+		{"true", true, false, false},
+		{"loopback", false, true, false},
+		{"yes", false, false, true},
+		{"LOOPBACK", false, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			c, err := Load(env(map[string]string{"TABLE_NAME": "t", "WEBHOOK_ALLOW_PRIVATE": tt.value}))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if err == nil && (c.WebhookAllowPrivate != tt.allowPrivate || c.WebhookLoopbackOnly != tt.loopback) {
+				t.Errorf("allow private %v, loopback only %v; want %v, %v", c.WebhookAllowPrivate, c.WebhookLoopbackOnly, tt.allowPrivate, tt.loopback)
+			}
+		})
+	}
+}

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Code is the reason for a verification decision (API.md §2 and §3).
+// Code is the reason for a verification decision (README: The authorizer; the OpenAPI document: DecisionCode).
 type Code string
 
 const (

@@ -2,7 +2,7 @@ package key
 
 import "time"
 
-// Duty is one piece of scheduled lifecycle work on a key (API.md §4):
+// Duty is one piece of scheduled lifecycle work on a key (README: Scheduled lifecycle):
 // what the rotate job does when a key falls due.
 type Duty string
 

@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// Token layout (API.md §1):
+// Token layout (the OpenAPI document: ClientId and Secret):
 //
 //	client ID: ck_<env>_<22 base62>
 //	secret:    sk_<env>_<22 base62 of the client ID><33 base62 random><6 base62 CRC32>

@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// The canonical query (API.md §3): every parameter as name=value (name= when
+// The canonical query (README: Signing a request): every parameter as name=value (name= when
 // it has no value), names and values percent-encoded per RFC 3986 (the
 // unreserved characters A-Za-z0-9-._~ as they are, every other byte as %XX in
 // upper-case hex), sorted by encoded name and then encoded value, joined by

@@ -170,7 +170,7 @@ func TestCanonicalQueryAgree(t *testing.T) {
 
 // referenceCanonicalQuery is a slow, obviously correct canonical query made
 // from the standard library, as a test oracle. url.PathUnescape decodes '%XX'
-// and leaves '+' alone, as API.md wants.
+// and leaves '+' alone, as the README's signing scheme wants.
 func referenceCanonicalQuery(t testing.TB, raw string) string {
 	t.Helper()
 	var pairs [][2]string

@@ -1,4 +1,4 @@
-// Package signature implements the HMAC request signature of API.md §3: the
+// Package signature implements the HMAC request signature of the README (Signing a request): the
 // five X- headers, the canonical query, the string to sign, signing on the
 // client side and verifying on the authorizer side.
 //
@@ -28,7 +28,7 @@ import (
 	"time"
 )
 
-// Header names, as API.md spells them. HTTP header names are case-insensitive;
+// Header names, as the README spells them. HTTP header names are case-insensitive;
 // net/http stores HeaderContentSHA256 as "X-Content-Sha256".
 const (
 	HeaderClientID      = "X-Client-Id"
@@ -229,7 +229,7 @@ func sumHMAC(out *[sha256.Size]byte, key []byte, msg string) {
 	h.Sum(out[:0])
 }
 
-// StringToSign joins the seven lines of API.md §3 with "\n", with no trailing
+// StringToSign joins the seven lines of the README's signing scheme with "\n", with no trailing
 // newline: "v1", the method in upper case, the path as sent, the canonical
 // query, the timestamp as sent, the nonce and the content hash.
 func StringToSign(method, path, canonicalQuery, timestamp, nonce, contentSHA256 string) string {

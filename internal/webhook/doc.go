@@ -1,5 +1,5 @@
 // Package webhook holds the pieces a delivery worker needs to send webhook
-// events (API.md §4): Standard Webhooks signing secrets and signatures, the
+// events (README: Webhooks; the OpenAPI document's webhooks): Standard Webhooks signing secrets and signatures, the
 // retry schedule, the classification of one attempt's outcome, and an HTTP
 // sender that refuses private, loopback, link-local and other internal
 // destinations, checked on the address actually dialled.

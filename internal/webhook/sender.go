@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -38,6 +39,12 @@ type Sender struct {
 	// deployments that explicitly allow private test endpoints, such as the
 	// local development stack, set it.
 	AllowPrivate bool
+	// LoopbackOnly allows http URLs but only on a loopback host (an address
+	// in 127.0.0.0/8, ::1, or localhost) and dials nothing else; any other
+	// host is refused without a DNS lookup. For runs, such as API fuzzing,
+	// that must never send a request off the machine. It wins over
+	// AllowPrivate.
+	LoopbackOnly bool
 	// Timeout bounds each attempt; zero means DefaultTimeout.
 	Timeout time.Duration
 	// Resolver is used by CheckHost; nil means net.DefaultResolver.
@@ -61,7 +68,7 @@ func (s *Sender) timeout() time.Duration {
 // sentinels have messages fit for a 400 response; any other error is a
 // failure of the resolver itself.
 func (s *Sender) CheckHost(ctx context.Context, rawURL string) error {
-	if err := ValidateURL(rawURL, s.AllowPrivate); err != nil {
+	if err := ValidateURL(rawURL, s.AllowPrivate || s.LoopbackOnly); err != nil {
 		return err
 	}
 	u, err := url.Parse(rawURL)
@@ -69,6 +76,12 @@ func (s *Sender) CheckHost(ctx context.Context, rawURL string) error {
 		return invalidURL("url is not a valid URL")
 	}
 	host := u.Hostname()
+	if s.LoopbackOnly {
+		if !loopbackHost(host) {
+			return forbidden("url host must be a loopback address here")
+		}
+		return nil
+	}
 	if ip, err := netip.ParseAddr(host); err == nil {
 		if !s.AllowPrivate && ForbiddenAddr(ip) {
 			return forbidden("url host " + host + " is " + reserved)
@@ -105,6 +118,24 @@ const reserved = "a private, loopback or reserved address"
 
 func forbidden(msg string) error { return &publicError{kind: ErrForbiddenAddress, msg: msg} }
 
+// loopbackHost reports whether host is localhost or a loopback address.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// checkLoopbackDial is the dialer's Control function in LoopbackOnly mode.
+func checkLoopbackDial(_, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil || !ap.Addr().Unmap().IsLoopback() {
+		return forbidden("address not allowed: only loopback addresses are allowed here")
+	}
+	return nil
+}
+
 // checkDial is the dialer's Control function: it runs after the host name
 // has been resolved and before each connection is made, with the address
 // about to be dialled.
@@ -122,7 +153,10 @@ func checkDial(_, address string, _ syscall.RawConn) error {
 func (s *Sender) httpClient() *http.Client {
 	s.once.Do(func() {
 		d := &net.Dialer{}
-		if !s.AllowPrivate {
+		switch {
+		case s.LoopbackOnly:
+			d.Control = checkLoopbackDial
+		case !s.AllowPrivate:
 			d.Control = checkDial
 		}
 		s.client = &http.Client{
@@ -151,8 +185,12 @@ func (s *Sender) httpClient() *http.Client {
 func (s *Sender) Send(ctx context.Context, rawURL string, headers http.Header, body []byte) Attempt {
 	start := time.Now()
 	a := Attempt{At: start.UTC()}
-	if err := ValidateURL(rawURL, s.AllowPrivate); err != nil {
+	if err := ValidateURL(rawURL, s.AllowPrivate || s.LoopbackOnly); err != nil {
 		a.Error = err.Error()
+		return a
+	}
+	if u, err := url.Parse(rawURL); s.LoopbackOnly && (err != nil || !loopbackHost(u.Hostname())) {
+		a.Error = "url host must be a loopback address here"
 		return a
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))

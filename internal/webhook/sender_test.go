@@ -350,3 +350,59 @@ func TestSendIgnoresProxyEnvironment(t *testing.T) {
 		t.Fatal("the transport has a proxy function")
 	}
 }
+
+// countingResolver records every lookup it is asked for.
+type countingResolver struct{ n atomic.Int32 }
+
+func (c *countingResolver) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	c.n.Add(1)
+	return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+}
+
+// LoopbackOnly allows http on loopback hosts and refuses every other host,
+// public or private, at registration and at sending, without a DNS lookup.
+func TestLoopbackOnly(t *testing.T) {
+	var rec recorder
+	srv := rec.server(t, http.StatusNoContent, "")
+	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
+	tests := []struct {
+		url     string
+		allowed bool
+	}{
+		{srv.URL + "/hook", true},
+		{"http://localhost:" + port + "/hook", true},
+		{"http://[::1]:" + port + "/hook", false}, // allowed, but nothing listens there
+		{"http://127.9.9.9:" + port + "/", false}, // likewise
+		{"https://example.com/hook", false},
+		{"http://10.0.0.1/hook", false},
+		{"http://169.254.169.254/latest/meta-data", false},
+		{"https://93.184.216.34/hook", false},
+		{"http://[::ffff:10.0.0.1]/", false},
+		{"http://loopback.example/", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			var r countingResolver
+			s := &Sender{LoopbackOnly: true, AllowPrivate: true, Resolver: &r, Timeout: 2 * time.Second}
+			u, _ := url.Parse(tt.url)
+			loopback := loopbackHost(u.Hostname())
+			err := s.CheckHost(context.Background(), tt.url)
+			if loopback != (err == nil) {
+				t.Errorf("CheckHost = %v, want allowed %v", err, loopback)
+			}
+			if !loopback && !errors.Is(err, ErrForbiddenAddress) {
+				t.Errorf("CheckHost = %v, want ErrForbiddenAddress", err)
+			}
+			a := s.Send(context.Background(), tt.url, http.Header{}, []byte(`{}`))
+			if got := a.Status == http.StatusNoContent; got != tt.allowed {
+				t.Errorf("Send = %+v, want delivered %v", a, tt.allowed)
+			}
+			if !loopback && !strings.Contains(a.Error, "loopback") {
+				t.Errorf("Send error = %q, want a loopback refusal", a.Error)
+			}
+			if n := r.n.Load(); n != 0 {
+				t.Errorf("%d DNS lookups, want none", n)
+			}
+		})
+	}
+}

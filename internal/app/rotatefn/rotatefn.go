@@ -30,7 +30,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (func(context
 // signing-secret overlaps that are over.
 func Job(cfg config.Config, a *adapters.Adapters, log *slog.Logger) *rotate.Job {
 	j := rotate.New(a.Store, a.Secrets, log)
-	urls := webhooksvc.URLs{Sender: &webhook.Sender{AllowPrivate: cfg.WebhookAllowPrivate}}
+	urls := webhooksvc.URLs{Sender: &webhook.Sender{AllowPrivate: cfg.WebhookAllowPrivate, LoopbackOnly: cfg.WebhookLoopbackOnly}}
 	j.Overlaps = webhooksvc.New(a.Store, a.Secrets, urls, log)
 	return j
 }

@@ -1,0 +1,292 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"gopkg.in/yaml.v3"
+
+	"github.com/paykeys/paykeys/internal/apigw"
+)
+
+// loadOpenAPI parses and validates the embedded document.
+func loadOpenAPI(t *testing.T) *openapi3.T {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromData(OpenAPI())
+	if err != nil {
+		t.Fatalf("load openapi.json: %v", err)
+	}
+	return doc
+}
+
+// The document is valid OpenAPI 3.1, its examples included.
+func TestOpenAPIDocumentIsValid(t *testing.T) {
+	doc := loadOpenAPI(t)
+	if !doc.IsOpenAPI31OrLater() {
+		t.Fatalf("openapi = %q, want 3.1", doc.OpenAPI)
+	}
+	if err := doc.Validate(context.Background(), openapi3.EnableExamplesValidation()); err != nil {
+		t.Fatalf("openapi.json is not valid: %v", err)
+	}
+	if len(doc.Webhooks) == 0 {
+		t.Error("the document has no webhooks section")
+	}
+}
+
+// managementRoutes returns the route keys ("GET /v1/keys") of the template's
+// HttpApi events on the management API; the $default route (no path) is not
+// one.
+func managementRoutes(template []byte) (map[string]bool, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(template, &root); err != nil {
+		return nil, err
+	}
+	get := func(n *yaml.Node, key string) *yaml.Node {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return nil
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				return n.Content[i+1]
+			}
+		}
+		return nil
+	}
+	value := func(n *yaml.Node) string {
+		if n == nil {
+			return ""
+		}
+		return n.Value
+	}
+	if len(root.Content) == 0 {
+		return nil, fmt.Errorf("empty template")
+	}
+	resources := get(root.Content[0], "Resources")
+	if resources == nil {
+		return nil, fmt.Errorf("no Resources")
+	}
+	out := map[string]bool{}
+	for i := 0; i+1 < len(resources.Content); i += 2 {
+		res := resources.Content[i+1]
+		if value(get(res, "Type")) != "AWS::Serverless::Function" {
+			continue
+		}
+		events := get(get(res, "Properties"), "Events")
+		if events == nil {
+			continue
+		}
+		for j := 0; j+1 < len(events.Content); j += 2 {
+			ev := events.Content[j+1]
+			props := get(ev, "Properties")
+			if value(get(ev, "Type")) != "HttpApi" || value(get(props, "ApiId")) != "ManagementApi" {
+				continue
+			}
+			if path := value(get(props, "Path")); path != "" {
+				out[strings.ToUpper(value(get(props, "Method")))+" "+path] = true
+			}
+		}
+	}
+	return out, nil
+}
+
+// documentRoutes returns the route keys of the document's paths.
+func documentRoutes(doc *openapi3.T) map[string]bool {
+	out := map[string]bool{}
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			out[method+" "+path] = true
+		}
+	}
+	return out
+}
+
+// sameRoutes says which routes one of the three lists has and another lacks.
+func sameRoutes(lists map[string]map[string]bool) error {
+	var all []string
+	for _, l := range lists {
+		all = append(all, slices.Collect(maps.Keys(l))...)
+	}
+	slices.Sort(all)
+	var problems []string
+	for _, r := range slices.Compact(all) {
+		var missing []string
+		for _, name := range slices.Sorted(maps.Keys(lists)) {
+			if !lists[name][r] {
+				missing = append(missing, name)
+			}
+		}
+		if len(missing) > 0 {
+			problems = append(problems, fmt.Sprintf("%s is missing from %s", r, strings.Join(missing, " and ")))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("routes differ: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func tableRoutes() map[string]bool {
+	out := map[string]bool{}
+	for k := range (&API{}).routes() {
+		out[k] = true
+	}
+	return out
+}
+
+// template.yaml, the route table and the document list the same routes, so
+// none can be added to one and forgotten in another; a route added to a copy
+// of the template alone is caught.
+func TestRoutesOfTemplateTableAndDocumentAgree(t *testing.T) {
+	template, err := os.ReadFile("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := loadOpenAPI(t)
+	extra := strings.Replace(string(template), "      Events:\n        List:\n",
+		"      Events:\n        Stats:\n          Type: HttpApi\n          Properties: {ApiId: !Ref ManagementApi, Method: GET, Path: /v1/keys/stats}\n        List:\n", 1)
+	otherMethod := strings.Replace(string(template), "Method: DELETE, Path: \"/v1/webhooks/{id}\"", "Method: PUT, Path: \"/v1/webhooks/{id}\"", 1)
+	tests := []struct {
+		name     string
+		template string
+		wantErr  string // "" = they agree
+	}{
+		{"the template as it is", string(template), ""},
+		{"a route added to the template only", extra, "GET /v1/keys/stats is missing from document and route table"},
+		{"a method changed in the template only", otherMethod, "DELETE /v1/webhooks/{id} is missing from template"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.template == string(template) && tt.wantErr != "" {
+				t.Fatal("the modified copy is the template itself: the edit did not apply")
+			}
+			fromTemplate, err := managementRoutes([]byte(tt.template))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(fromTemplate) < 19 {
+				t.Fatalf("found only %d routes in the template: %v", len(fromTemplate), fromTemplate)
+			}
+			err = sameRoutes(map[string]map[string]bool{
+				"template": fromTemplate, "route table": tableRoutes(), "document": documentRoutes(doc),
+			})
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatal(err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("error = %v, want one saying %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// Each operation says which roles may call it, in x-roles and in its
+// description, as the route table decides; and each has an example.
+func TestOpenAPIRolesAndExamples(t *testing.T) {
+	doc := loadOpenAPI(t)
+	table := (&API{}).routes()
+	rolesOf := map[apigw.Permission][]string{
+		apigw.Read:   {"root", "admin", "developer", "viewer"},
+		apigw.Verify: {"root", "admin", "developer"},
+		apigw.Write:  {"root", "admin"},
+	}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			route := method + " " + path
+			t.Run(route, func(t *testing.T) {
+				r, ok := table[route]
+				if !ok {
+					t.Fatal("not in the route table")
+				}
+				want := []string{}
+				if !r.service {
+					want = rolesOf[r.need]
+				}
+				raw, ok := op.Extensions["x-roles"].([]any)
+				if !ok {
+					t.Fatalf("x-roles = %#v, want a list", op.Extensions["x-roles"])
+				}
+				got := make([]string, 0, len(raw))
+				for _, v := range raw {
+					s, _ := v.(string)
+					got = append(got, s)
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("x-roles = %v, want %v", got, want)
+				}
+				switch {
+				case r.service && op.Security == nil:
+					t.Error("a route without a JWT must override the document's security")
+				case !r.service && op.Security != nil:
+					t.Error("a JWT route must keep the document's security")
+				}
+				if !r.service {
+					if len(want) == 4 && !strings.Contains(op.Description, "Roles: any.") ||
+						len(want) < 4 && !strings.Contains(op.Description, "Roles: "+strings.Join(want, ", ")+".") {
+						t.Errorf("the description does not name the roles %v", want)
+					}
+				}
+				if !hasExample(op) {
+					t.Error("no example")
+				}
+			})
+		}
+	}
+}
+
+func hasExample(op *openapi3.Operation) bool {
+	if op.RequestBody != nil && op.RequestBody.Value != nil {
+		for _, mt := range op.RequestBody.Value.Content {
+			if mt.Example != nil || len(mt.Examples) > 0 {
+				return true
+			}
+		}
+	}
+	for _, resp := range op.Responses.Map() {
+		if resp.Value == nil {
+			continue
+		}
+		for _, mt := range resp.Value.Content {
+			if mt.Example != nil || len(mt.Examples) > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// GET /v1/openapi.json is served by the keys function without a token, and
+// only there.
+func TestOpenAPIServed(t *testing.T) {
+	h := &API{Log: slog.New(slog.DiscardHandler)}
+	tests := []struct {
+		function   string
+		wantStatus int
+	}{
+		{"keys", 200},
+		{"create", 404},
+		{"webhooks", 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.function, func(t *testing.T) {
+			var req apigw.Request
+			req.RouteKey = "GET /v1/openapi.json"
+			resp, err := h.Function(tt.function)(context.Background(), req)
+			if err != nil || resp.StatusCode != tt.wantStatus {
+				t.Fatalf("status %d, error %v; want %d", resp.StatusCode, err, tt.wantStatus)
+			}
+			if tt.wantStatus != 200 {
+				return
+			}
+			if resp.Headers["Content-Type"] != "application/json" || resp.Body != string(OpenAPI()) {
+				t.Errorf("content type %q, %d bytes; want the document as JSON", resp.Headers["Content-Type"], len(resp.Body))
+			}
+		})
+	}
+}
