@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"reflect"
 	"runtime"
 	"testing"
 	"time"
@@ -75,6 +76,10 @@ func TestConstructorsStartOnlyWhatTheFunctionUses(t *testing.T) {
 			b := tt.build()
 			if b.err != nil || b.h == nil {
 				t.Fatalf("build: %v, %v", b.h, b.err)
+			}
+			// The Lambda runtime takes a function, or a lambda.Handler.
+			if _, ok := b.h.(lambda.Handler); !ok && reflect.TypeOf(b.h).Kind() != reflect.Func {
+				t.Errorf("handler is a %T, which lambda.Start refuses", b.h)
 			}
 			if got := settle() - before; got != tt.goroutines {
 				t.Errorf("%d goroutines started, want %d", got, tt.goroutines)

@@ -5,6 +5,7 @@ package authorizefn
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 
@@ -19,8 +20,9 @@ import (
 	"github.com/paykeys/paykeys/internal/usage"
 )
 
-// New builds the authorize function.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*authorizer.Handler, []lambda.Option, error) {
+// New builds the authorize function: the handler is the authorizer's Handle,
+// a function, as the Lambda runtime requires.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (func(context.Context, json.RawMessage) (any, error), []lambda.Option, error) {
 	a, err := adapters.Open(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
@@ -31,7 +33,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*authorizer.
 		_ = u.Close(ctx)
 		return nil, nil, err
 	}
-	return h, []lambda.Option{decide.FlushOnSIGTERM(u, log)}, nil
+	return h.Handle, []lambda.Option{decide.FlushOnSIGTERM(u, log)}, nil
 }
 
 // Handler returns the authorizer over engine, with the route scopes of the
