@@ -26,10 +26,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/paykeys/paykeys/internal/testenv"
 )
 
 // events is the sample event each function is invoked with: one that
@@ -192,7 +193,7 @@ func prepare() error {
 // once cold and c.warm times warm, and stops it.
 func (c config) start(dir string, payload []byte, env []string) (sample, []byte, error) {
 	var s sample
-	var logs syncBuffer
+	var logs testenv.LogBuffer
 	cmd := exec.Command(c.rie, "--runtime-interface-emulator-address", c.addr, "--runtime-api-address", c.api, "./bootstrap")
 	cmd.Dir, cmd.Env = dir, env
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -273,7 +274,7 @@ func (c config) timeInit(dir string, env []string) (time.Duration, error) {
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 
-	var logs syncBuffer
+	var logs testenv.LogBuffer
 	cmd := exec.Command(filepath.Join(dir, "bootstrap"))
 	cmd.Dir = dir
 	cmd.Env = append(slices.Clone(env), "AWS_LAMBDA_RUNTIME_API="+c.own, "AWS_LAMBDA_FUNCTION_NAME=coldstart",
@@ -398,21 +399,3 @@ func report(w io.Writer, c config, sizes map[string]int64, samples map[string][]
 }
 
 func ms(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 2, 64) }
-
-// syncBuffer is a bytes.Buffer the emulator's two streams may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
