@@ -53,7 +53,10 @@ done
 curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || { say "the gateway is not ready"; exit 1; }
 
 token="$(DEV_JWT_SECRET="$secret" infra/.cache/bin/gateway token -merchant m_fuzz -role admin -sub user_fuzz -ttl 2h)"
-checks="${FUZZ_CHECKS:-not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,use_after_free,ensure_resource_availability,no_foreign_secret}"
+# No use_after_free: DELETE /v1/keys/{id} revokes a key, which stays readable
+# (status revoked) by design, so that check's rule does not hold for keys.
+# Deleted webhook endpoints staying gone is an integration test instead.
+checks="${FUZZ_CHECKS:-not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,ensure_resource_availability,no_foreign_secret}"
 cmd=(st run "http://127.0.0.1:$port/v1/openapi.json" --url "http://127.0.0.1:$port"
 	--checks "$checks" --max-examples "$examples" --seed "$seed" --workers 1
 	--generation-database none --request-timeout 30 --no-color --output-sanitize true)
