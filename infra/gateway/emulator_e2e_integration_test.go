@@ -28,7 +28,7 @@ import (
 
 // e2eFunctions are the functions of the template, each built as make
 // functions-host builds it.
-var e2eFunctions = []string{"authorize", "create", "demo", "keys", "reset", "rotate", "verify", "webhook", "webhooks"}
+var e2eFunctions = []string{"authorize", "create", "demo", "keys", "reset", "rotate", "verify", "webhook", "webhooks", "portal", "portalclaims"}
 
 // emulatorBinaries returns the emulator and the folder of bootstraps: RIE
 // and LAMBDA_BIN when make sets them, else the emulator of make tools' venv
