@@ -6,7 +6,6 @@ import (
 
 	"github.com/paykeys/paykeys/internal/apigw"
 	"github.com/paykeys/paykeys/internal/key"
-	"github.com/paykeys/paykeys/internal/keysvc"
 	"github.com/paykeys/paykeys/internal/store"
 	"github.com/paykeys/paykeys/internal/webhooksvc"
 )
@@ -35,7 +34,7 @@ var refusals = map[int]string{403: "denied", 404: "denied", 409: "conflict"}
 // its answer whether or not the record could be written. Refusals are
 // coalesced per actor, action, outcome and resource in each hour, with a
 // count, and bounded per actor (see store.RecordRefusal).
-func (h *API) auditRefused(ctx context.Context, a keysvc.Actor, req apigw.Request, status int) {
+func (h *API) auditRefused(ctx context.Context, a key.Actor, req apigw.Request, status int) {
 	action, ok := changes[req.RouteKey]
 	outcome, refused := refusals[status]
 	if !ok || !refused || a.Subject == "" || a.MerchantID == "" || h.Audit == nil {

@@ -6,7 +6,6 @@ import (
 
 	"github.com/paykeys/paykeys/internal/apigw"
 	"github.com/paykeys/paykeys/internal/key"
-	"github.com/paykeys/paykeys/internal/keysvc"
 	"github.com/paykeys/paykeys/internal/store"
 	"github.com/paykeys/paykeys/internal/webhooksvc"
 )
@@ -23,7 +22,7 @@ type endpointSecretBody struct {
 	SigningSecret string          `json:"signing_secret"`
 }
 
-func (h *API) webhookCreate(ctx context.Context, a keysvc.Actor, req apigw.Request) (apigw.Response, error) {
+func (h *API) webhookCreate(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error) {
 	var b endpointBody
 	if _, err := apigw.Decode(req, &b, false); err != nil {
 		return apigw.Response{}, err
@@ -50,7 +49,7 @@ type endpointListBody struct {
 	NextCursor *string           `json:"next_cursor"`
 }
 
-func (h *API) webhookList(ctx context.Context, a keysvc.Actor, req apigw.Request) (apigw.Response, error) {
+func (h *API) webhookList(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error) {
 	n, err := limit(req.QueryStringParameters)
 	if err != nil {
 		return apigw.Response{}, err
@@ -66,7 +65,7 @@ func (h *API) webhookList(ctx context.Context, a keysvc.Actor, req apigw.Request
 	return apigw.JSON(200, out), nil
 }
 
-func (h *API) webhookGet(ctx context.Context, a keysvc.Actor, req apigw.Request) (apigw.Response, error) {
+func (h *API) webhookGet(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error) {
 	e, err := h.Webhooks.Get(ctx, a, req.PathParameters["id"])
 	if err != nil {
 		return apigw.Response{}, err
@@ -74,7 +73,7 @@ func (h *API) webhookGet(ctx context.Context, a keysvc.Actor, req apigw.Request)
 	return apigw.JSON(200, webhooksvc.ViewOf(e, h.Now())), nil
 }
 
-func (h *API) webhookPatch(ctx context.Context, a keysvc.Actor, req apigw.Request) (apigw.Response, error) {
+func (h *API) webhookPatch(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error) {
 	var b endpointBody
 	if _, err := apigw.Decode(req, &b, false); err != nil {
 		return apigw.Response{}, err
@@ -88,7 +87,7 @@ func (h *API) webhookPatch(ctx context.Context, a keysvc.Actor, req apigw.Reques
 	return apigw.JSON(200, webhooksvc.ViewOf(e, h.Now())), nil
 }
 
-func (h *API) webhookDelete(ctx context.Context, a keysvc.Actor, req apigw.Request) (apigw.Response, error) {
+func (h *API) webhookDelete(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error) {
 	if err := h.Webhooks.Delete(ctx, a, req.PathParameters["id"]); err != nil {
 		return apigw.Response{}, err
 	}
@@ -99,7 +98,7 @@ type rotateBody struct {
 	OverlapSeconds *int `json:"overlap_seconds"`
 }
 
-func (h *API) webhookRotate(ctx context.Context, a keysvc.Actor, req apigw.Request) (apigw.Response, error) {
+func (h *API) webhookRotate(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error) {
 	var b rotateBody
 	if _, err := apigw.Decode(req, &b, true); err != nil {
 		return apigw.Response{}, err
@@ -123,7 +122,7 @@ type deliveryListBody struct {
 	NextCursor *string                   `json:"next_cursor"`
 }
 
-func (h *API) webhookDeliveries(ctx context.Context, a keysvc.Actor, req apigw.Request) (apigw.Response, error) {
+func (h *API) webhookDeliveries(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error) {
 	n, err := limit(req.QueryStringParameters)
 	if err != nil {
 		return apigw.Response{}, err
@@ -139,11 +138,11 @@ func (h *API) webhookDeliveries(ctx context.Context, a keysvc.Actor, req apigw.R
 	return apigw.JSON(200, out), nil
 }
 
-func (h *API) webhookRetry(ctx context.Context, a keysvc.Actor, req apigw.Request) (apigw.Response, error) {
+func (h *API) webhookRetry(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error) {
 	return accepted(h.Webhooks.Retry(ctx, a, req.PathParameters["id"], req.PathParameters["delivery_id"]))
 }
 
-func (h *API) webhookTest(ctx context.Context, a keysvc.Actor, req apigw.Request) (apigw.Response, error) {
+func (h *API) webhookTest(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error) {
 	if _, err := apigw.Decode(req, &struct{}{}, true); err != nil {
 		return apigw.Response{}, err
 	}

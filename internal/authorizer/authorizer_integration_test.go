@@ -11,7 +11,6 @@ import (
 
 	"github.com/paykeys/paykeys/internal/authz"
 	"github.com/paykeys/paykeys/internal/key"
-	"github.com/paykeys/paykeys/internal/keysvc"
 )
 
 var formats = []struct{ name, bearer, hmac string }{
@@ -326,4 +325,4 @@ func TestUnknownEvents(t *testing.T) {
 	}
 }
 
-var _ = keysvc.Actor{}
+var _ = key.Actor{}

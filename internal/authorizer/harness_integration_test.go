@@ -80,7 +80,7 @@ func (e *env) clock() time.Time { return e.clk.Now() }
 
 func (e *env) advance(d time.Duration) { e.clk.Advance(d) }
 
-var actor = keysvc.Actor{Subject: "user_1", MerchantID: "m_1", Role: "admin"}
+var actor = key.Actor{Subject: "user_1", MerchantID: "m_1", Role: "admin"}
 
 // newKey creates a key with scopes payments:read and payments:write unless p says otherwise.
 func (e *env) newKey(p key.NewParams) (id, secret string) {

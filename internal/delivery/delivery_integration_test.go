@@ -18,7 +18,7 @@ import (
 
 	"github.com/paykeys/paykeys/internal/delivery"
 	"github.com/paykeys/paykeys/internal/key"
-	"github.com/paykeys/paykeys/internal/keysvc"
+	"github.com/paykeys/paykeys/internal/outbox"
 	"github.com/paykeys/paykeys/internal/secret"
 	"github.com/paykeys/paykeys/internal/store"
 	"github.com/paykeys/paykeys/internal/testenv"
@@ -31,7 +31,7 @@ type fixture struct {
 	svc    *webhooksvc.Service
 	worker *delivery.Worker
 	hits   *atomic.Int64
-	actor  keysvc.Actor
+	actor  key.Actor
 	ep     *store.Endpoint
 }
 
@@ -49,7 +49,7 @@ func newFixture(tb testing.TB) *fixture {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	sender := &webhook.Sender{AllowPrivate: true}
-	f := &fixture{st: st, hits: &atomic.Int64{}, actor: keysvc.Actor{Subject: "u", MerchantID: "m_1", Role: "admin"}}
+	f := &fixture{st: st, hits: &atomic.Int64{}, actor: key.Actor{Subject: "u", MerchantID: "m_1", Role: "admin"}}
 	f.worker = delivery.New(st, sec, sender, log)
 	if c := os.Getenv("SWEEP_CONCURRENCY"); c != "" {
 		fmt.Sscan(c, &f.worker.Concurrency)
@@ -72,7 +72,7 @@ func newFixture(tb testing.TB) *fixture {
 func (f *fixture) pending(tb testing.TB, n int) {
 	now := time.Now().UTC()
 	for i := 0; i < n; i++ {
-		ev := store.Event{ID: key.NewID("msg_"), Type: "webhook.test", MerchantID: "m_1", ResourceID: f.ep.ID,
+		ev := outbox.Event{ID: key.NewID("msg_"), Type: "webhook.test", MerchantID: "m_1", ResourceID: f.ep.ID,
 			EndpointID: f.ep.ID, CreatedAt: now, Data: []byte(`{"type":"webhook.test"}`)}
 		d := &store.Delivery{ID: ev.ID, EndpointID: f.ep.ID, MerchantID: "m_1", EventType: ev.Type,
 			Status: store.DeliveryPending, NextAttemptAt: &now, CreatedAt: now}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/outbox"
 	"github.com/paykeys/paykeys/internal/store"
 	"github.com/paykeys/paykeys/internal/ttlcache"
 	"github.com/paykeys/paykeys/internal/webhook"
@@ -32,11 +33,11 @@ type Store interface {
 	AllEndpoints(ctx context.Context, merchantID string) ([]*store.Endpoint, error)
 	GetEndpoint(ctx context.Context, id string) (*store.Endpoint, error)
 	SaveEndpoint(ctx context.Context, e *store.Endpoint, a *store.AuditRecord) error
-	GetEvent(ctx context.Context, id string) (*store.Event, error)
+	GetEvent(ctx context.Context, id string) (*outbox.Event, error)
 	GetDelivery(ctx context.Context, endpointID, id string) (*store.Delivery, error)
 	SaveDelivery(ctx context.Context, d *store.Delivery) error
 	FannedOut(ctx context.Context, eventID string) error
-	PendingEvents(ctx context.Context, now time.Time, limit int) ([]store.Event, error)
+	PendingEvents(ctx context.Context, now time.Time, limit int) ([]outbox.Event, error)
 	DueDeliveries(ctx context.Context, now time.Time, limit int) ([]*store.Delivery, error)
 }
 
@@ -94,7 +95,7 @@ func (w *Worker) secretCache() *ttlcache.Cache[[]byte] {
 // FanOut makes sure a delivery exists for each endpoint that receives ev,
 // then takes ev out of the due index. It returns the deliveries still
 // pending, to attempt now.
-func (w *Worker) FanOut(ctx context.Context, ev *store.Event) ([]*store.Delivery, error) {
+func (w *Worker) FanOut(ctx context.Context, ev *outbox.Event) ([]*store.Delivery, error) {
 	eps, err := w.Store.AllEndpoints(ctx, ev.MerchantID)
 	if err != nil {
 		return nil, err

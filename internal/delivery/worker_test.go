@@ -13,6 +13,7 @@ import (
 
 	"github.com/paykeys/paykeys/internal/delivery"
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/outbox"
 	"github.com/paykeys/paykeys/internal/store"
 	"github.com/paykeys/paykeys/internal/webhook"
 )
@@ -22,13 +23,13 @@ import (
 type memStore struct {
 	mu         sync.Mutex
 	endpoints  map[string]*store.Endpoint
-	events     map[string]*store.Event
+	events     map[string]*outbox.Event
 	pending    map[string]bool // events not fanned out
 	deliveries map[string]*store.Delivery
 }
 
 func newMemStore() *memStore {
-	return &memStore{endpoints: map[string]*store.Endpoint{}, events: map[string]*store.Event{},
+	return &memStore{endpoints: map[string]*store.Endpoint{}, events: map[string]*outbox.Event{},
 		pending: map[string]bool{}, deliveries: map[string]*store.Delivery{}}
 }
 
@@ -68,7 +69,7 @@ func (m *memStore) SaveEndpoint(_ context.Context, e *store.Endpoint, _ *store.A
 	return nil
 }
 
-func (m *memStore) GetEvent(_ context.Context, id string) (*store.Event, error) {
+func (m *memStore) GetEvent(_ context.Context, id string) (*outbox.Event, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ev, ok := m.events[id]
@@ -110,10 +111,10 @@ func (m *memStore) FannedOut(_ context.Context, id string) error {
 	return nil
 }
 
-func (m *memStore) PendingEvents(_ context.Context, _ time.Time, limit int) ([]store.Event, error) {
+func (m *memStore) PendingEvents(_ context.Context, _ time.Time, limit int) ([]outbox.Event, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []store.Event
+	var out []outbox.Event
 	for id := range m.pending {
 		if len(out) == limit {
 			break
@@ -152,7 +153,7 @@ func newMemWorker(t testing.TB, url string, n int) (*delivery.Worker, *memStore)
 		Status: "enabled", SecretVersionID: "v1", CreatedAt: now, Revision: 1}
 	for i := 0; i < n; i++ {
 		id := fmt.Sprintf("msg_%d", i)
-		m.events[id] = &store.Event{ID: id, Type: "key.created", MerchantID: "m_1", CreatedAt: now, Data: []byte(`{"type":"key.created"}`)}
+		m.events[id] = &outbox.Event{ID: id, Type: "key.created", MerchantID: "m_1", CreatedAt: now, Data: []byte(`{"type":"key.created"}`)}
 		m.pending[id] = true
 	}
 	w := delivery.New(m, memSecrets{webhook.NewSecret()}, &webhook.Sender{AllowPrivate: true}, slog.New(slog.DiscardHandler))
@@ -232,7 +233,7 @@ func TestSigningSecretKeptUntilItsTTL(t *testing.T) {
 		now = now.Add(s.advance)
 		id := fmt.Sprintf("msg_%d", i)
 		m.mu.Lock()
-		m.events[id] = &store.Event{ID: id, Type: "key.created", MerchantID: "m_1", CreatedAt: now, Data: []byte(`{}`)}
+		m.events[id] = &outbox.Event{ID: id, Type: "key.created", MerchantID: "m_1", CreatedAt: now, Data: []byte(`{}`)}
 		m.pending[id] = true
 		m.mu.Unlock()
 		if st, err := w.Sweep(context.Background()); err != nil || st.Attempts != 1 {

@@ -24,7 +24,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/paykeys/paykeys/internal/key"
-	"github.com/paykeys/paykeys/internal/keysvc"
+	"github.com/paykeys/paykeys/internal/outbox"
 	"github.com/paykeys/paykeys/internal/store"
 )
 
@@ -106,11 +106,11 @@ type Stats struct {
 func eventType(d key.Duty) string {
 	switch d {
 	case key.DutyExpire:
-		return keysvc.EventKeyExpired
+		return outbox.EventKeyExpired
 	case key.DutyExpiringNotice:
-		return keysvc.EventKeyExpiring
+		return outbox.EventKeyExpiring
 	case key.DutyRotationNotice:
-		return keysvc.EventRotationDue
+		return outbox.EventRotationDue
 	}
 	return ""
 }
@@ -296,7 +296,7 @@ func (j *Job) extras(runID string, n *key.Key, duties []key.Duty, now time.Time)
 	action := ""
 	for _, d := range duties {
 		if typ := eventType(d); typ != "" {
-			x.Events = append(x.Events, keysvc.KeyEvent(typ, n, now))
+			x.Events = append(x.Events, outbox.KeyEvent(typ, n, now))
 		}
 		switch {
 		case d == key.DutyExpire:
@@ -332,7 +332,7 @@ func (j *Job) summary(ctx context.Context, runID string, st Stats, err error) {
 		"keys_failed", st.Failed, "events", st.Events, "secrets_retired", st.Retired,
 		"overlaps_closed", st.Overlaps, "stopped", st.Stopped,
 	}
-	for _, typ := range []string{keysvc.EventKeyExpired, keysvc.EventKeyExpiring, keysvc.EventRotationDue} {
+	for _, typ := range []string{outbox.EventKeyExpired, outbox.EventKeyExpiring, outbox.EventRotationDue} {
 		attrs = append(attrs, typ, st.ByType[typ])
 	}
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/outbox"
 )
 
 // Partitions of the due index.
@@ -250,7 +251,7 @@ func (s *Store) GetDelivery(ctx context.Context, endpointID, id string) (*Delive
 
 // GetEvent reads an outbox event; a missing one (or one past its TTL)
 // wraps key.ErrNotFound.
-func (s *Store) GetEvent(ctx context.Context, id string) (*Event, error) {
+func (s *Store) GetEvent(ctx context.Context, id string) (*outbox.Event, error) {
 	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(s.table), Key: itemKey(eventPK(id), eventSK), ConsistentRead: aws.Bool(true),
 	})
@@ -438,7 +439,7 @@ func putInput(p *types.Put) *dynamodb.PutItemInput {
 
 // SaveTestEvent writes a webhook.test event for one endpoint together with
 // its pending delivery and the audit record, in one transaction.
-func (s *Store) SaveTestEvent(ctx context.Context, e Event, d *Delivery, a *AuditRecord) error {
+func (s *Store) SaveTestEvent(ctx context.Context, e outbox.Event, d *Delivery, a *AuditRecord) error {
 	d.Revision = 1
 	item, err := deliveryItem(d)
 	if err != nil {
@@ -488,7 +489,7 @@ func unmarshal[T any](item map[string]types.AttributeValue) (*T, error) {
 }
 
 // PendingEvents lists outbox events not yet fanned out, oldest first.
-func (s *Store) PendingEvents(ctx context.Context, now time.Time, limit int) ([]Event, error) {
+func (s *Store) PendingEvents(ctx context.Context, now time.Time, limit int) ([]outbox.Event, error) {
 	return dueQuery(ctx, s, dueOutbox, now, limit, eventFromItem)
 }
 

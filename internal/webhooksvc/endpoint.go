@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/paykeys/paykeys/internal/key"
-	"github.com/paykeys/paykeys/internal/keysvc"
+	"github.com/paykeys/paykeys/internal/outbox"
 	"github.com/paykeys/paykeys/internal/store"
 	"github.com/paykeys/paykeys/internal/webhook"
 )
@@ -40,11 +40,7 @@ const (
 )
 
 // EventTypes are the events an endpoint may subscribe to by name.
-var EventTypes = []string{
-	keysvc.EventKeyCreated, keysvc.EventKeyUpdated, keysvc.EventKeyReset, keysvc.EventKeyRevoked,
-	keysvc.EventKeyDisabled, keysvc.EventKeyExpiring, keysvc.EventKeyExpired, keysvc.EventRotationDue,
-	keysvc.EventWebhookTest,
-}
+var EventTypes = outbox.EventTypes
 
 // patterns an endpoint may subscribe with besides the names.
 var patterns = []string{"*", "key.*"}
@@ -89,7 +85,7 @@ func Matches(subscribed []string, typ string) bool {
 
 // Receives reports whether an event goes to e: enabled, and subscribed to
 // it, or the event is addressed to e alone.
-func Receives(e *store.Endpoint, ev *store.Event) bool {
+func Receives(e *store.Endpoint, ev *outbox.Event) bool {
 	if e.MerchantID != ev.MerchantID || e.Status != StatusEnabled {
 		return false
 	}

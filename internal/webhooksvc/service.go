@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/paykeys/paykeys/internal/key"
-	"github.com/paykeys/paykeys/internal/keysvc"
+	"github.com/paykeys/paykeys/internal/outbox"
 	"github.com/paykeys/paykeys/internal/retry"
 	"github.com/paykeys/paykeys/internal/store"
 	"github.com/paykeys/paykeys/internal/webhook"
@@ -28,8 +28,17 @@ type Store interface {
 	SaveDelivery(ctx context.Context, d *store.Delivery) error
 	RetryDelivery(ctx context.Context, d *store.Delivery, a *store.AuditRecord) error
 	ListDeliveries(ctx context.Context, merchantID, endpointID string, limit int, cursor string) ([]*store.Delivery, string, error)
-	SaveTestEvent(ctx context.Context, e store.Event, d *store.Delivery, a *store.AuditRecord) error
+	SaveTestEvent(ctx context.Context, e outbox.Event, d *store.Delivery, a *store.AuditRecord) error
 	EndedOverlaps(ctx context.Context, now time.Time, limit int) ([]*store.Endpoint, error)
+}
+
+// Secrets is the secret store as this package uses it: endpoints' signing
+// secrets, one secret per endpoint with a version per rotation.
+type Secrets interface {
+	Create(ctx context.Context, name, versionID, value string) error
+	Stage(ctx context.Context, name, versionID, value string) error
+	Promote(ctx context.Context, name, currentVersionID, previousVersionID string) error
+	Delete(ctx context.Context, name string) error
 }
 
 // URLChecker refuses URLs that must not receive webhooks: wrong scheme, or
@@ -46,7 +55,7 @@ type Sender interface {
 // Service runs endpoint operations.
 type Service struct {
 	Store   Store
-	Secrets keysvc.Secrets
+	Secrets Secrets
 	URLs    URLChecker
 	Sender  Sender // optional: without it, test and retry deliveries wait for the worker
 	Log     *slog.Logger
@@ -57,7 +66,7 @@ type Service struct {
 }
 
 // New returns a Service with production defaults.
-func New(st Store, sec keysvc.Secrets, urls URLChecker, log *slog.Logger) *Service {
+func New(st Store, sec Secrets, urls URLChecker, log *slog.Logger) *Service {
 	return &Service{Store: st, Secrets: sec, URLs: urls, Log: log, Now: time.Now,
 		MaxPerMerchant: DefaultMaxPerMerchant, MaxAttempts: 8}
 }
@@ -85,7 +94,7 @@ func checkDescription(d string) error {
 	return key.ValidateText("description", d)
 }
 
-func audit(a keysvc.Actor, action, id string, now time.Time) *store.AuditRecord {
+func audit(a key.Actor, action, id string, now time.Time) *store.AuditRecord {
 	return &store.AuditRecord{
 		ID: key.NewID("aud_"), MerchantID: a.MerchantID, Actor: a.Subject, Role: a.Role,
 		Action: action, ResourceType: "webhook_endpoint", ResourceID: id, Outcome: "success",
@@ -95,7 +104,7 @@ func audit(a keysvc.Actor, action, id string, now time.Time) *store.AuditRecord 
 
 // Create registers an endpoint and returns it with its signing secret,
 // shown this once.
-func (s *Service) Create(ctx context.Context, a keysvc.Actor, p CreateParams) (*store.Endpoint, string, error) {
+func (s *Service) Create(ctx context.Context, a key.Actor, p CreateParams) (*store.Endpoint, string, error) {
 	types, err := ParseEventTypes(p.EventTypes, p.EventTypes != nil)
 	if err != nil {
 		return nil, "", err
@@ -150,7 +159,7 @@ func (s *Service) cleanup(id string) {
 }
 
 // Get returns one of the actor's endpoints; another merchant's is not found.
-func (s *Service) Get(ctx context.Context, a keysvc.Actor, id string) (*store.Endpoint, error) {
+func (s *Service) Get(ctx context.Context, a key.Actor, id string) (*store.Endpoint, error) {
 	if !ValidID(id) {
 		return nil, key.NotFound("webhook endpoint", id)
 	}
@@ -165,14 +174,14 @@ func (s *Service) Get(ctx context.Context, a keysvc.Actor, id string) (*store.En
 }
 
 // List returns a page of the actor's endpoints, newest first.
-func (s *Service) List(ctx context.Context, a keysvc.Actor, limit int, cursor string) ([]*store.Endpoint, string, error) {
+func (s *Service) List(ctx context.Context, a key.Actor, limit int, cursor string) ([]*store.Endpoint, string, error) {
 	return s.Store.ListEndpoints(ctx, a.MerchantID, limit, cursor)
 }
 
 // change reads an endpoint, applies fn, and saves it, retrying when a
 // concurrent change wins. fn returns false when nothing changed; after it,
 // *changes (if not nil) names the fields it changed, for the audit record.
-func (s *Service) change(ctx context.Context, a keysvc.Actor, id, action string, changes *[]string, fn func(e *store.Endpoint, now time.Time) (bool, error)) (*store.Endpoint, error) {
+func (s *Service) change(ctx context.Context, a key.Actor, id, action string, changes *[]string, fn func(e *store.Endpoint, now time.Time) (bool, error)) (*store.Endpoint, error) {
 	for range s.MaxAttempts {
 		e, err := s.Get(ctx, a, id)
 		if err != nil {
@@ -197,7 +206,7 @@ func (s *Service) change(ctx context.Context, a keysvc.Actor, id, action string,
 }
 
 // Update applies a patch. A patch that changes nothing writes nothing.
-func (s *Service) Update(ctx context.Context, a keysvc.Actor, id string, p Patch) (*store.Endpoint, error) {
+func (s *Service) Update(ctx context.Context, a key.Actor, id string, p Patch) (*store.Endpoint, error) {
 	var types []string
 	if p.EventTypes != nil {
 		var err error
@@ -257,7 +266,7 @@ func (s *Service) Update(ctx context.Context, a keysvc.Actor, id string, p Patch
 
 // Delete deletes an endpoint and its signing secrets. Its pending
 // deliveries are never attempted again.
-func (s *Service) Delete(ctx context.Context, a keysvc.Actor, id string) error {
+func (s *Service) Delete(ctx context.Context, a key.Actor, id string) error {
 	for range s.MaxAttempts {
 		e, err := s.Get(ctx, a, id)
 		if err != nil {
@@ -278,7 +287,7 @@ func (s *Service) Delete(ctx context.Context, a keysvc.Actor, id string) error {
 
 // RotateSecret gives an endpoint a new signing secret, returned this once.
 // The old one keeps signing too until overlap has passed (0 ends it at once).
-func (s *Service) RotateSecret(ctx context.Context, a keysvc.Actor, id string, overlap time.Duration) (*store.Endpoint, string, error) {
+func (s *Service) RotateSecret(ctx context.Context, a key.Actor, id string, overlap time.Duration) (*store.Endpoint, string, error) {
 	if overlap < 0 || overlap > MaxOverlap {
 		return nil, "", key.Invalid("overlap_seconds must be 0..%d", int(MaxOverlap.Seconds()))
 	}
@@ -309,7 +318,7 @@ func (s *Service) RotateSecret(ctx context.Context, a keysvc.Actor, id string, o
 }
 
 // Deliveries returns a page of an endpoint's deliveries, newest first.
-func (s *Service) Deliveries(ctx context.Context, a keysvc.Actor, id string, limit int, cursor string) ([]*store.Delivery, string, error) {
+func (s *Service) Deliveries(ctx context.Context, a key.Actor, id string, limit int, cursor string) ([]*store.Delivery, string, error) {
 	if _, err := s.Get(ctx, a, id); err != nil {
 		return nil, "", err
 	}
@@ -324,7 +333,7 @@ func enabled(e *store.Endpoint) error {
 }
 
 // Test sends a webhook.test event to one endpoint, whatever its event types.
-func (s *Service) Test(ctx context.Context, a keysvc.Actor, id string) (*store.Delivery, error) {
+func (s *Service) Test(ctx context.Context, a key.Actor, id string) (*store.Delivery, error) {
 	e, err := s.Get(ctx, a, id)
 	if err != nil {
 		return nil, err
@@ -333,12 +342,12 @@ func (s *Service) Test(ctx context.Context, a keysvc.Actor, id string) (*store.D
 		return nil, err
 	}
 	now := s.Now().UTC()
-	body, err := json.Marshal(keysvc.Payload{Type: keysvc.EventWebhookTest, Timestamp: keysvc.EventTime(now),
+	body, err := json.Marshal(outbox.Payload{Type: outbox.EventWebhookTest, Timestamp: outbox.EventTime(now),
 		Data: map[string]string{"endpoint_id": id}})
 	if err != nil {
 		return nil, err
 	}
-	ev := store.Event{ID: key.NewID("msg_"), Type: keysvc.EventWebhookTest, MerchantID: a.MerchantID,
+	ev := outbox.Event{ID: key.NewID("msg_"), Type: outbox.EventWebhookTest, MerchantID: a.MerchantID,
 		ResourceID: id, EndpointID: id, CreatedAt: now, Data: body}
 	d := &store.Delivery{ID: ev.ID, EndpointID: id, MerchantID: a.MerchantID, EventType: ev.Type,
 		Status: store.DeliveryPending, NextAttemptAt: &now, CreatedAt: now}
@@ -350,7 +359,7 @@ func (s *Service) Test(ctx context.Context, a keysvc.Actor, id string) (*store.D
 
 // Retry sends a delivery again now, whatever its status, with the same
 // webhook-id.
-func (s *Service) Retry(ctx context.Context, a keysvc.Actor, id, deliveryID string) (*store.Delivery, error) {
+func (s *Service) Retry(ctx context.Context, a key.Actor, id, deliveryID string) (*store.Delivery, error) {
 	e, err := s.Get(ctx, a, id)
 	if err != nil {
 		return nil, err
@@ -414,7 +423,7 @@ func (s *Service) CloseEndedOverlaps(ctx context.Context, now time.Time) (int, e
 		progress := false
 		for _, e := range eps {
 			e.PrevSecretVersionID, e.SecretRotationEndsAt, e.UpdatedAt = "", nil, now
-			a := audit(keysvc.Actor{Subject: "system:rotate", MerchantID: e.MerchantID}, "webhook.close_overlap", e.ID, now)
+			a := audit(key.Actor{Subject: "system:rotate", MerchantID: e.MerchantID}, "webhook.close_overlap", e.ID, now)
 			if err := s.Store.SaveEndpoint(ctx, e, a); err != nil {
 				if errors.Is(err, store.ErrStale) {
 					continue
