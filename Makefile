@@ -19,7 +19,7 @@ export SAM_CLI_TELEMETRY := 0
 FUNCTIONS := Create Keys Reset Verify Authorize Demo Webhooks Webhook Rotate
 
 # Fuzz tests `make test` runs, as package:FuzzName.
-FUZZ_TARGETS := ./internal/key:FuzzParseSecret ./internal/signature:FuzzParse ./internal/signature:FuzzCanonicalQuery
+FUZZ_TARGETS := ./internal/key:FuzzParseSecret ./internal/signature:FuzzParse ./internal/signature:FuzzCanonicalQuery ./internal/signature:FuzzParseMessageSignature
 FUZZTIME ?= 10s
 
 # Local stack ports (127.0.0.1) and the settings `make dev` passes on.
