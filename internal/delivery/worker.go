@@ -23,9 +23,11 @@ import (
 	"github.com/paykeys/paykeys/internal/hook"
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/outbox"
+	"github.com/paykeys/paykeys/internal/retry"
 	"github.com/paykeys/paykeys/internal/store"
 	"github.com/paykeys/paykeys/internal/ttlcache"
 	"github.com/paykeys/paykeys/internal/webhook"
+	"golang.org/x/sync/errgroup"
 )
 
 // Store is the metadata store as the worker uses it.
@@ -237,11 +239,22 @@ func (w *Worker) finish(ctx context.Context, d *hook.Delivery, e *hook.Endpoint,
 // failure streak, a failure starts one, a 410 or a streak of FailingFor
 // disables the endpoint. It returns the reason when it disabled it.
 func (w *Worker) health(ctx context.Context, e *hook.Endpoint, o webhook.Outcome, now time.Time) (string, error) {
-	for range 5 {
-		var reason string
+	id := e.ID
+	var reason string
+	err := retry.OnConflict(ctx, healthAttempts, store.ErrStale, func(attempt int) error {
+		reason = ""
+		if attempt > 1 { // a concurrent change won: decide again on the endpoint as it is now
+			var err error
+			if e, err = w.Store.GetEndpoint(ctx, id); err != nil {
+				return err
+			}
+			if e.Status != hook.StatusEnabled {
+				return nil
+			}
+		}
 		switch {
 		case o == webhook.Succeeded && e.FailingSince == nil:
-			return "", nil
+			return nil
 		case o == webhook.Succeeded:
 			e.FailingSince = nil
 		case o == webhook.Gone:
@@ -251,7 +264,7 @@ func (w *Worker) health(ctx context.Context, e *hook.Endpoint, o webhook.Outcome
 		case now.Sub(*e.FailingSince) >= hook.FailingFor:
 			reason = hook.ReasonFailing
 		default:
-			return "", nil // still failing, not for long enough
+			return nil // still failing, not for long enough
 		}
 		var a *store.AuditRecord
 		if reason != "" {
@@ -261,19 +274,20 @@ func (w *Worker) health(ctx context.Context, e *hook.Endpoint, o webhook.Outcome
 				Outcome: "success", CreatedAt: now}
 		}
 		e.UpdatedAt = now
-		err := w.Store.SaveEndpoint(ctx, e, a)
-		if !errors.Is(err, store.ErrStale) {
-			return reason, err
-		}
-		if e, err = w.Store.GetEndpoint(ctx, e.ID); err != nil {
-			return "", err
-		}
-		if e.Status != hook.StatusEnabled {
-			return "", nil
-		}
+		return w.Store.SaveEndpoint(ctx, e, a)
+	})
+	switch {
+	case errors.Is(err, store.ErrStale):
+		return "", fmt.Errorf("endpoint %s: too many concurrent changes: %w", id, err)
+	case err != nil:
+		return reason, err
 	}
-	return "", fmt.Errorf("endpoint %s: too many concurrent changes", e.ID)
+	return reason, nil
 }
+
+// healthAttempts bounds the tries to record an attempt's outcome on its
+// endpoint while concurrent changes win.
+const healthAttempts = 5
 
 // Stats count one sweep's work.
 type Stats struct {
@@ -349,18 +363,16 @@ func (w *Worker) AttemptAll(ctx context.Context, ds []*hook.Delivery) (attempted
 // how many calls reported failure.
 func (w *Worker) parallel(n int, fn func(i int) bool) int {
 	var failed atomic.Int64
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, max(w.Concurrency, 1))
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
+	var g errgroup.Group
+	g.SetLimit(max(w.Concurrency, 1))
+	for i := range n {
+		g.Go(func() error {
 			if !fn(i) {
 				failed.Add(1)
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait() // fn reports failures by counting, never by an error
 	return int(failed.Load())
 }

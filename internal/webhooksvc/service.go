@@ -121,15 +121,9 @@ func (s *Service) Create(ctx context.Context, a key.Actor, p CreateParams) (*hoo
 	}
 	// The limit is enforced by the store in the create's own transaction, so
 	// concurrent creates cannot go past it; they only retry each other.
-	for attempt := 1; ; attempt++ {
-		err = s.Store.CreateEndpoint(ctx, e, audit(a, "webhook.create", e.ID, now), s.MaxPerMerchant)
-		if !errors.Is(err, store.ErrStale) || attempt >= s.MaxAttempts {
-			break
-		}
-		if err = retry.Pause(ctx, attempt); err != nil {
-			break
-		}
-	}
+	err = retry.OnConflict(ctx, s.MaxAttempts, store.ErrStale, func(int) error {
+		return s.Store.CreateEndpoint(ctx, e, audit(a, "webhook.create", e.ID, now), s.MaxPerMerchant)
+	})
 	if err != nil {
 		s.cleanup(e.ID)
 		if errors.Is(err, store.ErrLimitReached) {
@@ -176,27 +170,38 @@ func (s *Service) List(ctx context.Context, a key.Actor, limit int, cursor strin
 // concurrent change wins. fn returns false when nothing changed; after it,
 // *changes (if not nil) names the fields it changed, for the audit record.
 func (s *Service) change(ctx context.Context, a key.Actor, id, action string, changes *[]string, fn func(e *hook.Endpoint, now time.Time) (bool, error)) (*hook.Endpoint, error) {
-	for range s.MaxAttempts {
+	var out *hook.Endpoint
+	err := retry.OnConflict(ctx, s.MaxAttempts, store.ErrStale, func(int) error {
 		e, err := s.Get(ctx, a, id)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		now := s.Now().UTC()
 		changed, err := fn(e, now)
 		if err != nil || !changed {
-			return e, err
+			out = e
+			return err
 		}
 		e.UpdatedAt = now
 		rec := audit(a, action, id, now)
 		if changes != nil {
 			rec.Changes = *changes
 		}
-		err = s.Store.SaveEndpoint(ctx, e, rec)
-		if !errors.Is(err, store.ErrStale) {
-			return e, err
-		}
+		out = e
+		return s.Store.SaveEndpoint(ctx, e, rec)
+	})
+	if errors.Is(err, store.ErrStale) {
+		return nil, errTooFast("webhook endpoint", id)
 	}
-	return nil, key.Conflict("webhook endpoint %s is changing too fast; try again", id)
+	if err != nil && out == nil {
+		return nil, err
+	}
+	return out, err
+}
+
+// errTooFast answers a change that lost every race to concurrent changes.
+func errTooFast(what, id string) error {
+	return key.Conflict("%s %s is changing too fast; try again", what, id)
 }
 
 // Update applies a patch. A patch that changes nothing writes nothing.
@@ -265,22 +270,21 @@ func (s *Service) Update(ctx context.Context, a key.Actor, id string, p Patch) (
 // Delete deletes an endpoint and its signing secrets. Its pending
 // deliveries are never attempted again.
 func (s *Service) Delete(ctx context.Context, a key.Actor, id string) error {
-	for range s.MaxAttempts {
+	err := retry.OnConflict(ctx, s.MaxAttempts, store.ErrStale, func(int) error {
 		e, err := s.Get(ctx, a, id)
 		if err != nil {
 			return err
 		}
-		err = s.Store.DeleteEndpoint(ctx, e, audit(a, "webhook.delete", id, s.Now().UTC()))
-		if errors.Is(err, store.ErrStale) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		s.cleanup(id)
-		return nil
+		return s.Store.DeleteEndpoint(ctx, e, audit(a, "webhook.delete", id, s.Now().UTC()))
+	})
+	if errors.Is(err, store.ErrStale) {
+		return errTooFast("webhook endpoint", id)
 	}
-	return key.Conflict("webhook endpoint %s is changing too fast; try again", id)
+	if err != nil {
+		return err
+	}
+	s.cleanup(id)
+	return nil
 }
 
 // RotateSecret gives an endpoint a new signing secret, returned this once.
@@ -368,26 +372,26 @@ func (s *Service) Retry(ctx context.Context, a key.Actor, id, deliveryID string)
 	if err := enabled(e); err != nil {
 		return nil, err
 	}
-	for range s.MaxAttempts {
-		d, err := s.Store.GetDelivery(ctx, id, deliveryID)
-		if err != nil {
-			return nil, err
+	var d *hook.Delivery
+	err = retry.OnConflict(ctx, s.MaxAttempts, store.ErrStale, func(int) error {
+		var err error
+		if d, err = s.Store.GetDelivery(ctx, id, deliveryID); err != nil {
+			return err
 		}
 		if d.MerchantID != a.MerchantID {
-			return nil, key.NotFound("delivery", deliveryID)
+			return key.NotFound("delivery", deliveryID)
 		}
 		now := s.Now().UTC()
 		d.Status, d.NextAttemptAt = hook.DeliveryPending, &now
-		err = s.Store.RetryDelivery(ctx, d, audit(a, "webhook.retry", id, now))
-		if errors.Is(err, store.ErrStale) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		return s.sendNow(ctx, d)
+		return s.Store.RetryDelivery(ctx, d, audit(a, "webhook.retry", id, now))
+	})
+	if errors.Is(err, store.ErrStale) {
+		return nil, errTooFast("delivery", deliveryID)
 	}
-	return nil, key.Conflict("delivery %s is changing too fast; try again", deliveryID)
+	if err != nil {
+		return nil, err
+	}
+	return s.sendNow(ctx, d)
 }
 
 // sendNow attempts d at once when the service can; otherwise, or when the
