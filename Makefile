@@ -16,7 +16,7 @@ export SAM_CLI_TELEMETRY := 0
 
 # Lambda functions: logical ID <Name>Function in template.yaml, code in
 # functions/<name>. Add a function here and in template.yaml.
-FUNCTIONS := Create Keys Reset Verify Authorize Demo Webhooks Webhook Rotate Portal PortalClaims
+FUNCTIONS := Create Keys Reset Verify Authorize Demo Webhooks Webhook Rotate Portal Claims
 
 # Fuzz tests `make test` runs, as package:FuzzName.
 FUZZ_TARGETS := ./internal/key:FuzzParseSecret ./internal/signature:FuzzParse ./internal/signature:FuzzCanonicalQuery ./internal/signature:FuzzParseMessageSignature

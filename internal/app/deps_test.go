@@ -46,7 +46,7 @@ func TestFunctionsLinkOnlyWhatTheyUse(t *testing.T) {
 		{"rotate", append(undecided, mod+"internal/api", mod+"internal/delivery")},
 		{"portal", []string{"github.com/aws/aws-sdk-go-v2/", "github.com/aws/smithy-go/", mod + "internal/store",
 			mod + "internal/secret", mod + "internal/keysvc", mod + "internal/api", mod + "internal/usage"}},
-		{"portalclaims", []string{"github.com/aws/aws-sdk-go-v2/", "github.com/aws/smithy-go/", mod + "internal/store",
+		{"claims", []string{"github.com/aws/aws-sdk-go-v2/", "github.com/aws/smithy-go/", mod + "internal/store",
 			mod + "internal/secret", mod + "internal/keysvc", mod + "internal/api", mod + "internal/usage"}},
 	}
 	fns := goList(t, "./functions/...")

@@ -23,7 +23,7 @@ func New(_ context.Context, cfg config.Config, _ *slog.Logger) (apigw.Handler, [
 	return h.Handle, nil, nil
 }
 
-// NewClaims builds the portalclaims function, the optional user pool's pre
+// NewClaims builds the claims function, the optional user pool's pre
 // token generation trigger.
 func NewClaims(_ context.Context, _ config.Config, _ *slog.Logger) (ClaimsHandler, []lambda.Option, error) {
 	return portal.Claims, nil, nil

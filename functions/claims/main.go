@@ -1,4 +1,4 @@
-// Command portalclaims is the optional portal user pool's pre token
+// Command claims is the optional portal user pool's pre token
 // generation trigger: it adds merchant_id and role to the ID token from
 // attributes only administrators can write. The code lives in
 // internal/portal; internal/app/portalfn builds it.
