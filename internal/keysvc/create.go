@@ -36,6 +36,7 @@ func (s *Service) Create(ctx context.Context, a Actor, p key.NewParams, idem *Id
 			return c, err
 		}
 	}
+	p.Brand = s.Brand
 	now := s.Now()
 	issued, err := key.New(p, key.NewVersionID(), now)
 	if err != nil {
