@@ -476,6 +476,20 @@ func TestPortalInBrowser(t *testing.T) {
 	}
 	b.screenshot("verify-rate-limit")
 
+	// A dialog takes the focus, keeps Tab inside, and gives the focus back
+	// to what opened it when it is cancelled.
+	b.do("open revoke", chromedp.Click(chromedp.CSS(`[data-action=revoke]`)), chromedp.WaitVisible(chromedp.CSS(`dialog[open] [data-confirm]`)))
+	for i := 0; i < 4; i++ {
+		b.do("tab", chromedp.KeyEvent(kb.Tab))
+		if !evaluate[bool](b, `document.activeElement.closest("dialog[open]") !== null`) {
+			t.Fatal("Tab left the open dialog")
+		}
+	}
+	b.do("cancel revoke", chromedp.KeyEvent(kb.Escape), chromedp.WaitNotPresent(chromedp.CSS(`dialog[open]`)))
+	if got := evaluate[string](b, `document.activeElement.dataset.action || document.activeElement.tagName`); got != "revoke" {
+		t.Errorf("after the dialog closed the focus is on %q, want the revoke button", got)
+	}
+
 	// Revoke.
 	b.do("revoke", chromedp.Click(chromedp.CSS(`[data-action=revoke]`)))
 	b.confirm("revoke-confirm")
