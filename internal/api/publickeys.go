@@ -5,7 +5,6 @@ import (
 
 	"github.com/paykeys/paykeys/internal/apigw"
 	"github.com/paykeys/paykeys/internal/key"
-	"github.com/paykeys/paykeys/internal/keysvc"
 )
 
 // jwkBody is a public JWK as a caller sends it: the members that name the
@@ -32,7 +31,7 @@ type publicKeyList struct {
 	Data []key.PublicKeyView `json:"data"`
 }
 
-func (h *API) publicKeyCreate(ctx context.Context, a keysvc.Actor, req apigw.Request) (apigw.Response, error) {
+func (h *API) publicKeyCreate(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error) {
 	var b publicKeyBody
 	if _, err := apigw.Decode(req, &b, false); err != nil {
 		return apigw.Response{}, err
@@ -63,7 +62,7 @@ func (h *API) publicKeyCreate(ctx context.Context, a keysvc.Actor, req apigw.Req
 	return apigw.JSON(201, added.View()), nil
 }
 
-func (h *API) publicKeyList(ctx context.Context, a keysvc.Actor, req apigw.Request) (apigw.Response, error) {
+func (h *API) publicKeyList(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error) {
 	ps, err := h.Keys.ListPublicKeys(ctx, a, req.PathParameters["id"])
 	if err != nil {
 		return apigw.Response{}, err
@@ -75,7 +74,7 @@ func (h *API) publicKeyList(ctx context.Context, a keysvc.Actor, req apigw.Reque
 	return apigw.JSON(200, out), nil
 }
 
-func (h *API) publicKeyDelete(ctx context.Context, a keysvc.Actor, req apigw.Request) (apigw.Response, error) {
+func (h *API) publicKeyDelete(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error) {
 	if err := h.Keys.DeletePublicKey(ctx, a, req.PathParameters["id"], req.PathParameters["pk_id"]); err != nil {
 		return apigw.Response{}, err
 	}

@@ -19,7 +19,7 @@ const (
 // AddPublicKey registers a public key on one of the actor's keys. The
 // key's record carries it, so the write bumps the key's revision and goes
 // through the change feed like any key change.
-func (s *Service) AddPublicKey(ctx context.Context, a Actor, id string, p key.PublicKey) (key.PublicKey, error) {
+func (s *Service) AddPublicKey(ctx context.Context, a key.Actor, id string, p key.PublicKey) (key.PublicKey, error) {
 	var out key.PublicKey
 	err := s.retry(ctx, a, id, func(k *key.Key) error {
 		now := s.Now()
@@ -37,7 +37,7 @@ func (s *Service) AddPublicKey(ctx context.Context, a Actor, id string, p key.Pu
 }
 
 // ListPublicKeys returns the public keys of one of the actor's keys.
-func (s *Service) ListPublicKeys(ctx context.Context, a Actor, id string) ([]key.PublicKey, error) {
+func (s *Service) ListPublicKeys(ctx context.Context, a key.Actor, id string) ([]key.PublicKey, error) {
 	k, err := s.getOwned(ctx, a, id)
 	if err != nil {
 		return nil, err
@@ -48,7 +48,7 @@ func (s *Service) ListPublicKeys(ctx context.Context, a Actor, id string) ([]key
 // DeletePublicKey removes a public key from one of the actor's keys; from
 // the change's response on, nothing it signs is accepted. A public key the
 // key does not hold is not found.
-func (s *Service) DeletePublicKey(ctx context.Context, a Actor, id, pkID string) error {
+func (s *Service) DeletePublicKey(ctx context.Context, a key.Actor, id, pkID string) error {
 	return s.retry(ctx, a, id, func(k *key.Key) error {
 		now := s.Now()
 		n, ok := k.RemovePublicKey(pkID, now)
@@ -63,7 +63,7 @@ func (s *Service) DeletePublicKey(ctx context.Context, a Actor, id, pkID string)
 	})
 }
 
-func publicKeyExtras(a Actor, action, pkID string, now time.Time) store.Extras {
+func publicKeyExtras(a key.Actor, action, pkID string, now time.Time) store.Extras {
 	r := auditRecord(a, action, pkID, outcomeSuccess, now)
 	r.ResourceType = resourceTypePublicKey
 	r.Changes = []string{"public_keys"}

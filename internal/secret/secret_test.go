@@ -362,7 +362,7 @@ func TestPromoteErrors(t *testing.T) {
 
 // TestErrorMapping checks how SDK errors come out of each method.
 func TestErrorMapping(t *testing.T) {
-	const value = "sk_test_THISMUSTNEVERAPPEARINANERROR000000"
+	const value = "paykeys_sk_test_THISMUSTNEVERAPPEARINANERROR000000"
 	var (
 		notFoundErr = notFound("Op")
 		deletedErr  = opErr("Op", &types.InvalidRequestException{Message: aws.String("You tried to perform the operation on a secret that's currently marked deleted.")})

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/outbox"
 )
 
 var t0 = time.Date(2026, 11, 23, 10, 0, 0, 123456789, time.UTC)
@@ -43,7 +44,7 @@ func testKey(t *testing.T, full bool) *key.Key {
 		days := 30
 		k.ExpiresAt = &exp
 		k.RotationDays = &days
-		iss, err = k.Reset(time.Hour, "v-2", t0.Add(time.Minute))
+		iss, err = k.Reset(key.DefaultBrand, time.Hour, "v-2", t0.Add(time.Minute))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -312,17 +313,17 @@ func TestCancellationMapping(t *testing.T) {
 
 func TestExtrasChecked(t *testing.T) {
 	k := testKey(t, false)
-	ev := Event{ID: "evt_1", Type: "key.created", MerchantID: k.MerchantID, ResourceID: k.ID, CreatedAt: t0, Data: []byte(`{}`)}
+	ev := outbox.Event{ID: "evt_1", Type: "key.created", MerchantID: k.MerchantID, ResourceID: k.ID, CreatedAt: t0, Data: []byte(`{}`)}
 	for _, tc := range []struct {
 		name string
 		x    Extras
 	}{
-		{"event of another merchant", Extras{Events: []Event{{ID: "e", Type: "key.created", MerchantID: "m_2", Data: []byte(`{}`)}}}},
-		{"event data not JSON", Extras{Events: []Event{{ID: "e", Type: "key.created", MerchantID: k.MerchantID, Data: []byte(`{`)}}}},
-		{"event without id", Extras{Events: []Event{{Type: "key.created", MerchantID: k.MerchantID, Data: []byte(`{}`)}}}},
+		{"event of another merchant", Extras{Events: []outbox.Event{{ID: "e", Type: "key.created", MerchantID: "m_2", Data: []byte(`{}`)}}}},
+		{"event data not JSON", Extras{Events: []outbox.Event{{ID: "e", Type: "key.created", MerchantID: k.MerchantID, Data: []byte(`{`)}}}},
+		{"event without id", Extras{Events: []outbox.Event{{Type: "key.created", MerchantID: k.MerchantID, Data: []byte(`{}`)}}}},
 		{"audit of another merchant", Extras{Audit: &AuditRecord{ID: "a", MerchantID: "m_2"}}},
 		{"idempotency of another merchant", Extras{Idempotency: &Idempotency{Key: "k", MerchantID: "m_2"}}},
-		{"too many events", Extras{Events: slices.Repeat([]Event{ev}, 98)}},
+		{"too many events", Extras{Events: slices.Repeat([]outbox.Event{ev}, 98)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeAPI{}
@@ -338,7 +339,7 @@ func TestExtrasChecked(t *testing.T) {
 
 func TestEventItem(t *testing.T) {
 	data, _ := json.Marshal(map[string]string{"hello": "world"})
-	e := Event{ID: "evt_1", Type: "key.created", MerchantID: "m_1", ResourceID: "ck_1", CreatedAt: t0, Data: data}
+	e := outbox.Event{ID: "evt_1", Type: "key.created", MerchantID: "m_1", ResourceID: "ck_1", CreatedAt: t0, Data: data}
 	item := eventItem(&e)
 	want := map[string]string{
 		attrPK: "EVENT#evt_1", attrSK: "EVENT", "type": "key.created", "merchant_id": "m_1",
