@@ -42,6 +42,7 @@ type config struct {
 	zipf        float64 // 0: keys asked for evenly; above 1: Zipf's law with this exponent
 	webhooks    int
 	changes     int
+	brand       key.Brand // of make dev's secrets, for well-formed unknown ones
 }
 
 func main() {
@@ -57,6 +58,7 @@ func main() {
 	flag.Float64Var(&c.zipf, "zipf", 0, "key popularity: 0 asks for every key as often; s > 1 asks for the i-th key in proportion to i^-s")
 	flag.IntVar(&c.webhooks, "webhooks", 0, "instead: measure webhook delivery latency over this many key creations")
 	flag.IntVar(&c.changes, "changes", 0, "instead: measure how soon this many key changes take effect at /demo")
+	flag.StringVar((*string)(&c.brand), "brand", string(key.DefaultBrand), "make dev's secret brand (BRAND)")
 	flag.Parse()
 	if c.token == "" {
 		fmt.Fprintln(os.Stderr, "load: -token is required (make -s token)")
@@ -227,9 +229,9 @@ func (c config) demoRequest(rng *rand.Rand, k issued) (*http.Request, int) {
 	req, _ := http.NewRequest("POST", c.base+"/demo/charges?expand=customer", bytes.NewReader(body))
 	if rng.Float64() < c.garbage {
 		if rng.IntN(2) == 0 {
-			req.Header.Set("X-API-Key", key.NewSecret(key.NewClientID(key.EnvTest))) // well formed, unknown
+			req.Header.Set("X-API-Key", c.brand.NewSecret(key.NewClientID(key.EnvTest))) // well formed, unknown
 		} else {
-			req.Header.Set("X-API-Key", "sk_test_garbage") // malformed
+			req.Header.Set("X-API-Key", string(c.brand)+"_sk_test_garbage") // malformed
 		}
 		return req, 401
 	}
