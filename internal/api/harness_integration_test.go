@@ -35,7 +35,7 @@ type env struct {
 	api     *api.API
 	svc     *keysvc.Service
 	store   *store.Store
-	secrets *secret.Store
+	secrets secret.Backend
 	ddb     *testenv.Faults
 	sm      *testenv.Faults
 	logs    *testenv.LogBuffer
@@ -55,7 +55,7 @@ func newEnv(t *testing.T) *env {
 		clock: testenv.NewClock(time.Now().UTC().Truncate(time.Second))}
 	log := app.Logger(e.logs, -4) // debug: everything the code logs is searched for secrets
 	e.store = store.New(testenv.FaultyDynamo{Client: ddbClient, F: e.ddb}, table)
-	e.secrets = secret.New(testenv.FaultySecrets{Client: testenv.Secrets(t), F: e.sm}, testenv.UniqueName(t, "s")+"/")
+	e.secrets = testenv.FaultySecretStore(t, e.sm, table, testenv.UniqueName(t, "s")+"/")
 	e.svc = keysvc.New(e.store, e.secrets, log)
 	e.svc.Now = e.clock.Now
 	e.api = &api.API{Keys: e.svc, Audit: e.store, Log: log, Now: e.clock.Now, Scopes: harnessScopes}
