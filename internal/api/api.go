@@ -55,7 +55,7 @@ type API struct {
 type route struct {
 	function string
 	need     apigw.Permission
-	serve    func(ctx context.Context, a keysvc.Actor, req apigw.Request) (apigw.Response, error)
+	serve    func(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error)
 	// service routes carry no JWT: IAM authenticates them at API Gateway,
 	// or they are open (the OpenAPI document).
 	service bool
@@ -75,6 +75,10 @@ func (h *API) routes() map[string]route {
 		"POST /v1/keys/{id}/verify": {"verify", apigw.Verify, h.verify, false},
 		"POST /v1/verify":           {"verify", apigw.Read, h.serviceVerify, true},
 		"GET /v1/openapi.json":      {"keys", apigw.Read, h.openAPIDocument, true},
+
+		"POST /v1/keys/{id}/public-keys":           {"keys", apigw.Write, h.publicKeyCreate, false},
+		"GET /v1/keys/{id}/public-keys":            {"keys", apigw.Read, h.publicKeyList, false},
+		"DELETE /v1/keys/{id}/public-keys/{pk_id}": {"keys", apigw.Write, h.publicKeyDelete, false},
 
 		"POST /v1/webhooks":                                     {"webhooks", apigw.Write, h.webhookCreate, false},
 		"GET /v1/webhooks":                                      {"webhooks", apigw.Read, h.webhookList, false},
@@ -109,13 +113,13 @@ func (h *API) Function(name string) apigw.Handler {
 	}
 }
 
-func (h *API) serve(ctx context.Context, mine map[string]route, req apigw.Request) (apigw.Response, keysvc.Actor) {
+func (h *API) serve(ctx context.Context, mine map[string]route, req apigw.Request) (apigw.Response, key.Actor) {
 	reqID := req.RequestContext.RequestID
 	r, ok := mine[req.RouteKey]
 	if !ok {
-		return apigw.Error(ctx, h.Log, reqID, notFoundRoute(req)), keysvc.Actor{}
+		return apigw.Error(ctx, h.Log, reqID, notFoundRoute(req)), key.Actor{}
 	}
-	var a keysvc.Actor
+	var a key.Actor
 	if !r.service {
 		var err error
 		if a, err = apigw.Actor(req, r.need); err != nil {

@@ -50,6 +50,25 @@ type Config struct {
 	// MAX_KEYS_PER_MERCHANT: the most keys that are not revoked a merchant
 	// may have, default 500.
 	MaxKeysPerMerchant int
+	// BRAND: the prefix of every secret, <brand>_sk_<env>_..., 2..16
+	// lowercase letters, default paykeys. Only secrets of this brand are
+	// accepted, so changing it ends every secret issued before.
+	Brand key.Brand
+	// Portal is the merchant portal's sign-in (the portal function only).
+	Portal Portal
+}
+
+// Portal configures the merchant portal's sign-in. In AWS it is the OIDC
+// authorization code flow with PKCE against the deployment's issuer; make
+// dev's gateway turns on its development sign-in instead.
+type Portal struct {
+	OIDCIssuer   string // PORTAL_OIDC_ISSUER: shown to the user
+	ClientID     string // PORTAL_OIDC_CLIENT_ID: a public client (no secret)
+	AuthorizeURL string // PORTAL_OIDC_AUTHORIZE_URL: the issuer's authorization endpoint
+	TokenURL     string // PORTAL_OIDC_TOKEN_URL: the issuer's token endpoint
+	Scopes       string // PORTAL_OIDC_SCOPES, default "openid"
+	TokenType    string // PORTAL_OIDC_TOKEN: id_token or access_token (default), the token sent to the API
+	DevSignIn    bool   // PORTAL_DEV_SIGNIN=true: make dev's development sign-in (the gateway's token endpoint)
 }
 
 // Load reads the configuration through getenv (os.Getenv in main).
@@ -111,11 +130,18 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, errors.New("MAX_KEYS_PER_MERCHANT must be an integer from 1 to 1000000"))
 	}
 	c.MaxKeysPerMerchant = maxKeys
+	if c.Brand, err = key.ParseBrand(getenv("BRAND")); err != nil {
+		errs = append(errs, fmt.Errorf("BRAND: %w", err))
+	}
 	if !strings.HasSuffix(c.SecretPrefix, "/") {
 		errs = append(errs, errors.New(`SECRET_PREFIX must end with "/"`))
 	}
 	if c.SecretStore != SecretStoreSecretsManager && c.SecretStore != SecretStoreEnvelope {
 		errs = append(errs, fmt.Errorf(`SECRET_STORE must be %q or %q, not %q`, SecretStoreSecretsManager, SecretStoreEnvelope, c.SecretStore))
+	}
+	c.Portal, err = loadPortal(getenv)
+	if err != nil {
+		errs = append(errs, err)
 	}
 	return c, errors.Join(errs...)
 }
@@ -125,6 +151,34 @@ const (
 	SecretStoreSecretsManager = "secretsmanager"
 	SecretStoreEnvelope       = "envelope"
 )
+
+func loadPortal(getenv func(string) string) (Portal, error) {
+	p := Portal{
+		OIDCIssuer:   getenv("PORTAL_OIDC_ISSUER"),
+		ClientID:     getenv("PORTAL_OIDC_CLIENT_ID"),
+		AuthorizeURL: getenv("PORTAL_OIDC_AUTHORIZE_URL"),
+		TokenURL:     getenv("PORTAL_OIDC_TOKEN_URL"),
+		Scopes:       or(getenv("PORTAL_OIDC_SCOPES"), "openid"),
+		TokenType:    or(getenv("PORTAL_OIDC_TOKEN"), "access_token"),
+	}
+	var errs []error
+	switch v := getenv("PORTAL_DEV_SIGNIN"); v {
+	case "", "false":
+	case "true":
+		p.DevSignIn = true
+	default:
+		errs = append(errs, fmt.Errorf("PORTAL_DEV_SIGNIN must be true or false, not %q", v))
+	}
+	if p.TokenType != "access_token" && p.TokenType != "id_token" {
+		errs = append(errs, errors.New("PORTAL_OIDC_TOKEN must be id_token or access_token"))
+	}
+	for name, u := range map[string]string{"PORTAL_OIDC_AUTHORIZE_URL": p.AuthorizeURL, "PORTAL_OIDC_TOKEN_URL": p.TokenURL} {
+		if u != "" && !strings.HasPrefix(u, "https://") {
+			errs = append(errs, fmt.Errorf("%s must be an https URL", name))
+		}
+	}
+	return p, errors.Join(errs...)
+}
 
 // duration accepts Go durations and plain seconds.
 func duration(s string) (time.Duration, error) {

@@ -39,10 +39,6 @@ type Secrets interface {
 	Delete(ctx context.Context, clientID string) error
 }
 
-// Actor is who asks, as the management API's JWT says. It is key.Actor, so
-// that reading it from a request needs nothing of this package.
-type Actor = key.Actor
-
 // DefaultMaxKeys is the default limit of keys that are not revoked per merchant.
 const DefaultMaxKeys = 500
 
@@ -52,6 +48,8 @@ type Service struct {
 	Secrets Secrets
 	Log     *slog.Logger
 	Now     func() time.Time
+	// Brand is the prefix of the secrets the service mints and accepts.
+	Brand key.Brand
 
 	// VerifyLimit tries per VerifyWindow per key for the per-key verify route.
 	VerifyLimit  int
@@ -76,7 +74,7 @@ func New(st Store, sec Secrets, log *slog.Logger) *Service {
 
 // getOwned fetches a key that belongs to the actor's merchant. Another
 // merchant's key, or an ID that cannot be a key, is not found.
-func (s *Service) getOwned(ctx context.Context, a Actor, id string) (*key.Key, error) {
+func (s *Service) getOwned(ctx context.Context, a key.Actor, id string) (*key.Key, error) {
 	if !key.ValidClientID(id) {
 		return nil, key.NotFound("key", id)
 	}
@@ -91,12 +89,12 @@ func (s *Service) getOwned(ctx context.Context, a Actor, id string) (*key.Key, e
 }
 
 // Get returns one of the actor's keys.
-func (s *Service) Get(ctx context.Context, a Actor, id string) (*key.Key, error) {
+func (s *Service) Get(ctx context.Context, a key.Actor, id string) (*key.Key, error) {
 	return s.getOwned(ctx, a, id)
 }
 
 // List returns a page of the actor's keys, newest first.
-func (s *Service) List(ctx context.Context, a Actor, f store.ListFilter) ([]*key.Key, string, error) {
+func (s *Service) List(ctx context.Context, a key.Actor, f store.ListFilter) ([]*key.Key, string, error) {
 	f.Now = s.Now()
 	return s.Store.ListKeys(ctx, a.MerchantID, f)
 }

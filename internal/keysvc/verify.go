@@ -17,7 +17,7 @@ type Verification struct {
 // one inside a grace period). A revoked key has no secret any more, so
 // nothing is valid for it. Every try counts against a per-key limit, so the
 // route cannot be used to guess.
-func (s *Service) Verify(ctx context.Context, a Actor, id, secret string) (Verification, error) {
+func (s *Service) Verify(ctx context.Context, a key.Actor, id, secret string) (Verification, error) {
 	k, err := s.getOwned(ctx, a, id)
 	if err != nil {
 		return Verification{}, err
@@ -30,7 +30,7 @@ func (s *Service) Verify(ctx context.Context, a Actor, id, secret string) (Verif
 	if !ok {
 		return Verification{}, &key.RateLimitedError{RetryAfter: retryAfter}
 	}
-	parsed, wellFormed := key.ParseSecret(secret)
+	parsed, wellFormed := s.Brand.ParseSecret(secret)
 	match := k.MatchSecret(key.Hash(secret), now)
 	return Verification{
 		Valid:  wellFormed && parsed.ClientID == k.ID && match != key.NoMatch && k.Status != key.StatusRevoked,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 )
 
 // KEKLen is the length of a key-encryption key: AES-256.
@@ -63,7 +64,7 @@ func (k *Keyring) Current(ctx context.Context) (string, cipher.AEAD, error) {
 	out, err := k.api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
 		SecretId: aws.String(k.name), VersionStage: aws.String(StageCurrent),
 	})
-	if err != nil && errors.Is(mapNotFound(err), ErrNotFound) {
+	if err != nil && errors.Is(kekNotFound(err), ErrNotFound) {
 		if err := k.create(ctx); err != nil {
 			return "", nil, err
 		}
@@ -72,7 +73,7 @@ func (k *Keyring) Current(ctx context.Context) (string, cipher.AEAD, error) {
 		})
 	}
 	if err != nil {
-		return "", nil, fmt.Errorf("kek %s: read current: %w", k.name, mapNotFound(err))
+		return "", nil, fmt.Errorf("kek %s: read current: %w", k.name, kekNotFound(err))
 	}
 	v := aws.ToString(out.VersionId)
 	a, err := k.remember(v, aws.ToString(out.SecretString))
@@ -91,7 +92,7 @@ func (k *Keyring) Version(ctx context.Context, version string) (cipher.AEAD, err
 		SecretId: aws.String(k.name), VersionId: aws.String(version),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("kek %s: read version %s: %w", k.name, version, mapNotFound(err))
+		return nil, fmt.Errorf("kek %s: read version %s: %w", k.name, version, kekNotFound(err))
 	}
 	return k.remember(version, aws.ToString(out.SecretString))
 }
@@ -136,7 +137,7 @@ func (k *Keyring) create(ctx context.Context) error {
 func (k *Keyring) Labels(ctx context.Context) (map[string][]string, error) {
 	d, err := k.api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(k.name)})
 	if err != nil {
-		return nil, fmt.Errorf("kek %s: describe: %w", k.name, mapNotFound(err))
+		return nil, fmt.Errorf("kek %s: describe: %w", k.name, kekNotFound(err))
 	}
 	return d.VersionIdsToStages, nil
 }
@@ -176,7 +177,7 @@ func (k *Keyring) Rotate(ctx context.Context) (string, error) {
 		VersionStages: []string{StageCurrent},
 	})
 	if err != nil {
-		return "", fmt.Errorf("kek %s: rotate: %w", k.name, mapNotFound(err))
+		return "", fmt.Errorf("kek %s: rotate: %w", k.name, kekNotFound(err))
 	}
 	return aws.ToString(out.VersionId), nil
 }
@@ -191,7 +192,7 @@ func (k *Keyring) Retire(ctx context.Context, version string) error {
 		RemoveFromVersionId: aws.String(version),
 	})
 	if err != nil {
-		return fmt.Errorf("kek %s: retire version %s: %w", k.name, version, mapNotFound(err))
+		return fmt.Errorf("kek %s: retire version %s: %w", k.name, version, kekNotFound(err))
 	}
 	return nil
 }
@@ -200,4 +201,13 @@ func newKEK() string {
 	b := make([]byte, KEKLen)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
 	return base64.StdEncoding.EncodeToString(b)
+}
+
+// kekNotFound turns "no such secret or version" into ErrNotFound.
+func kekNotFound(err error) error {
+	var nf *types.ResourceNotFoundException
+	if errors.As(err, &nf) {
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	return err
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/outbox"
 )
 
 // Attribute names shared by every item.
@@ -68,6 +69,7 @@ var keyOptionalAttrs = []string{
 	kPrevSecretVersion, kPrevSecretVersionID, kPrevSecretHash, kPrevSecretExpiresAt,
 	kExpiringNoticeFor, kRotationNoticeVersion, kRetiringSecretVersionID,
 	attrGSI2PK, attrGSI2SK, // the due index entry (due.go): removed when nothing is due
+	kPublicKeys,
 }
 
 // keyFixedAttrs never change after create, so an update does not write them.
@@ -213,6 +215,9 @@ func keyAttrs(k *key.Key) map[string]types.AttributeValue {
 		m[kRotationNoticeVersion] = avN(int64(k.RotationNoticeVersion))
 	}
 	putS(m, kRetiringSecretVersionID, k.RetiringSecretVersionID)
+	if pks := avPublicKeys(k.PublicKeys); pks != nil {
+		m[kPublicKeys] = pks
+	}
 	putDueEntry(m, k)
 	return m
 }
@@ -410,6 +415,7 @@ func keyFromItem(item map[string]types.AttributeValue) (*key.Key, error) {
 	k.ExpiringNoticeFor = d.time(kExpiringNoticeFor, false)
 	k.RotationNoticeVersion = d.int(kRotationNoticeVersion, false)
 	k.RetiringSecretVersionID = d.s(kRetiringSecretVersionID, false)
+	k.PublicKeys = d.publicKeys(kPublicKeys)
 	if pk := d.s(attrPK, true); d.err == nil && pk != keyPK(k.ID) {
 		d.err = fmt.Errorf("attribute %s: %q does not match id", attrPK, pk)
 	}
@@ -437,7 +443,7 @@ func keyFromItem(item map[string]types.AttributeValue) (*key.Key, error) {
 }
 
 // eventItem is an outbox event, in the due index until it is fanned out.
-func eventItem(e *Event) map[string]types.AttributeValue {
+func eventItem(e *outbox.Event) map[string]types.AttributeValue {
 	m := map[string]types.AttributeValue{
 		attrPK:      avS(eventPK(e.ID)),
 		attrSK:      avS(eventSK),
@@ -455,9 +461,9 @@ func eventItem(e *Event) map[string]types.AttributeValue {
 	return m
 }
 
-func eventFromItem(item map[string]types.AttributeValue) (Event, error) {
+func eventFromItem(item map[string]types.AttributeValue) (outbox.Event, error) {
 	d := &decoder{item: item}
-	e := Event{
+	e := outbox.Event{
 		ID:         d.s(kID, true),
 		Type:       d.s(eType, true),
 		MerchantID: d.s(kMerchantID, true),
@@ -467,7 +473,7 @@ func eventFromItem(item map[string]types.AttributeValue) (Event, error) {
 		Data:       []byte(d.s(eData, true)),
 	}
 	if d.err != nil {
-		return Event{}, fmt.Errorf("malformed event item: %w", d.err)
+		return outbox.Event{}, fmt.Errorf("malformed event item: %w", d.err)
 	}
 	return e, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/outbox"
 	"github.com/paykeys/paykeys/internal/testenv"
 )
 
@@ -72,7 +73,7 @@ func newKey(t testing.TB, merchant string, env key.Environment, created time.Tim
 // extras builds an event and an audit record for k.
 func extras(k *key.Key, typ string, at time.Time) Extras {
 	return Extras{
-		Events: []Event{{ID: nextID("evt_"), Type: typ, MerchantID: k.MerchantID, ResourceID: k.ID, CreatedAt: at,
+		Events: []outbox.Event{{ID: nextID("evt_"), Type: typ, MerchantID: k.MerchantID, ResourceID: k.ID, CreatedAt: at,
 			Data: []byte(fmt.Sprintf(`{"key":{"id":%q}}`, k.ID))}},
 		Audit: &AuditRecord{ID: nextID("aud_"), MerchantID: k.MerchantID, Actor: "user_1", Role: "admin",
 			Action: typ, ResourceType: "key", ResourceID: k.ID, Outcome: "success", SourceIP: "203.0.113.9",
@@ -161,7 +162,7 @@ func TestCreateGetRoundTrip(t *testing.T) {
 		if full {
 			exp, days := now.Add(48*time.Hour), 90
 			k.ExpiresAt, k.RotationDays = &exp, &days
-			iss, err := k.Reset(time.Hour, "v-2", now)
+			iss, err := k.Reset(key.DefaultBrand, time.Hour, "v-2", now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -313,7 +314,7 @@ func TestUpdateKey(t *testing.T) {
 	k := newKey(t, "m_1", key.EnvTest, now)
 	exp, days := now.Add(48*time.Hour), 30
 	k.ExpiresAt, k.RotationDays = &exp, &days
-	iss, err := k.Reset(time.Hour, "v-2", now)
+	iss, err := k.Reset(key.DefaultBrand, time.Hour, "v-2", now)
 	if err != nil {
 		t.Fatal(err)
 	}
