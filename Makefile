@@ -275,6 +275,13 @@ coldstart: tools ## Binary size and cold start of every function under the Lambd
 	$(WITH_STACK) env $(LOCAL_ENV) go run ./infra/coldstart \
 		-addr 127.0.0.1:$$(($(PORT) + 1000)) -runtime-api 127.0.0.1:$$(($(PORT) + 1001)) -own-api 127.0.0.1:$$(($(PORT) + 1002)) $(COLDSTART_FLAGS)
 
+# The traffic model (infra/sim): SCALE multiplies keys, requests and changes;
+# SIM_FLAGS sets the rest (go run ./infra/sim -h lists them).
+SCALE ?= 1,10,100,1000
+.PHONY: simulate
+simulate: ## Predict cache hit rate, DynamoDB reads and the first limit that throttles as traffic grows (SCALE=1,10,100,1000)
+	go run ./infra/sim -scale $(call sq,$(SCALE)) $(SIM_FLAGS)
+
 # --- deploy and clean ------------------------------------------------------
 
 .PHONY: deploy

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -562,12 +563,14 @@ func (s *Store) EndedOverlaps(ctx context.Context, now time.Time, limit int) ([]
 // FannedOut takes an outbox event out of the due index once a delivery
 // exists for each endpoint it goes to.
 func (s *Store) FannedOut(ctx context.Context, eventID string) error {
+	cond := attrOf(attrPK).AttributeExists()
+	b := mustBuildUpdate(expression.Remove(attrOf(attrGSI2PK)).Remove(attrOf(attrGSI2SK)), &cond)
 	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(s.table),
 		Key:                      itemKey(eventPK(eventID), eventSK),
-		UpdateExpression:         aws.String("REMOVE #gpk, #gsk"),
-		ConditionExpression:      aws.String("attribute_exists(#pk)"),
-		ExpressionAttributeNames: map[string]string{"#gpk": attrGSI2PK, "#gsk": attrGSI2SK, "#pk": attrPK},
+		UpdateExpression:         b.update,
+		ConditionExpression:      b.condition,
+		ExpressionAttributeNames: b.names,
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if err != nil && !errors.As(err, &ccf) {
