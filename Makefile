@@ -16,7 +16,7 @@ export SAM_CLI_TELEMETRY := 0
 
 # Lambda functions: logical ID <Name>Function in template.yaml, code in
 # functions/<name>. Add a function here and in template.yaml.
-FUNCTIONS := Create Keys Reset Verify Authorize Demo Webhooks Webhook Rotate
+FUNCTIONS := Create Keys Reset Verify Authorize Demo Webhooks Webhook Rotate Portal Claims
 
 # Fuzz tests `make test` runs, as package:FuzzName.
 FUZZ_TARGETS := ./internal/key:FuzzParseSecret ./internal/signature:FuzzParse ./internal/signature:FuzzCanonicalQuery ./internal/signature:FuzzParseMessageSignature
@@ -83,7 +83,7 @@ help: ## List the targets
 .PHONY: tools
 tools: $(VENV_STAMP) $(DYNAMODB_STAMP) ## Install the pinned local tools into infra/.cache (fast when done)
 
-# Java 17+, Maven, curl and python3-venv from Debian's packages, only when missing.
+# Java 17+, Maven, curl, python3-venv and Chromium from Debian's packages, only when missing.
 .PHONY: system-tools
 system-tools:
 	@$(LOCALSTACK)/system-tools.sh $(PYTHON)
