@@ -17,7 +17,7 @@ import (
 )
 
 func TestErrorTable(t *testing.T) {
-	secret := key.NewSecret(key.NewClientID(key.EnvTest))
+	secret := key.DefaultBrand.NewSecret(key.NewClientID(key.EnvTest))
 	var logs strings.Builder
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	cases := []struct {
@@ -105,7 +105,7 @@ func TestDecode(t *testing.T) {
 		{name: "null optional body", body: " null\n", optional: true, wantErr: key.ErrInvalid, wantMsg: "body must be a JSON object"},
 		{name: "string body", body: `"x"`, wantErr: key.ErrInvalid, wantMsg: "body must be a JSON object"},
 		{name: "trailing", body: `{} {}`, wantErr: key.ErrInvalid, wantMsg: "body must hold a single JSON object"},
-		{name: "secret-shaped unknown name is not echoed", body: `{"sk_test_abcdefghijklmnop":1}`, wantErr: key.ErrInvalid,
+		{name: "secret-shaped unknown name is not echoed", body: `{"paykeys_sk_test_abcdefghijklmnop":1}`, wantErr: key.ErrInvalid,
 			wantMsg: "the body has an unknown field"},
 		{name: "odd unknown name is not echoed", body: `{"a b\u202e":1}`, wantErr: key.ErrInvalid, wantMsg: "the body has an unknown field"},
 		{name: "too large", body: `{"name":"` + strings.Repeat("x", MaxBody) + `"}`, wantErr: ErrTooLarge},

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,7 +36,6 @@ type env struct {
 	h           *authorizer.Handler
 	logs        *testenv.LogBuffer
 	clk         *testenv.Clock
-	mu          sync.Mutex
 	secretsSeen []string
 }
 

@@ -37,6 +37,7 @@ func (s *Service) Create(ctx context.Context, a key.Actor, p key.NewParams, idem
 			return c, err
 		}
 	}
+	p.Brand = s.Brand
 	now := s.Now()
 	issued, err := key.New(p, key.NewVersionID(), now)
 	if err != nil {

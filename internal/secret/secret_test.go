@@ -363,7 +363,7 @@ func TestPromoteErrors(t *testing.T) {
 
 // TestErrorMapping checks how SDK errors come out of each method.
 func TestErrorMapping(t *testing.T) {
-	const value = "sk_test_THISMUSTNEVERAPPEARINANERROR000000"
+	const value = "paykeys_sk_test_THISMUSTNEVERAPPEARINANERROR000000"
 	var (
 		notFoundErr = notFound("Op")
 		// The refusals of a secret scheduled for deletion are told apart by

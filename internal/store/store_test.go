@@ -43,7 +43,7 @@ func testKey(t *testing.T, full bool) *key.Key {
 		days := 30
 		k.ExpiresAt = &exp
 		k.RotationDays = &days
-		iss, err = k.Reset(time.Hour, "v-2", t0.Add(time.Minute))
+		iss, err = k.Reset(key.DefaultBrand, time.Hour, "v-2", t0.Add(time.Minute))
 		if err != nil {
 			t.Fatal(err)
 		}
