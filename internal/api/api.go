@@ -11,6 +11,7 @@ import (
 	"github.com/paykeys/paykeys/internal/apigw"
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/keysvc"
+	"github.com/paykeys/paykeys/internal/leakreport"
 	"github.com/paykeys/paykeys/internal/store"
 	"github.com/paykeys/paykeys/internal/webhooksvc"
 )
@@ -48,8 +49,11 @@ type API struct {
 	Counters UsageCounters // reads GET /v1/keys/{id}/usage
 	// Scopes are the scopes keys may be granted (the zero value: none).
 	Scopes key.DeclaredScopes
-	Log    *slog.Logger
-	Now    func() time.Time
+	// LeakKeys verify the signatures of leak reports (POST /v1/leaks); none:
+	// every report is refused.
+	LeakKeys leakreport.Keys
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
 type route struct {
@@ -75,6 +79,7 @@ func (h *API) routes() map[string]route {
 		"POST /v1/keys/{id}/verify": {"verify", apigw.Verify, h.verify, false},
 		"POST /v1/verify":           {"verify", apigw.Read, h.serviceVerify, true},
 		"GET /v1/openapi.json":      {"keys", apigw.Read, h.openAPIDocument, true},
+		"POST /v1/leaks":            {"keys", apigw.Read, h.leaks, true},
 
 		"POST /v1/webhooks":                                     {"webhooks", apigw.Write, h.webhookCreate, false},
 		"GET /v1/webhooks":                                      {"webhooks", apigw.Read, h.webhookList, false},

@@ -2,6 +2,7 @@ package keysvc
 
 import (
 	"encoding/json"
+	"maps"
 	"time"
 
 	"github.com/paykeys/paykeys/internal/key"
@@ -18,6 +19,7 @@ const (
 	EventKeyExpiring = "key.expiring"
 	EventKeyExpired  = "key.expired"
 	EventRotationDue = "key.rotation_due"
+	EventKeyLeaked   = "key.leaked"
 	EventWebhookTest = "webhook.test"
 	resourceTypeKey  = "key"
 	outcomeSuccess   = "success"
@@ -58,9 +60,16 @@ func (t *EventTime) UnmarshalJSON(b []byte) error {
 // so a receiver can keep the newest state of a key. It carries the key's
 // public view only, never a secret.
 func KeyEvent(typ string, k *key.Key, now time.Time) store.Event {
+	return keyEvent(typ, k, now, nil)
+}
+
+// keyEvent is KeyEvent with more members of data beside "key".
+func keyEvent(typ string, k *key.Key, now time.Time, more map[string]any) store.Event {
 	view := k.View(now)
 	view.Revision = k.Revision + 1
-	body, err := json.Marshal(Payload{Type: typ, Timestamp: EventTime(now), Data: map[string]any{"key": view}})
+	data := map[string]any{"key": view}
+	maps.Copy(data, more)
+	body, err := json.Marshal(Payload{Type: typ, Timestamp: EventTime(now), Data: data})
 	if err != nil {
 		panic("marshal event: " + err.Error()) // a View always marshals
 	}

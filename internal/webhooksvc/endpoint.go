@@ -43,7 +43,7 @@ const (
 var EventTypes = []string{
 	keysvc.EventKeyCreated, keysvc.EventKeyUpdated, keysvc.EventKeyReset, keysvc.EventKeyRevoked,
 	keysvc.EventKeyDisabled, keysvc.EventKeyExpiring, keysvc.EventKeyExpired, keysvc.EventRotationDue,
-	keysvc.EventWebhookTest,
+	keysvc.EventWebhookTest, keysvc.EventKeyLeaked,
 }
 
 // patterns an endpoint may subscribe with besides the names.

@@ -49,7 +49,8 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger, function stri
 	switch function {
 	case "create", "reset":
 	case "keys":
-		h.Counters = a.Store // GET /v1/keys/{id}/usage
+		h.Counters = a.Store            // GET /v1/keys/{id}/usage
+		h.LeakKeys = cfg.LeakReportKeys // POST /v1/leaks
 	case "webhooks":
 		h.Webhooks = Webhooks(cfg, a, log)
 	default:
