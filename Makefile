@@ -19,7 +19,7 @@ export SAM_CLI_TELEMETRY := 0
 FUNCTIONS := Create Keys Reset Verify Authorize Demo Webhooks Webhook Rotate
 
 # Fuzz tests `make test` runs, as package:FuzzName.
-FUZZ_TARGETS := ./internal/key:FuzzParseSecret ./internal/signature:FuzzParse ./internal/signature:FuzzCanonicalQuery
+FUZZ_TARGETS := ./internal/key:FuzzParseSecret ./internal/signature:FuzzParse ./internal/signature:FuzzCanonicalQuery ./internal/signature:FuzzParseMessageSignature
 FUZZTIME ?= 10s
 
 # Local stack ports (127.0.0.1) and the settings `make dev` passes on.
@@ -169,10 +169,18 @@ functions-host: ## Build every Lambda bootstrap for this machine into infra/.cac
 vet: ## go vet, integration tests included
 	go vet -tags integration ./...
 
+# staticcheck, pinned, installed once into infra/.cache by go install.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(CACHE)/staticcheck/$(STATICCHECK_VERSION)/staticcheck
+$(STATICCHECK):
+	GOBIN=$(abspath $(@D)) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
 .PHONY: lint
-lint: vet sam-validate ## go vet, gofmt and sam validate --lint
+lint: vet sam-validate $(STATICCHECK) ## go vet, gofmt, staticcheck, go mod tidy -diff and sam validate --lint
 	@unformatted=$$(find . -path ./.git -prune -o -path ./$(CACHE) -prune -o -name '*.go' -type f -print | xargs gofmt -l); \
 	if [[ -n $$unformatted ]]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(STATICCHECK) -tags integration ./...
+	go mod tidy -diff
 
 .PHONY: sam-validate
 sam-validate: $(VENV_STAMP) ## sam validate --lint
@@ -183,10 +191,10 @@ sam-build: $(VENV_STAMP) ## sam build: arm64 bootstrap binaries in .aws-sam/buil
 	$(SAM) build --template $(SAM_TEMPLATE) --build-in-source
 
 .PHONY: test
-test: tools ## CI: vet, go test -tags integration and Schemathesis on the local stack, fuzz, sam validate, sam build
-	$(MAKE) vet
+test: tools ## CI: lint (vet, gofmt, staticcheck, go mod tidy -diff, sam validate), go test -tags integration and Schemathesis on the local stack, fuzz, sam build
+	$(MAKE) lint
 	$(WITH_STACK) $(MAKE) test-go api-fuzz
-	$(MAKE) fuzz sam-validate sam-build
+	$(MAKE) fuzz sam-build
 
 .PHONY: test-go
 test-go: functions-host ## go test -tags integration ./... against a running stack (make stack-up)
@@ -270,6 +278,13 @@ COLDSTART_FLAGS ?=
 coldstart: tools ## Binary size and cold start of every function under the Lambda emulator, beside a hello-world floor
 	$(WITH_STACK) env $(LOCAL_ENV) go run ./infra/coldstart \
 		-addr 127.0.0.1:$$(($(PORT) + 1000)) -runtime-api 127.0.0.1:$$(($(PORT) + 1001)) -own-api 127.0.0.1:$$(($(PORT) + 1002)) $(COLDSTART_FLAGS)
+
+# The traffic model (infra/sim): SCALE multiplies keys, requests and changes;
+# SIM_FLAGS sets the rest (go run ./infra/sim -h lists them).
+SCALE ?= 1,10,100,1000
+.PHONY: simulate
+simulate: ## Predict cache hit rate, DynamoDB reads and the first limit that throttles as traffic grows (SCALE=1,10,100,1000)
+	go run ./infra/sim -scale $(call sq,$(SCALE)) $(SIM_FLAGS)
 
 # --- deploy and clean ------------------------------------------------------
 

@@ -16,7 +16,6 @@ import (
 	"github.com/paykeys/paykeys/internal/awsclient"
 	"github.com/paykeys/paykeys/internal/config"
 	"github.com/paykeys/paykeys/internal/key"
-	"github.com/paykeys/paykeys/internal/keysvc"
 	"github.com/paykeys/paykeys/internal/store"
 	"github.com/paykeys/paykeys/internal/testenv"
 	"github.com/paykeys/paykeys/internal/webhooksvc"
@@ -50,7 +49,7 @@ func TestStreamTailDelivers(t *testing.T) {
 		got <- string(b)
 	}))
 	defer rcv.Close()
-	actor := keysvc.Actor{Subject: "u", MerchantID: "m_tail", Role: "admin"}
+	actor := key.Actor{Subject: "u", MerchantID: "m_tail", Role: "admin"}
 	if _, _, err := a.Webhooks.Create(ctx, actor, webhooksvc.CreateParams{URL: rcv.URL}); err != nil {
 		t.Fatal(err)
 	}

@@ -59,7 +59,7 @@ type API struct {
 type route struct {
 	function string
 	need     apigw.Permission
-	serve    func(ctx context.Context, a keysvc.Actor, req apigw.Request) (apigw.Response, error)
+	serve    func(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error)
 	// service routes carry no JWT: IAM authenticates them at API Gateway,
 	// or they are open (the OpenAPI document).
 	service bool
@@ -114,13 +114,13 @@ func (h *API) Function(name string) apigw.Handler {
 	}
 }
 
-func (h *API) serve(ctx context.Context, mine map[string]route, req apigw.Request) (apigw.Response, keysvc.Actor) {
+func (h *API) serve(ctx context.Context, mine map[string]route, req apigw.Request) (apigw.Response, key.Actor) {
 	reqID := req.RequestContext.RequestID
 	r, ok := mine[req.RouteKey]
 	if !ok {
-		return apigw.Error(ctx, h.Log, reqID, notFoundRoute(req)), keysvc.Actor{}
+		return apigw.Error(ctx, h.Log, reqID, notFoundRoute(req)), key.Actor{}
 	}
-	var a keysvc.Actor
+	var a key.Actor
 	if !r.service {
 		var err error
 		if a, err = apigw.Actor(req, r.need); err != nil {

@@ -5,10 +5,9 @@ import (
 	"strings"
 
 	"github.com/paykeys/paykeys/internal/apigw"
+	"github.com/paykeys/paykeys/internal/hook"
 	"github.com/paykeys/paykeys/internal/key"
-	"github.com/paykeys/paykeys/internal/keysvc"
 	"github.com/paykeys/paykeys/internal/store"
-	"github.com/paykeys/paykeys/internal/webhooksvc"
 )
 
 // changes name the audit action of each route that changes something.
@@ -35,7 +34,7 @@ var refusals = map[int]string{403: "denied", 404: "denied", 409: "conflict"}
 // its answer whether or not the record could be written. Refusals are
 // coalesced per actor, action, outcome and resource in each hour, with a
 // count, and bounded per actor (see store.RecordRefusal).
-func (h *API) auditRefused(ctx context.Context, a keysvc.Actor, req apigw.Request, status int) {
+func (h *API) auditRefused(ctx context.Context, a key.Actor, req apigw.Request, status int) {
 	action, ok := changes[req.RouteKey]
 	outcome, refused := refusals[status]
 	if !ok || !refused || a.Subject == "" || a.MerchantID == "" || h.Audit == nil {
@@ -59,7 +58,7 @@ func (h *API) auditRefused(ctx context.Context, a keysvc.Actor, req apigw.Reques
 // shape this service issues, else "". A caller may put anything in a path,
 // a secret included, and none of it may be written down.
 func safeID(id string) string {
-	if key.ValidClientID(id) || webhooksvc.ValidID(id) {
+	if key.ValidClientID(id) || hook.ValidID(id) {
 		return id
 	}
 	return ""

@@ -100,7 +100,6 @@ type req struct {
 	sub      string
 	query    map[string]string
 	headers  map[string]string
-	base64   bool
 }
 
 func (e *env) event(r req) apigw.Request {
@@ -225,9 +224,6 @@ func (e *env) verify(id, secret string) (valid bool, status string) {
 }
 
 func merchant(m string) func(*req) { return func(r *req) { r.merchant = m } }
-func idemKey(k string) func(*req) {
-	return func(r *req) { r.headers = map[string]string{"idempotency-key": k} }
-}
 
 // listSecrets lists the names of this env's secrets that are not deleted.
 func listSecrets(t *testing.T, e *env) ([]string, error) {

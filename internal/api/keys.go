@@ -30,7 +30,7 @@ type issuedBody struct {
 	Secret string   `json:"secret"`
 }
 
-func (h *API) create(ctx context.Context, a keysvc.Actor, req apigw.Request) (apigw.Response, error) {
+func (h *API) create(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error) {
 	var b createBody
 	if _, err := apigw.Decode(req, &b, false); err != nil {
 		return apigw.Response{}, err
@@ -91,7 +91,7 @@ type listBody struct {
 	NextCursor *string    `json:"next_cursor"`
 }
 
-func (h *API) list(ctx context.Context, a keysvc.Actor, req apigw.Request) (apigw.Response, error) {
+func (h *API) list(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error) {
 	q := req.QueryStringParameters
 	var f store.ListFilter
 	var err error
@@ -121,7 +121,7 @@ func (h *API) list(ctx context.Context, a keysvc.Actor, req apigw.Request) (apig
 	return apigw.JSON(200, out), nil
 }
 
-func (h *API) get(ctx context.Context, a keysvc.Actor, req apigw.Request) (apigw.Response, error) {
+func (h *API) get(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error) {
 	k, err := h.Keys.Get(ctx, a, req.PathParameters["id"])
 	if err != nil {
 		return apigw.Response{}, err
@@ -129,7 +129,7 @@ func (h *API) get(ctx context.Context, a keysvc.Actor, req apigw.Request) (apigw
 	return apigw.JSON(200, k.View(h.Now())), nil
 }
 
-func (h *API) patch(ctx context.Context, a keysvc.Actor, req apigw.Request) (apigw.Response, error) {
+func (h *API) patch(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error) {
 	p, err := decodePatch(req)
 	if err != nil {
 		return apigw.Response{}, err
@@ -146,7 +146,7 @@ func (h *API) patch(ctx context.Context, a keysvc.Actor, req apigw.Request) (api
 	return apigw.JSON(200, k.View(h.Now())), nil
 }
 
-func (h *API) revoke(ctx context.Context, a keysvc.Actor, req apigw.Request) (apigw.Response, error) {
+func (h *API) revoke(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error) {
 	if err := h.Keys.Revoke(ctx, a, req.PathParameters["id"]); err != nil {
 		return apigw.Response{}, err
 	}
@@ -157,7 +157,7 @@ type resetBody struct {
 	GracePeriodSeconds *int64 `json:"grace_period_seconds"`
 }
 
-func (h *API) reset(ctx context.Context, a keysvc.Actor, req apigw.Request) (apigw.Response, error) {
+func (h *API) reset(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error) {
 	var b resetBody
 	if _, err := apigw.Decode(req, &b, true); err != nil {
 		return apigw.Response{}, err
@@ -180,7 +180,7 @@ type verifyBody struct {
 	Secret *string `json:"secret"`
 }
 
-func (h *API) verify(ctx context.Context, a keysvc.Actor, req apigw.Request) (apigw.Response, error) {
+func (h *API) verify(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error) {
 	var b verifyBody
 	if _, err := apigw.Decode(req, &b, false); err != nil {
 		return apigw.Response{}, err
@@ -215,7 +215,7 @@ type auditView struct {
 	Count        int       `json:"count"`   // attempts a coalesced refusal stands for; 1 otherwise
 }
 
-func (h *API) audit(ctx context.Context, a keysvc.Actor, req apigw.Request) (apigw.Response, error) {
+func (h *API) audit(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error) {
 	n, err := limit(req.QueryStringParameters)
 	if err != nil {
 		return apigw.Response{}, err

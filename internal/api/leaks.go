@@ -17,7 +17,7 @@ var errLeakSignature = &key.PublicError{Kind: apigw.ErrUnauthenticated,
 // no JWT: the report's signature, checked before anything is looked up,
 // is its authentication. Each token is acted on before the answer, which
 // labels every token in the order reported.
-func (h *API) leaks(ctx context.Context, _ keysvc.Actor, req apigw.Request) (apigw.Response, error) {
+func (h *API) leaks(ctx context.Context, _ key.Actor, req apigw.Request) (apigw.Response, error) {
 	raw, err := apigw.Body(req)
 	if err != nil {
 		return apigw.Response{}, err
@@ -41,7 +41,7 @@ func (h *API) leaks(ctx context.Context, _ keysvc.Actor, req apigw.Request) (api
 	for i, e := range entries {
 		leaks[i] = keysvc.Leak{Token: e.Token, URL: e.URL, Source: e.Source}
 	}
-	a := keysvc.Actor{SourceIP: req.RequestContext.HTTP.SourceIP, RequestID: req.RequestContext.RequestID}
+	a := key.Actor{SourceIP: req.RequestContext.HTTP.SourceIP, RequestID: req.RequestContext.RequestID}
 	ours, err := h.Keys.LeakReport(ctx, a, keyID, leaks)
 	if err != nil {
 		return apigw.Response{}, err

@@ -5,7 +5,7 @@ import (
 	_ "embed"
 
 	"github.com/paykeys/paykeys/internal/apigw"
-	"github.com/paykeys/paykeys/internal/keysvc"
+	"github.com/paykeys/paykeys/internal/key"
 )
 
 // openAPI is the API's reference: the OpenAPI 3.1 document of every
@@ -21,7 +21,7 @@ func OpenAPI() []byte { return append([]byte(nil), openAPI...) }
 
 // openAPIDocument serves the document. It needs no token: it holds nothing
 // of any merchant's.
-func (h *API) openAPIDocument(context.Context, keysvc.Actor, apigw.Request) (apigw.Response, error) {
+func (h *API) openAPIDocument(context.Context, key.Actor, apigw.Request) (apigw.Response, error) {
 	return apigw.Response{
 		StatusCode: 200,
 		Headers:    map[string]string{"Content-Type": "application/json", "Cache-Control": "public, max-age=300"},

@@ -6,7 +6,6 @@ import (
 
 	"github.com/paykeys/paykeys/internal/apigw"
 	"github.com/paykeys/paykeys/internal/key"
-	"github.com/paykeys/paykeys/internal/keysvc"
 )
 
 type serviceVerifyBody struct {
@@ -33,7 +32,7 @@ type serviceVerifyResult struct {
 
 // serviceVerify decides on a bearer secret as the authorizer would. Internal
 // services call it with IAM authentication, so it has no merchant context.
-func (h *API) serviceVerify(ctx context.Context, _ keysvc.Actor, req apigw.Request) (apigw.Response, error) {
+func (h *API) serviceVerify(ctx context.Context, _ key.Actor, req apigw.Request) (apigw.Response, error) {
 	var b serviceVerifyBody
 	if _, err := apigw.Decode(req, &b, false); err != nil {
 		return apigw.Response{}, err

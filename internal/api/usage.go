@@ -7,7 +7,6 @@ import (
 
 	"github.com/paykeys/paykeys/internal/apigw"
 	"github.com/paykeys/paykeys/internal/key"
-	"github.com/paykeys/paykeys/internal/keysvc"
 	"github.com/paykeys/paykeys/internal/store"
 )
 
@@ -29,7 +28,7 @@ type usageDay struct {
 
 // usage returns one of the actor's keys' decision counts per UTC day, the
 // days with activity only, oldest first.
-func (h *API) usage(ctx context.Context, a keysvc.Actor, req apigw.Request) (apigw.Response, error) {
+func (h *API) usage(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error) {
 	from, to, err := usageRange(req.QueryStringParameters, h.Now())
 	if err != nil {
 		return apigw.Response{}, err

@@ -21,6 +21,7 @@ import (
 
 	"github.com/paykeys/paykeys/internal/authz"
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/metrics"
 	"github.com/paykeys/paykeys/internal/signature"
 )
 
@@ -47,6 +48,27 @@ type Handler struct {
 	// PolicyForHTTPAPI answers HTTP API events with an IAM policy instead of
 	// the simple response; a stage variable authorizer_response=iam asks the same.
 	PolicyForHTTPAPI bool
+	// Metrics counts decisions by code (Decisions) and times them
+	// (DecisionLatency); optional.
+	Metrics *metrics.Set
+}
+
+// Metric names.
+const (
+	MetricDecisions = "Decisions"
+	MetricLatency   = "DecisionLatency"
+)
+
+// count records a decision's code, and its latency when it got as far as
+// the engine (start is not zero).
+func (h *Handler) count(code key.Code, start time.Time) {
+	if h.Metrics == nil {
+		return
+	}
+	h.Metrics.Add(MetricDecisions, 1, "Code", string(code))
+	if !start.IsZero() {
+		h.Metrics.Observe(MetricLatency, metrics.Milliseconds, float64(time.Since(start).Microseconds())/1000)
+	}
 }
 
 // Handle decides on one event. Its result is the response object for the
@@ -77,6 +99,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 		reason = "event is not JSON"
 	}
 	h.Log.WarnContext(ctx, "decision", "code", key.CodeMalformed, "allow", false, "reason", reason)
+	h.count(key.CodeMalformed, time.Time{})
 	return nil, ErrUnauthorized
 }
 
@@ -99,6 +122,7 @@ type eventKind struct {
 func (h *Handler) unsupported(ctx context.Context, format string) (any, error) {
 	h.Log.ErrorContext(ctx, "decision", "code", CodeUnsupportedEvent, "allow", false, "event_format", format,
 		"reason", format+" events are not supported: use a REST API REQUEST authorizer or an HTTP API authorizer with payload format 2.0")
+	h.count(CodeUnsupportedEvent, time.Time{})
 	return nil, ErrUnauthorized
 }
 
@@ -186,6 +210,7 @@ func (h *Handler) decide(ctx context.Context, c call) (authz.Decision, bool, err
 		// so a test key can never pass on an API nobody labelled.
 		h.Log.ErrorContext(ctx, "decision", "code", CodeEnvUnknown, "allow", false, "reason", envProblem,
 			"method", method, "path", c.path, "source_ip", c.sourceIP, "request_id", c.requestID)
+		h.count(CodeEnvUnknown, time.Time{})
 		return authz.Decision{Code: CodeEnvUnknown}, false, nil
 	}
 	cred := readCredentials(c.headers)
@@ -211,6 +236,7 @@ func (h *Handler) decide(ctx context.Context, c call) (authz.Decision, bool, err
 		d.Code = key.CodeInsufficientScope // a route with no configured scope is never allowed
 	}
 	allow := err == nil && d.Code == key.CodeValid
+	h.count(d.Code, start)
 	attrs := []any{
 		"code", d.Code, "allow", allow, "mode", d.Mode, "key_id", d.ClientID,
 		"method", r.Method, "path", key.RedactSecrets(c.path), "scope", scope, "source_ip", c.sourceIP,

@@ -11,7 +11,6 @@ import (
 
 	"github.com/paykeys/paykeys/internal/authz"
 	"github.com/paykeys/paykeys/internal/key"
-	"github.com/paykeys/paykeys/internal/keysvc"
 )
 
 var formats = []struct{ name, bearer, hmac string }{
@@ -266,7 +265,7 @@ func TestStoreOutage(t *testing.T) {
 // HMAC adds one conditional PutItem and reads the secret once per container.
 func TestStoreCallsOnMiss(t *testing.T) {
 	e := newEnv(t, authz.Options{})
-	id, sk := e.newKey(key.NewParams{})
+	_, sk := e.newKey(key.NewParams{})
 	e.ddb.Reset()
 	e.sm.Reset()
 	e.authorize(e.event("rest-bearer.json").bearer(sk))
@@ -280,7 +279,7 @@ func TestStoreCallsOnMiss(t *testing.T) {
 		t.Fatalf("bearer hits read the store: %d GetItem", g)
 	}
 	e2 := newEnv(t, authz.Options{})
-	id, sk = e2.newKey(key.NewParams{})
+	id, sk := e2.newKey(key.NewParams{})
 	e2.ddb.Reset()
 	e2.sm.Reset()
 	if o := e2.authorize(e2.event("http-hmac.json").sign(t, id, sk, e2.clock(), nil)); o.Status != 200 {
@@ -326,4 +325,4 @@ func TestUnknownEvents(t *testing.T) {
 	}
 }
 
-var _ = keysvc.Actor{}
+var _ = key.Actor{}

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,7 +36,6 @@ type env struct {
 	h           *authorizer.Handler
 	logs        *testenv.LogBuffer
 	clk         *testenv.Clock
-	mu          sync.Mutex
 	secretsSeen []string
 }
 
@@ -80,7 +78,7 @@ func (e *env) clock() time.Time { return e.clk.Now() }
 
 func (e *env) advance(d time.Duration) { e.clk.Advance(d) }
 
-var actor = keysvc.Actor{Subject: "user_1", MerchantID: "m_1", Role: "admin"}
+var actor = key.Actor{Subject: "user_1", MerchantID: "m_1", Role: "admin"}
 
 // newKey creates a key with scopes payments:read and payments:write unless p says otherwise.
 func (e *env) newKey(p key.NewParams) (id, secret string) {

@@ -115,6 +115,21 @@ type Stats struct {
 	Polls, PollErrors atomic.Int64 // looks at the change feed
 	Dropped, Purges   atomic.Int64 // keys dropped by a feed entry; whole-cache drops
 	FeedEntries       atomic.Int64 // feed entries read
+	// LagMax is the longest time, in milliseconds, from a change's write
+	// to the look at the feed that first showed it, since it was last
+	// taken (Swap(0)).
+	LagMax atomic.Int64
+}
+
+// lag records the lag of one change the feed showed for the first time.
+func (s *Stats) lag(d time.Duration) {
+	ms := d.Milliseconds()
+	for {
+		cur := s.LagMax.Load()
+		if ms <= cur || s.LagMax.CompareAndSwap(cur, ms) {
+			return
+		}
+	}
 }
 
 // Stats returns the engine's counters.
@@ -501,10 +516,11 @@ func (e *Engine) follow(ctx context.Context) {
 		return
 	}
 	e.stats.FeedEntries.Add(int64(len(entries)))
-	now := e.Now()
+	now, seen := e.Now(), e.wall()
 	for _, c := range entries {
 		if n, ok := e.newest.Get(c.ClientID, now); !ok || c.Revision > n {
 			e.newest.Add(c.ClientID, c.Revision, now)
+			e.stats.lag(seen.Sub(c.At))
 		}
 		e.unknown.Remove(c.ClientID)
 		if k, ok := e.known.Get(c.ClientID, now); ok && k.k.Revision >= c.Revision {

@@ -17,8 +17,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/paykeys/paykeys/internal/delivery"
+	"github.com/paykeys/paykeys/internal/hook"
 	"github.com/paykeys/paykeys/internal/key"
-	"github.com/paykeys/paykeys/internal/keysvc"
+	"github.com/paykeys/paykeys/internal/outbox"
 	"github.com/paykeys/paykeys/internal/secret"
 	"github.com/paykeys/paykeys/internal/store"
 	"github.com/paykeys/paykeys/internal/testenv"
@@ -31,8 +32,8 @@ type fixture struct {
 	svc    *webhooksvc.Service
 	worker *delivery.Worker
 	hits   *atomic.Int64
-	actor  keysvc.Actor
-	ep     *store.Endpoint
+	actor  key.Actor
+	ep     *hook.Endpoint
 }
 
 func newFixture(tb testing.TB) *fixture {
@@ -49,7 +50,7 @@ func newFixture(tb testing.TB) *fixture {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	sender := &webhook.Sender{AllowPrivate: true}
-	f := &fixture{st: st, hits: &atomic.Int64{}, actor: keysvc.Actor{Subject: "u", MerchantID: "m_1", Role: "admin"}}
+	f := &fixture{st: st, hits: &atomic.Int64{}, actor: key.Actor{Subject: "u", MerchantID: "m_1", Role: "admin"}}
 	f.worker = delivery.New(st, sec, sender, log)
 	if c := os.Getenv("SWEEP_CONCURRENCY"); c != "" {
 		fmt.Sscan(c, &f.worker.Concurrency)
@@ -72,10 +73,10 @@ func newFixture(tb testing.TB) *fixture {
 func (f *fixture) pending(tb testing.TB, n int) {
 	now := time.Now().UTC()
 	for i := 0; i < n; i++ {
-		ev := store.Event{ID: key.NewID("msg_"), Type: "webhook.test", MerchantID: "m_1", ResourceID: f.ep.ID,
+		ev := outbox.Event{ID: key.NewID("msg_"), Type: "webhook.test", MerchantID: "m_1", ResourceID: f.ep.ID,
 			EndpointID: f.ep.ID, CreatedAt: now, Data: []byte(`{"type":"webhook.test"}`)}
-		d := &store.Delivery{ID: ev.ID, EndpointID: f.ep.ID, MerchantID: "m_1", EventType: ev.Type,
-			Status: store.DeliveryPending, NextAttemptAt: &now, CreatedAt: now}
+		d := &hook.Delivery{ID: ev.ID, EndpointID: f.ep.ID, MerchantID: "m_1", EventType: ev.Type,
+			Status: hook.DeliveryPending, NextAttemptAt: &now, CreatedAt: now}
 		if err := f.st.SaveTestEvent(context.Background(), ev, d, nil); err != nil {
 			tb.Fatal(err)
 		}

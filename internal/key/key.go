@@ -73,6 +73,9 @@ type Key struct {
 	PrevSecretHash      []byte
 	PrevSecretExpiresAt *time.Time
 
+	// PublicKeys are the registered RFC 9421 verification keys (publickey.go).
+	PublicKeys []PublicKey
+
 	// Scheduled lifecycle bookkeeping (due.go): the expiry a key.expiring
 	// notice was sent for (zero: none), the secret version a
 	// key.rotation_due notice was sent for (0: none), and a previous
@@ -181,8 +184,8 @@ func ParseAuthModes(modes []string) ([]AuthMode, error) {
 	var out []AuthMode
 	for _, m := range modes {
 		mode := AuthMode(m)
-		if mode != ModeBearer && mode != ModeHMAC {
-			return nil, Invalid("auth_modes may only contain \"bearer\" and \"hmac\"")
+		if mode != ModeBearer && mode != ModeHMAC && mode != ModeSignature {
+			return nil, Invalid("auth_modes may only contain \"bearer\", \"hmac\" and \"signature\"")
 		}
 		if !slices.Contains(out, mode) {
 			out = append(out, mode)
@@ -241,6 +244,7 @@ func (k *Key) Clone() *Key {
 	c.RotationDays = clonePtr(k.RotationDays)
 	c.PrevSecretExpiresAt = clonePtr(k.PrevSecretExpiresAt)
 	c.LastUsedAt = clonePtr(k.LastUsedAt)
+	c.PublicKeys = slices.Clone(k.PublicKeys)
 	return &c
 }
 

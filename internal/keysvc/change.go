@@ -6,33 +6,29 @@ import (
 	"fmt"
 
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/outbox"
 	"github.com/paykeys/paykeys/internal/retry"
 	"github.com/paykeys/paykeys/internal/store"
 )
 
 // retry runs op on a fresh read of the key until it commits without a
 // concurrent change winning, at most MaxAttempts times.
-func (s *Service) retry(ctx context.Context, a Actor, id string, op func(k *key.Key) error) error {
-	for attempt := 1; ; attempt++ {
+func (s *Service) retry(ctx context.Context, a key.Actor, id string, op func(k *key.Key) error) error {
+	err := retry.OnConflict(ctx, s.MaxAttempts, store.ErrStale, func(int) error {
 		k, err := s.getOwned(ctx, a, id)
 		if err != nil {
 			return err
 		}
-		err = op(k)
-		if !errors.Is(err, store.ErrStale) {
-			return err
-		}
-		if attempt >= s.MaxAttempts {
-			return key.Conflict("key %s is being changed concurrently; retry", id)
-		}
-		if err := retry.Pause(ctx, attempt); err != nil {
-			return err
-		}
+		return op(k)
+	})
+	if errors.Is(err, store.ErrStale) {
+		return key.Conflict("key %s is being changed concurrently; retry", id)
 	}
+	return err
 }
 
 // Update applies a patch. A patch that changes nothing writes and announces nothing.
-func (s *Service) Update(ctx context.Context, a Actor, id string, p key.Patch) (*key.Key, error) {
+func (s *Service) Update(ctx context.Context, a key.Actor, id string, p key.Patch) (*key.Key, error) {
 	var out *key.Key
 	err := s.retry(ctx, a, id, func(k *key.Key) error {
 		now := s.Now()
@@ -41,9 +37,9 @@ func (s *Service) Update(ctx context.Context, a Actor, id string, p key.Patch) (
 			out = n
 			return err
 		}
-		action, typ := "key.update", EventKeyUpdated
+		action, typ := "key.update", outbox.EventKeyUpdated
 		if change == key.Disabled {
-			action, typ = "key.disable", EventKeyDisabled
+			action, typ = "key.disable", outbox.EventKeyDisabled
 		}
 		x := extras(a, action, typ, n, now)
 		x.Audit.Changes = k.ChangedFields(n)
@@ -58,14 +54,14 @@ func (s *Service) Update(ctx context.Context, a Actor, id string, p key.Patch) (
 
 // Revoke revokes a key for good and destroys its secret. Revoking a revoked
 // key announces nothing but finishes destroying its secret.
-func (s *Service) Revoke(ctx context.Context, a Actor, id string) error {
+func (s *Service) Revoke(ctx context.Context, a key.Actor, id string) error {
 	err := s.retry(ctx, a, id, func(k *key.Key) error {
 		if k.Status == key.StatusRevoked {
 			return nil
 		}
 		now := s.Now()
 		n := k.Revoke(now)
-		x := extras(a, "key.revoke", EventKeyRevoked, n, now)
+		x := extras(a, "key.revoke", outbox.EventKeyRevoked, n, now)
 		x.Revokes = true // the key no longer counts against the merchant's limit
 		if err := s.Store.UpdateKey(ctx, n, x); err != nil {
 			return fmt.Errorf("revoke %s: %w", id, err)

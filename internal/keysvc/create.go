@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/outbox"
 	"github.com/paykeys/paykeys/internal/retry"
 	"github.com/paykeys/paykeys/internal/store"
 )
@@ -29,7 +30,7 @@ type Created struct {
 // merchant within 24 h returns the same result, while the key still has the
 // secret it was created with; the same Idempotency-Key with another body is
 // a conflict. Only successes are remembered.
-func (s *Service) Create(ctx context.Context, a Actor, p key.NewParams, idem *Idempotency) (Created, error) {
+func (s *Service) Create(ctx context.Context, a key.Actor, p key.NewParams, idem *Idempotency) (Created, error) {
 	p.MerchantID = a.MerchantID
 	if idem != nil {
 		if c, err := s.replay(ctx, a, idem); !errors.Is(err, key.ErrNotFound) {
@@ -45,7 +46,7 @@ func (s *Service) Create(ctx context.Context, a Actor, p key.NewParams, idem *Id
 	k := issued.Key
 	view := k.View(now)
 	view.Revision = 1 // the revision the create writes
-	x := extras(a, "key.create", EventKeyCreated, k, now)
+	x := extras(a, "key.create", outbox.EventKeyCreated, k, now)
 	if idem != nil {
 		body, err := json.Marshal(view)
 		if err != nil {
@@ -84,22 +85,16 @@ var errReplayGone = key.Conflict("the key created with this Idempotency-Key no l
 // createKey writes the new key record, trying again while concurrent creates
 // of the same merchant (which all update its count of keys) win.
 func (s *Service) createKey(ctx context.Context, k *key.Key, x store.Extras) error {
-	for attempt := 1; ; attempt++ {
-		err := s.Store.CreateKey(ctx, k, x)
-		if !errors.Is(err, store.ErrStale) || attempt >= s.MaxAttempts {
-			return err
-		}
-		if err := retry.Pause(ctx, attempt); err != nil {
-			return err
-		}
-	}
+	return retry.OnConflict(ctx, s.MaxAttempts, store.ErrStale, func(int) error {
+		return s.Store.CreateKey(ctx, k, x)
+	})
 }
 
 // replay returns the result of an earlier create by the same user with the
 // same Idempotency-Key. The secret is returned only while it is the key's
 // current, working secret, checked before and after reading it, and every
 // replay that returns it is audited (outcome replayed) before it is returned.
-func (s *Service) replay(ctx context.Context, a Actor, idem *Idempotency) (Created, error) {
+func (s *Service) replay(ctx context.Context, a key.Actor, idem *Idempotency) (Created, error) {
 	rec, err := s.Store.GetIdempotency(ctx, a.MerchantID, a.Subject, idem.Key)
 	if err != nil {
 		return Created{}, err

@@ -40,10 +40,6 @@ type Secrets interface {
 	Delete(ctx context.Context, clientID string) error
 }
 
-// Actor is who asks, as the management API's JWT says. It is key.Actor, so
-// that reading it from a request needs nothing of this package.
-type Actor = key.Actor
-
 // DefaultMaxKeys is the default limit of keys that are not revoked per merchant.
 const DefaultMaxKeys = 500
 
@@ -86,7 +82,7 @@ func New(st Store, sec Secrets, log *slog.Logger) *Service {
 
 // getOwned fetches a key that belongs to the actor's merchant. Another
 // merchant's key, or an ID that cannot be a key, is not found.
-func (s *Service) getOwned(ctx context.Context, a Actor, id string) (*key.Key, error) {
+func (s *Service) getOwned(ctx context.Context, a key.Actor, id string) (*key.Key, error) {
 	if !key.ValidClientID(id) {
 		return nil, key.NotFound("key", id)
 	}
@@ -101,12 +97,12 @@ func (s *Service) getOwned(ctx context.Context, a Actor, id string) (*key.Key, e
 }
 
 // Get returns one of the actor's keys.
-func (s *Service) Get(ctx context.Context, a Actor, id string) (*key.Key, error) {
+func (s *Service) Get(ctx context.Context, a key.Actor, id string) (*key.Key, error) {
 	return s.getOwned(ctx, a, id)
 }
 
 // List returns a page of the actor's keys, newest first.
-func (s *Service) List(ctx context.Context, a Actor, f store.ListFilter) ([]*key.Key, string, error) {
+func (s *Service) List(ctx context.Context, a key.Actor, f store.ListFilter) ([]*key.Key, string, error) {
 	f.Now = s.Now()
 	return s.Store.ListKeys(ctx, a.MerchantID, f)
 }

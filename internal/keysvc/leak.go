@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/outbox"
 	"github.com/paykeys/paykeys/internal/retry"
 	"github.com/paykeys/paykeys/internal/store"
 )
@@ -23,7 +24,7 @@ type Leak struct {
 // LeakReport acts on every token of one report, in order, and tells which
 // are ours. scanner, the identifier of the key that signed the report, has
 // at most LeakLimit reports taken per LeakWindow.
-func (s *Service) LeakReport(ctx context.Context, a Actor, scanner string, leaks []Leak) ([]bool, error) {
+func (s *Service) LeakReport(ctx context.Context, a key.Actor, scanner string, leaks []Leak) ([]bool, error) {
 	ok, retryAfter, err := s.Store.RateLimit(ctx, "leaks#"+scanner, s.LeakLimit, s.LeakWindow, s.Now())
 	if err != nil {
 		return nil, fmt.Errorf("leak report: rate limit: %w", err)
@@ -48,48 +49,47 @@ func (s *Service) LeakReport(ctx context.Context, a Actor, scanner string, leaks
 // transaction before Leaked returns; then a revoked key's secret is
 // destroyed and the day's usage counts the leak. A repeated report changes
 // nothing. a carries the report's request ID and source address.
-func (s *Service) Leaked(ctx context.Context, a Actor, l Leak) (bool, error) {
+func (s *Service) Leaked(ctx context.Context, a key.Actor, l Leak) (bool, error) {
 	parsed, ok := s.Brand.ParseSecret(l.Token)
 	if !ok {
 		return false, nil
 	}
 	id, hash := parsed.ClientID, key.Hash(l.Token)
-	for attempt := 1; ; attempt++ {
+	var ours bool
+	err := retry.OnConflict(ctx, s.MaxAttempts, store.ErrStale, func(int) error {
 		k, err := s.Store.GetKey(ctx, id)
 		if errors.Is(err, key.ErrNotFound) {
-			return false, nil
+			ours = false
+			return nil
 		}
 		if err != nil {
-			return false, fmt.Errorf("leak %s: %w", id, err)
+			return err
 		}
 		now := s.Now()
 		out := k.Leak(hash, s.LeakPolicy, now)
-		if out.Changed == nil {
-			return out.Ours, nil
+		if ours = out.Ours; out.Changed == nil {
+			return nil
 		}
 		n := out.Changed
 		a.Subject, a.Role, a.MerchantID = LeakActor, "", k.MerchantID
 		x := store.Extras{
 			Audit: auditRecord(a, "key.leak", id, outcomeSuccess, now),
-			Events: []store.Event{keyEvent(EventKeyLeaked, n, now, map[string]any{
+			Events: []outbox.Event{outbox.KeyEventWith(outbox.EventKeyLeaked, n, now, map[string]any{
 				"url": l.URL, "source": l.Source, "action": out.Action,
 			})},
 			Revokes: n.Status == key.StatusRevoked && k.Status != key.StatusRevoked,
 		}
 		x.Audit.Changes = k.ChangedFields(n)
-		err = s.Store.UpdateKey(ctx, n, x)
-		if errors.Is(err, store.ErrStale) && attempt < s.MaxAttempts {
-			if err := retry.Pause(ctx, attempt); err != nil {
-				return true, err
-			}
-			continue
-		}
-		if err != nil {
-			return true, fmt.Errorf("leak %s: %w", id, err)
+		if err := s.Store.UpdateKey(ctx, n, x); err != nil {
+			return err
 		}
 		s.afterLeak(ctx, n, x, out.Action)
-		return true, nil
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("leak %s: %w", id, err)
 	}
+	return ours, nil
 }
 
 // afterLeak does what follows a committed leak change and may fail without

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/outbox"
 	"github.com/paykeys/paykeys/internal/store"
 )
 
@@ -55,7 +56,7 @@ func TestLeakedLooksUpOnlyWellFormedTokens(t *testing.T) {
 	st := &countingStore{keys: map[string]*key.Key{iss.Key.ID: iss.Key}}
 	s := New(st, noSecrets{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	s.Now = func() time.Time { return now }
-	a := Actor{RequestID: "r1", SourceIP: "192.0.2.1"}
+	a := key.Actor{RequestID: "r1", SourceIP: "192.0.2.1"}
 
 	bad := []byte(iss.Secret)
 	bad[30] ^= 1 // one character off: the checksum fails
@@ -92,7 +93,7 @@ func TestLeakedLooksUpOnlyWellFormedTokens(t *testing.T) {
 	}
 	x := st.updates[0]
 	if x.Audit.Actor != LeakActor || x.Audit.MerchantID != "m_1" || x.Audit.Action != "key.leak" || x.Audit.RequestID != "r1" ||
-		len(x.Events) != 1 || x.Events[0].Type != EventKeyLeaked || x.Revokes {
+		len(x.Events) != 1 || x.Events[0].Type != outbox.EventKeyLeaked || x.Revokes {
 		t.Errorf("extras = %+v", x)
 	}
 	if st.keys[iss.Key.ID].Status != key.StatusDisabled {

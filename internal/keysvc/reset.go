@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/outbox"
 )
 
 // Reset issues a new secret. The key record decides which secret is current;
 // the secret store's staging labels follow it. Every secret returned worked
 // when it was returned: after committing, the record is read again, and a
 // secret that a concurrent reset has already replaced is not handed out.
-func (s *Service) Reset(ctx context.Context, a Actor, id string, grace time.Duration) (key.Issued, error) {
+func (s *Service) Reset(ctx context.Context, a key.Actor, id string, grace time.Duration) (key.Issued, error) {
 	if err := key.ValidateGrace(grace); err != nil {
 		return key.Issued{}, err
 	}
@@ -27,7 +28,7 @@ func (s *Service) Reset(ctx context.Context, a Actor, id string, grace time.Dura
 		if err := s.Secrets.Stage(ctx, id, n.SecretVersionID, issued.Secret); err != nil {
 			return fmt.Errorf("reset %s: stage secret: %w", id, err)
 		}
-		if err := s.Store.UpdateKey(ctx, n, extras(a, "key.reset", EventKeyReset, n, now)); err != nil {
+		if err := s.Store.UpdateKey(ctx, n, extras(a, "key.reset", outbox.EventKeyReset, n, now)); err != nil {
 			return fmt.Errorf("reset %s: %w", id, err)
 		}
 		return nil

@@ -17,7 +17,7 @@ type Verification struct {
 // one inside a grace period). A revoked key has no secret any more, so
 // nothing is valid for it. Every try counts against a per-key limit, so the
 // route cannot be used to guess.
-func (s *Service) Verify(ctx context.Context, a Actor, id, secret string) (Verification, error) {
+func (s *Service) Verify(ctx context.Context, a key.Actor, id, secret string) (Verification, error) {
 	k, err := s.getOwned(ctx, a, id)
 	if err != nil {
 		return Verification{}, err

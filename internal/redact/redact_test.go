@@ -2,6 +2,7 @@ package redact
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,7 +41,7 @@ func TestHandlerRedactsEverywhere(t *testing.T) {
 		{"group", func(l *slog.Logger) { l.Info("x", slog.Group("req", "path", sk, slog.Group("inner", "v", sk))) }},
 		{"With", func(l *slog.Logger) { l.With("path", sk).Info("x") }},
 		{"WithGroup then With", func(l *slog.Logger) { l.WithGroup("g").With("path", sk).Info("x", "q", sk) }},
-		{"LogAttrs", func(l *slog.Logger) { l.LogAttrs(nil, slog.LevelInfo, "x", slog.String("path", sk)) }},
+		{"LogAttrs", func(l *slog.Logger) { l.LogAttrs(context.Background(), slog.LevelInfo, "x", slog.String("path", sk)) }},
 		{"key", func(l *slog.Logger) { l.Info("x", sk, 1) }},
 	}
 	for _, c := range cases {

@@ -24,7 +24,9 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/paykeys/paykeys/internal/key"
-	"github.com/paykeys/paykeys/internal/keysvc"
+	"github.com/paykeys/paykeys/internal/metrics"
+	"github.com/paykeys/paykeys/internal/outbox"
+	"github.com/paykeys/paykeys/internal/retry"
 	"github.com/paykeys/paykeys/internal/store"
 )
 
@@ -68,6 +70,7 @@ type Job struct {
 	Overlaps Overlaps // optional
 	Log      *slog.Logger
 	Now      func() time.Time
+	Metrics  *metrics.Set // one run's progress (see record); optional
 
 	PageSize    int           // due index entries read per Query page
 	Workers     int           // keys handled at once
@@ -106,11 +109,11 @@ type Stats struct {
 func eventType(d key.Duty) string {
 	switch d {
 	case key.DutyExpire:
-		return keysvc.EventKeyExpired
+		return outbox.EventKeyExpired
 	case key.DutyExpiringNotice:
-		return keysvc.EventKeyExpiring
+		return outbox.EventKeyExpiring
 	case key.DutyRotationNotice:
-		return keysvc.EventRotationDue
+		return outbox.EventRotationDue
 	}
 	return ""
 }
@@ -142,7 +145,47 @@ func (j *Job) Run(ctx context.Context) (Stats, error) {
 		err = fmt.Errorf("rotate: %d keys failed and stay due", st.Failed)
 	}
 	j.summary(ctx, r.id, st, err)
+	j.record(st, err)
 	return st, err
+}
+
+// Metric names. LifecycleRuns has the dimension Result: completed (every
+// due key handled), stopped (cut off by the deadline; the rest stays due)
+// or failed (keys left due by errors, or the due index unreadable).
+const (
+	MetricRuns           = "LifecycleRuns"
+	MetricKeys           = "LifecycleKeys"
+	MetricKeysUpdated    = "LifecycleKeysUpdated"
+	MetricKeysFailed     = "LifecycleKeysFailed"
+	MetricEvents         = "LifecycleEvents"
+	MetricSecretsRetired = "LifecycleSecretsRetired"
+	MetricDuration       = "LifecycleDuration"
+	MetricStoppedAfter   = "LifecycleStoppedAfter"
+)
+
+// record writes one run's metrics: its result, the keys it handled, updated
+// and left failed, the events it wrote, the versions it retired, how long
+// it ran, and, when it stopped early, after how long.
+func (j *Job) record(st Stats, err error) {
+	m := j.Metrics
+	if m == nil {
+		return
+	}
+	result := "completed"
+	switch {
+	case st.Stopped:
+		result = "stopped"
+		m.Observe(MetricStoppedAfter, metrics.Milliseconds, float64(st.DurationMS))
+	case err != nil:
+		result = "failed"
+	}
+	m.Add(MetricRuns, 1, "Result", result)
+	m.Add(MetricKeys, float64(st.Keys))
+	m.Add(MetricKeysUpdated, float64(st.Updated))
+	m.Add(MetricKeysFailed, float64(st.Failed))
+	m.Add(MetricEvents, float64(st.Events))
+	m.Add(MetricSecretsRetired, float64(st.Retired))
+	m.Observe(MetricDuration, metrics.Milliseconds, float64(st.DurationMS))
 }
 
 func (j *Job) run(ctx context.Context, r *run) error {
@@ -228,64 +271,72 @@ func (j *Job) handleOne(ctx context.Context, r *run, id string) {
 // (a grace period ended), and from a fresh read after a concurrent change.
 func (j *Job) handle(ctx context.Context, r *run, id string) error {
 	var k *key.Key
-	wrote, stale := false, 0
+	wrote := false
 	for pass := 0; ; pass++ {
 		// A sweep needs at most two writes (the second retires a version);
 		// more means something keeps the key due, so leave it to the next run.
 		if pass > j.maxAttempts()+2 {
 			return errors.New("still due after repeated writes")
 		}
-		if k == nil {
-			var err error
-			if k, err = j.Store.GetKey(ctx, id); err != nil {
-				if errors.Is(err, key.ErrNotFound) {
-					return nil
+		done := false
+		err := retry.OnConflict(ctx, j.maxAttempts(), store.ErrStale, func(attempt int) error {
+			if attempt > 1 { // a concurrent change won: start again from a fresh read
+				r.add(func(st *Stats) { st.Stale++ })
+				k = nil
+			}
+			if k == nil {
+				var err error
+				if k, err = j.Store.GetKey(ctx, id); err != nil {
+					if errors.Is(err, key.ErrNotFound) {
+						done = true
+						return nil
+					}
+					return err
 				}
+			}
+			now := j.Now()
+			n, retired := k, ""
+			if v := k.RetiringSecretVersionID; v != "" && k.Status != key.StatusRevoked {
+				if err := j.Secrets.Retire(ctx, k.ID, v, k.SecretVersionID); err != nil {
+					return fmt.Errorf("retire secret version %s: %w", v, err)
+				}
+				n, retired = k.SecretRetired(v), v
+			}
+			n, duties := n.Sweep(now)
+			if n == k {
+				r.add(func(st *Stats) {
+					st.Keys++
+					if !wrote {
+						st.Skipped++
+					}
+				})
+				done = true
+				return nil
+			}
+			x := j.extras(r.id, n, duties, now)
+			if err := j.Store.UpdateKey(ctx, n, x); err != nil {
 				return err
 			}
-		}
-		now := j.Now()
-		n, retired := k, ""
-		if v := k.RetiringSecretVersionID; v != "" && k.Status != key.StatusRevoked {
-			if err := j.Secrets.Retire(ctx, k.ID, v, k.SecretVersionID); err != nil {
-				return fmt.Errorf("retire secret version %s: %w", v, err)
-			}
-			n, retired = k.SecretRetired(v), v
-		}
-		n, duties := n.Sweep(now)
-		if n == k {
+			wrote = true
 			r.add(func(st *Stats) {
-				st.Keys++
-				if !wrote {
-					st.Skipped++
+				st.Updated++
+				st.Events += len(x.Events)
+				for _, e := range x.Events {
+					st.ByType[e.Type]++
+				}
+				if retired != "" {
+					st.Retired++
 				}
 			})
+			k = n // at its new revision; a version it now lists to retire is next
 			return nil
-		}
-		x := j.extras(r.id, n, duties, now)
-		if err := j.Store.UpdateKey(ctx, n, x); err != nil {
-			if !errors.Is(err, store.ErrStale) {
-				return err
-			}
-			if stale++; stale >= j.maxAttempts() {
-				return fmt.Errorf("gave up after %d concurrent changes: %w", stale, err)
-			}
-			r.add(func(st *Stats) { st.Stale++ })
-			k = nil
-			continue
-		}
-		wrote = true
-		r.add(func(st *Stats) {
-			st.Updated++
-			st.Events += len(x.Events)
-			for _, e := range x.Events {
-				st.ByType[e.Type]++
-			}
-			if retired != "" {
-				st.Retired++
-			}
 		})
-		k = n // at its new revision; a version it now lists to retire is next
+		if errors.Is(err, store.ErrStale) {
+			return fmt.Errorf("gave up after %d concurrent changes: %w", j.maxAttempts(), err)
+		}
+		if err != nil || done {
+			return err
+		}
 	}
 }
 
@@ -296,7 +347,7 @@ func (j *Job) extras(runID string, n *key.Key, duties []key.Duty, now time.Time)
 	action := ""
 	for _, d := range duties {
 		if typ := eventType(d); typ != "" {
-			x.Events = append(x.Events, keysvc.KeyEvent(typ, n, now))
+			x.Events = append(x.Events, outbox.KeyEvent(typ, n, now))
 		}
 		switch {
 		case d == key.DutyExpire:
@@ -332,7 +383,7 @@ func (j *Job) summary(ctx context.Context, runID string, st Stats, err error) {
 		"keys_failed", st.Failed, "events", st.Events, "secrets_retired", st.Retired,
 		"overlaps_closed", st.Overlaps, "stopped", st.Stopped,
 	}
-	for _, typ := range []string{keysvc.EventKeyExpired, keysvc.EventKeyExpiring, keysvc.EventRotationDue} {
+	for _, typ := range []string{outbox.EventKeyExpired, outbox.EventKeyExpiring, outbox.EventRotationDue} {
 		attrs = append(attrs, typ, st.ByType[typ])
 	}
 	if err != nil {

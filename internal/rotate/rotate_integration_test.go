@@ -18,6 +18,7 @@ import (
 	"github.com/paykeys/paykeys/internal/authz"
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/keysvc"
+	"github.com/paykeys/paykeys/internal/outbox"
 	"github.com/paykeys/paykeys/internal/rotate"
 	"github.com/paykeys/paykeys/internal/secret"
 	"github.com/paykeys/paykeys/internal/store"
@@ -40,7 +41,7 @@ type env struct {
 	secrets *secret.Store
 	svc     *keysvc.Service
 	engine  *authz.Engine
-	actor   keysvc.Actor
+	actor   key.Actor
 	logs    *testenv.LogBuffer
 }
 
@@ -50,7 +51,7 @@ func newEnv(t *testing.T) *env {
 		t: t, ctx: testenv.Context(t), db: testenv.Dynamo(t), sm: testenv.Secrets(t),
 		table: testenv.UniqueName(t, "rotate-"), ddb: testenv.NewFaults(), logs: &testenv.LogBuffer{},
 		clock: testenv.NewClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)),
-		actor: keysvc.Actor{Subject: "user_1", MerchantID: "m_rotate", Role: "admin", RequestID: "req_1"},
+		actor: key.Actor{Subject: "user_1", MerchantID: "m_rotate", Role: "admin", RequestID: "req_1"},
 	}
 	if err := store.CreateTable(e.ctx, e.db, e.table); err != nil {
 		t.Fatal(err)
@@ -136,7 +137,7 @@ func (e *env) events(id string) map[string]int {
 func (e *env) wantEvents(id string, want map[string]int) {
 	e.t.Helper()
 	got := e.events(id)
-	delete(got, keysvc.EventKeyCreated)
+	delete(got, outbox.EventKeyCreated)
 	if want == nil {
 		want = map[string]int{}
 	}
@@ -185,21 +186,21 @@ func TestExpiry(t *testing.T) {
 	// The reminder comes 7 days before; then the expiry.
 	e.clock.Advance(23 * day)
 	e.run()
-	e.wantEvents(id, map[string]int{keysvc.EventKeyExpiring: 1})
+	e.wantEvents(id, map[string]int{outbox.EventKeyExpiring: 1})
 	e.clock.Advance(7*day + time.Second)
 	// Past expires_at the key is denied as expired even before the run.
 	if code := e.decide(sk); code != key.CodeExpired {
 		t.Errorf("before the run: %s, want EXPIRED", code)
 	}
 	st := e.run()
-	if st.ByType[keysvc.EventKeyExpired] != 1 || st.Keys != 1 || st.IndexItems != 1 {
+	if st.ByType[outbox.EventKeyExpired] != 1 || st.Keys != 1 || st.IndexItems != 1 {
 		t.Errorf("stats %+v", st)
 	}
 	k := e.get(id)
 	if k.Status != key.StatusExpired {
 		t.Errorf("status %s, want expired", k.Status)
 	}
-	e.wantEvents(id, map[string]int{keysvc.EventKeyExpiring: 1, keysvc.EventKeyExpired: 1})
+	e.wantEvents(id, map[string]int{outbox.EventKeyExpiring: 1, outbox.EventKeyExpired: 1})
 	if code := e.decide(sk); code != key.CodeExpired {
 		t.Errorf("after the run: %s, want EXPIRED", code)
 	}
@@ -212,7 +213,7 @@ func TestExpiry(t *testing.T) {
 	if st := e.run(); st.IndexItems != 0 || st.Events != 0 {
 		t.Errorf("later run: %+v", st)
 	}
-	e.wantEvents(id, map[string]int{keysvc.EventKeyExpiring: 1, keysvc.EventKeyExpired: 1})
+	e.wantEvents(id, map[string]int{outbox.EventKeyExpiring: 1, outbox.EventKeyExpired: 1})
 
 	// The audit log says who expired it.
 	recs, _, err := e.store.ListAudit(e.ctx, e.actor.MerchantID, 100, "")
@@ -240,7 +241,7 @@ func TestRevokedKeyNeverExpires(t *testing.T) {
 	if st := e.run(); st.IndexItems != 0 {
 		t.Errorf("a revoked key was read: %+v", st)
 	}
-	e.wantEvents(id, map[string]int{keysvc.EventKeyRevoked: 1})
+	e.wantEvents(id, map[string]int{outbox.EventKeyRevoked: 1})
 	if got := e.get(id).Status; got != key.StatusRevoked {
 		t.Errorf("status %s", got)
 	}
@@ -254,14 +255,14 @@ func TestExpiringReminderOnce(t *testing.T) {
 		e.run()
 		e.clock.Advance(time.Hour)
 	}
-	e.wantEvents(near, map[string]int{keysvc.EventKeyExpiring: 1})
+	e.wantEvents(near, map[string]int{outbox.EventKeyExpiring: 1})
 	e.wantEvents(far, nil)
 	for range 14 {
 		e.clock.Advance(day)
 		e.run()
 	}
-	e.wantEvents(far, map[string]int{keysvc.EventKeyExpiring: 1})
-	e.wantEvents(near, map[string]int{keysvc.EventKeyExpiring: 1, keysvc.EventKeyExpired: 1})
+	e.wantEvents(far, map[string]int{outbox.EventKeyExpiring: 1})
+	e.wantEvents(near, map[string]int{outbox.EventKeyExpiring: 1, outbox.EventKeyExpired: 1})
 
 	// A new expiry gets its own reminder.
 	k := e.get(far)
@@ -271,11 +272,11 @@ func TestExpiringReminderOnce(t *testing.T) {
 	for range 3 {
 		e.run()
 	}
-	e.wantEvents(far, map[string]int{keysvc.EventKeyExpiring: 1, keysvc.EventKeyUpdated: 1})
+	e.wantEvents(far, map[string]int{outbox.EventKeyExpiring: 1, outbox.EventKeyUpdated: 1})
 	e.clock.Advance(30 * day)
 	e.run()
 	e.run()
-	e.wantEvents(far, map[string]int{keysvc.EventKeyExpiring: 2, keysvc.EventKeyUpdated: 1})
+	e.wantEvents(far, map[string]int{outbox.EventKeyExpiring: 2, outbox.EventKeyUpdated: 1})
 }
 
 func TestGraceEnds(t *testing.T) {
@@ -326,7 +327,7 @@ func TestGraceEnds(t *testing.T) {
 	if ids := e.due(); len(ids) != 0 {
 		t.Errorf("still due: %v", ids)
 	}
-	e.wantEvents(id, map[string]int{keysvc.EventKeyReset: 1})
+	e.wantEvents(id, map[string]int{outbox.EventKeyReset: 1})
 }
 
 // TestRetireResumes: a run that forgot the previous secret but could not
@@ -378,7 +379,7 @@ func TestRotationDueOncePerSecret(t *testing.T) {
 		e.run()
 		e.clock.Advance(10 * day)
 	}
-	e.wantEvents(id, map[string]int{keysvc.EventRotationDue: 1})
+	e.wantEvents(id, map[string]int{outbox.EventRotationDue: 1})
 	if k := e.get(id); k.RotationNoticeVersion != 1 {
 		t.Errorf("notice recorded for version %d", k.RotationNoticeVersion)
 	}
@@ -389,11 +390,11 @@ func TestRotationDueOncePerSecret(t *testing.T) {
 	}
 	e.clock.Advance(29 * day)
 	e.run()
-	e.wantEvents(id, map[string]int{keysvc.EventRotationDue: 1, keysvc.EventKeyReset: 1})
+	e.wantEvents(id, map[string]int{outbox.EventRotationDue: 1, outbox.EventKeyReset: 1})
 	e.clock.Advance(day)
 	e.run()
 	e.run()
-	e.wantEvents(id, map[string]int{keysvc.EventRotationDue: 2, keysvc.EventKeyReset: 1})
+	e.wantEvents(id, map[string]int{outbox.EventRotationDue: 2, outbox.EventKeyReset: 1})
 	if k := e.get(id); k.RotationNoticeVersion != 2 {
 		t.Errorf("notice recorded for version %d", k.RotationNoticeVersion)
 	}
@@ -427,11 +428,11 @@ func wantAllDone(e *env, ids []string) {
 	for i, id := range ids {
 		switch i % 3 {
 		case 0: // expired before any run: no late reminder
-			e.wantEvents(id, map[string]int{keysvc.EventKeyExpired: 1})
+			e.wantEvents(id, map[string]int{outbox.EventKeyExpired: 1})
 		case 1:
-			e.wantEvents(id, map[string]int{keysvc.EventKeyExpiring: 1, keysvc.EventRotationDue: 1})
+			e.wantEvents(id, map[string]int{outbox.EventKeyExpiring: 1, outbox.EventRotationDue: 1})
 		default:
-			e.wantEvents(id, map[string]int{keysvc.EventRotationDue: 1, keysvc.EventKeyReset: 1})
+			e.wantEvents(id, map[string]int{outbox.EventRotationDue: 1, outbox.EventKeyReset: 1})
 			if k := e.get(id); k.PrevSecretVersionID != "" || k.RetiringSecretVersionID != "" {
 				e.t.Errorf("%s: previous secret left: %q %q", id, k.PrevSecretVersionID, k.RetiringSecretVersionID)
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/outbox"
 )
 
 // The due index (gsi2) holds every key that has something scheduled
@@ -236,7 +237,7 @@ type ScanAPI interface {
 // ScanKeyEvents returns every outbox event about the key keyID, oldest first
 // by creation time. It scans the whole table, so it is for tests and local
 // tools that count what a run announced, never for the service.
-func ScanKeyEvents(ctx context.Context, api ScanAPI, table, keyID string) ([]Event, error) {
+func ScanKeyEvents(ctx context.Context, api ScanAPI, table, keyID string) ([]outbox.Event, error) {
 	in := &dynamodb.ScanInput{
 		TableName:                aws.String(table),
 		ConsistentRead:           aws.Bool(true),
@@ -246,7 +247,7 @@ func ScanKeyEvents(ctx context.Context, api ScanAPI, table, keyID string) ([]Eve
 			":event": avS(eventPK("")), ":id": avS(keyID),
 		},
 	}
-	var events []Event
+	var events []outbox.Event
 	for {
 		out, err := api.Scan(ctx, in)
 		if err != nil {
@@ -264,6 +265,6 @@ func ScanKeyEvents(ctx context.Context, api ScanAPI, table, keyID string) ([]Eve
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
-	slices.SortStableFunc(events, func(a, b Event) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	slices.SortStableFunc(events, func(a, b outbox.Event) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	return events, nil
 }

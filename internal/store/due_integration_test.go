@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/outbox"
 	"github.com/paykeys/paykeys/internal/testenv"
 )
 
@@ -120,7 +121,7 @@ func TestDueKeysPages(t *testing.T) {
 	}
 	// Other work in the due index is not a key's.
 	other := newKey(t, "m_1", key.EnvTest, now)
-	if err := s.CreateKey(ctx, other, Extras{Events: []Event{{ID: "msg_due_other", Type: "key.created",
+	if err := s.CreateKey(ctx, other, Extras{Events: []outbox.Event{{ID: "msg_due_other", Type: "key.created",
 		MerchantID: "m_1", ResourceID: other.ID, CreatedAt: now.Add(-time.Hour), Data: []byte(`{}`)}}}); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/outbox"
 )
 
 // Attribute names shared by every item.
@@ -444,7 +445,7 @@ func keyFromItem(item map[string]types.AttributeValue) (*key.Key, error) {
 }
 
 // eventItem is an outbox event, in the due index until it is fanned out.
-func eventItem(e *Event) map[string]types.AttributeValue {
+func eventItem(e *outbox.Event) map[string]types.AttributeValue {
 	m := map[string]types.AttributeValue{
 		attrPK:      avS(eventPK(e.ID)),
 		attrSK:      avS(eventSK),
@@ -462,9 +463,9 @@ func eventItem(e *Event) map[string]types.AttributeValue {
 	return m
 }
 
-func eventFromItem(item map[string]types.AttributeValue) (Event, error) {
+func eventFromItem(item map[string]types.AttributeValue) (outbox.Event, error) {
 	d := &decoder{item: item}
-	e := Event{
+	e := outbox.Event{
 		ID:         d.s(kID, true),
 		Type:       d.s(eType, true),
 		MerchantID: d.s(kMerchantID, true),
@@ -474,7 +475,7 @@ func eventFromItem(item map[string]types.AttributeValue) (Event, error) {
 		Data:       []byte(d.s(eData, true)),
 	}
 	if d.err != nil {
-		return Event{}, fmt.Errorf("malformed event item: %w", d.err)
+		return outbox.Event{}, fmt.Errorf("malformed event item: %w", d.err)
 	}
 	return e, nil
 }

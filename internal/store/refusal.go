@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -77,13 +78,15 @@ func (s *Store) RecordRefusal(ctx context.Context, r *AuditRecord) error {
 	}
 	if len(out.Item) == 0 && resource != "" {
 		// A new resource for this actor in this window: within budget?
+		cond := expression.Or(attrOf(rCount).AttributeNotExists(), attrOf(rCount).LessThan(val(avN(RefusalResources))))
+		b := mustBuildUpdate(expression.Add(attrOf(rCount), val(avN(1))).Set(attrOf(attrTTL), val(ttl)), &cond)
 		_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 aws.String(s.table),
 			Key:                       itemKey(refusalBudgetPK(r), windowSK),
-			UpdateExpression:          aws.String("ADD #n :one SET #ttl = :ttl"),
-			ConditionExpression:       aws.String("attribute_not_exists(#n) OR #n < :max"),
-			ExpressionAttributeNames:  map[string]string{"#n": rCount, "#ttl": attrTTL},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":one": avN(1), ":max": avN(RefusalResources), ":ttl": ttl},
+			UpdateExpression:          b.update,
+			ConditionExpression:       b.condition,
+			ExpressionAttributeNames:  b.names,
+			ExpressionAttributeValues: b.values,
 		})
 		var ccf *types.ConditionalCheckFailedException
 		switch {
@@ -95,15 +98,16 @@ func (s *Store) RecordRefusal(ctx context.Context, r *AuditRecord) error {
 	}
 
 	// Claim (or find) the record this refusal adds to.
+	b := mustBuildUpdate(ifNotExists(expression.UpdateBuilder{}, map[string]types.AttributeValue{
+		attrRecSK: avS(auditSK(r)), attrRecAt: avTime(r.CreatedAt), kID: avS(r.ID),
+	}).Set(attrOf(attrTTL), val(ttl)), nil)
 	claim, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                aws.String(s.table),
-		Key:                      itemKey(refusalPK(r, resource), windowSK),
-		UpdateExpression:         aws.String("SET #sk = if_not_exists(#sk, :sk), #at = if_not_exists(#at, :at), #id = if_not_exists(#id, :id), #ttl = :ttl"),
-		ExpressionAttributeNames: map[string]string{"#sk": attrRecSK, "#at": attrRecAt, "#id": kID, "#ttl": attrTTL},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":sk": avS(auditSK(r)), ":at": avTime(r.CreatedAt), ":id": avS(r.ID), ":ttl": ttl,
-		},
-		ReturnValues: types.ReturnValueAllNew,
+		TableName:                 aws.String(s.table),
+		Key:                       itemKey(refusalPK(r, resource), windowSK),
+		UpdateExpression:          b.update,
+		ExpressionAttributeNames:  b.names,
+		ExpressionAttributeValues: b.values,
+		ReturnValues:              types.ReturnValueAllNew,
 	})
 	if err != nil {
 		return fmt.Errorf("store: record refusal: %w", err)
@@ -114,35 +118,23 @@ func (s *Store) RecordRefusal(ctx context.Context, r *AuditRecord) error {
 	}
 
 	// Add to the record, starting it with r's details if it is new.
-	names := map[string]string{"#count": aCount}
-	values := map[string]types.AttributeValue{":one": avN(1)}
-	sets := ""
-	set := func(name string, v types.AttributeValue) {
-		n, p := "#f"+strconv.Itoa(len(names)), ":f"+strconv.Itoa(len(values))
-		names[n], values[p] = name, v
-		if sets != "" {
-			sets += ", "
-		}
-		sets += n + " = if_not_exists(" + n + ", " + p + ")"
-	}
-	set(kID, recID)
-	set(kMerchantID, avS(r.MerchantID))
-	set(kCreatedAt, recAt)
+	start := map[string]types.AttributeValue{kID: recID, kMerchantID: avS(r.MerchantID), kCreatedAt: recAt}
 	fields := map[string]string{
 		aActor: r.Actor, aRole: r.Role, aAction: r.Action, aResourceType: r.ResourceType,
 		eResourceID: resource, aOutcome: r.Outcome, aSourceIP: r.SourceIP, aRequestID: r.RequestID,
 	}
-	for _, name := range []string{aActor, aRole, aAction, aResourceType, eResourceID, aOutcome, aSourceIP, aRequestID} {
-		if v := fields[name]; v != "" {
-			set(name, avS(v))
+	for n, v := range fields {
+		if v != "" {
+			start[n] = avS(v)
 		}
 	}
+	b = mustBuildUpdate(ifNotExists(expression.Add(attrOf(aCount), val(avN(1))), start), nil)
 	_, err = s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),
 		Key:                       itemKey(auditPK(r.MerchantID), recSK),
-		UpdateExpression:          aws.String("SET " + sets + " ADD #count :one"),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: values,
+		UpdateExpression:          b.update,
+		ExpressionAttributeNames:  b.names,
+		ExpressionAttributeValues: b.values,
 	})
 	if err != nil {
 		return fmt.Errorf("store: record refusal: %w", err)

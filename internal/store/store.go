@@ -46,6 +46,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/paykeys/paykeys/internal/outbox"
 )
 
 // API is the part of the DynamoDB client the store uses. *dynamodb.Client
@@ -70,20 +71,6 @@ var ErrStale = errors.New("stale revision")
 // Idempotency-Key already exists (or is being written by a concurrent
 // request), so nothing was written.
 var ErrIdempotencyTaken = errors.New("idempotency key already used")
-
-// Event is an outbox event, written in the same transaction as the change it
-// announces. Data is the event's JSON body; it never holds a secret.
-type Event struct {
-	ID         string
-	Type       string
-	MerchantID string
-	ResourceID string
-	// EndpointID, when set, sends the event to that webhook endpoint only
-	// (webhook.test), whatever its event types.
-	EndpointID string
-	CreatedAt  time.Time
-	Data       []byte
-}
 
 // AuditRecord is one entry of a merchant's audit log.
 type AuditRecord struct {
@@ -126,7 +113,7 @@ type Idempotency struct {
 // that must notify someone or be audited is written atomically with it.
 // Each of them must belong to the key's merchant.
 type Extras struct {
-	Events      []Event
+	Events      []outbox.Event
 	Audit       *AuditRecord
 	Idempotency *Idempotency
 

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/outbox"
 	"github.com/paykeys/paykeys/internal/testenv"
 )
 
@@ -72,7 +73,7 @@ func newKey(t testing.TB, merchant string, env key.Environment, created time.Tim
 // extras builds an event and an audit record for k.
 func extras(k *key.Key, typ string, at time.Time) Extras {
 	return Extras{
-		Events: []Event{{ID: nextID("evt_"), Type: typ, MerchantID: k.MerchantID, ResourceID: k.ID, CreatedAt: at,
+		Events: []outbox.Event{{ID: nextID("evt_"), Type: typ, MerchantID: k.MerchantID, ResourceID: k.ID, CreatedAt: at,
 			Data: []byte(fmt.Sprintf(`{"key":{"id":%q}}`, k.ID))}},
 		Audit: &AuditRecord{ID: nextID("aud_"), MerchantID: k.MerchantID, Actor: "user_1", Role: "admin",
 			Action: typ, ResourceType: "key", ResourceID: k.ID, Outcome: "success", SourceIP: "203.0.113.9",

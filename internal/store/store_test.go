@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/outbox"
 )
 
 var t0 = time.Date(2026, 11, 23, 10, 0, 0, 123456789, time.UTC)
@@ -221,15 +222,12 @@ func TestUpdateKeyExpression(t *testing.T) {
 		}
 		u := f.in.TransactItems[0].Update
 		written := map[string]string{} // attribute -> SET or REMOVE
-		expr := aws.ToString(u.UpdateExpression)
-		set, remove, _ := strings.Cut(strings.TrimPrefix(expr, "SET "), " REMOVE ")
-		for _, a := range strings.Split(set, ", ") {
-			n, _, _ := strings.Cut(a, " = ")
-			written[u.ExpressionAttributeNames[n]] = "SET"
-		}
-		if remove != "" {
-			for _, n := range strings.Split(remove, ", ") {
-				written[u.ExpressionAttributeNames[n]] = "REMOVE"
+		// The expression builder writes one clause a line: SET a = v, ... and REMOVE a, ...
+		for _, clause := range strings.Split(aws.ToString(u.UpdateExpression), "\n") {
+			op, list, _ := strings.Cut(strings.TrimSpace(clause), " ")
+			for _, a := range strings.Split(list, ", ") {
+				n, _, _ := strings.Cut(a, " = ")
+				written[u.ExpressionAttributeNames[n]] = op
 			}
 		}
 		for _, name := range []string{kLastUsedAt, kLastUsedIP, kID, kMerchantID, kCreatedAt, attrPK, attrGSI1SK} {
@@ -251,11 +249,12 @@ func TestUpdateKeyExpression(t *testing.T) {
 				t.Errorf("full=%v: %s is not SET", full, name)
 			}
 		}
-		if c := aws.ToString(u.ConditionExpression); c != "#rev = :rev" {
-			t.Errorf("condition = %q", c)
+		n, v, ok := strings.Cut(aws.ToString(u.ConditionExpression), " = ")
+		if !ok || u.ExpressionAttributeNames[n] != kRevision {
+			t.Fatalf("condition = %q, want revision = the revision read", aws.ToString(u.ConditionExpression))
 		}
-		if v := u.ExpressionAttributeValues[":rev"].(*types.AttributeValueMemberN).Value; v != "4" {
-			t.Errorf(":rev = %s, want 4", v)
+		if rev, ok := u.ExpressionAttributeValues[v].(*types.AttributeValueMemberN); !ok || rev.Value != "4" {
+			t.Errorf("condition's revision = %v, want 4", u.ExpressionAttributeValues[v])
 		}
 	}
 }
@@ -303,17 +302,17 @@ func TestCancellationMapping(t *testing.T) {
 
 func TestExtrasChecked(t *testing.T) {
 	k := testKey(t, false)
-	ev := Event{ID: "evt_1", Type: "key.created", MerchantID: k.MerchantID, ResourceID: k.ID, CreatedAt: t0, Data: []byte(`{}`)}
+	ev := outbox.Event{ID: "evt_1", Type: "key.created", MerchantID: k.MerchantID, ResourceID: k.ID, CreatedAt: t0, Data: []byte(`{}`)}
 	for _, tc := range []struct {
 		name string
 		x    Extras
 	}{
-		{"event of another merchant", Extras{Events: []Event{{ID: "e", Type: "key.created", MerchantID: "m_2", Data: []byte(`{}`)}}}},
-		{"event data not JSON", Extras{Events: []Event{{ID: "e", Type: "key.created", MerchantID: k.MerchantID, Data: []byte(`{`)}}}},
-		{"event without id", Extras{Events: []Event{{Type: "key.created", MerchantID: k.MerchantID, Data: []byte(`{}`)}}}},
+		{"event of another merchant", Extras{Events: []outbox.Event{{ID: "e", Type: "key.created", MerchantID: "m_2", Data: []byte(`{}`)}}}},
+		{"event data not JSON", Extras{Events: []outbox.Event{{ID: "e", Type: "key.created", MerchantID: k.MerchantID, Data: []byte(`{`)}}}},
+		{"event without id", Extras{Events: []outbox.Event{{Type: "key.created", MerchantID: k.MerchantID, Data: []byte(`{}`)}}}},
 		{"audit of another merchant", Extras{Audit: &AuditRecord{ID: "a", MerchantID: "m_2"}}},
 		{"idempotency of another merchant", Extras{Idempotency: &Idempotency{Key: "k", MerchantID: "m_2"}}},
-		{"too many events", Extras{Events: slices.Repeat([]Event{ev}, 98)}},
+		{"too many events", Extras{Events: slices.Repeat([]outbox.Event{ev}, 98)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeAPI{}
@@ -329,7 +328,7 @@ func TestExtrasChecked(t *testing.T) {
 
 func TestEventItem(t *testing.T) {
 	data, _ := json.Marshal(map[string]string{"hello": "world"})
-	e := Event{ID: "evt_1", Type: "key.created", MerchantID: "m_1", ResourceID: "ck_1", CreatedAt: t0, Data: data}
+	e := outbox.Event{ID: "evt_1", Type: "key.created", MerchantID: "m_1", ResourceID: "ck_1", CreatedAt: t0, Data: data}
 	item := eventItem(&e)
 	want := map[string]string{
 		attrPK: "EVENT#evt_1", attrSK: "EVENT", "type": "key.created", "merchant_id": "m_1",

@@ -32,7 +32,9 @@ import (
 	"time"
 
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/metrics"
 	"github.com/paykeys/paykeys/internal/store"
+	"golang.org/x/sync/errgroup"
 )
 
 // Sink is where counts are written; *store.Store is one.
@@ -74,7 +76,16 @@ type Options struct {
 	Now func() time.Time
 	// Log receives flush failures and drop counts. Default: discarded.
 	Log *slog.Logger
+	// Metrics counts failed flushes (UsageFlushFailures) and decisions not
+	// counted (UsageDropped). Optional.
+	Metrics *metrics.Set
 }
+
+// Metric names.
+const (
+	MetricFlushFailures = "UsageFlushFailures"
+	MetricDropped       = "UsageDropped"
+)
 
 type dayKey struct{ id, date string }
 
@@ -285,6 +296,7 @@ func (r *Recorder) Flush(ctx context.Context) error {
 
 	if dropped > 0 {
 		r.log.WarnContext(ctx, "usage decisions dropped", "dropped", dropped, "max_entries", r.o.MaxEntries)
+		r.count(MetricDropped, dropped)
 	}
 
 	var (
@@ -299,12 +311,10 @@ func (r *Recorder) Flush(ctx context.Context) error {
 			firstErr = err
 		}
 	}
-	sem := make(chan struct{}, r.o.Workers)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(r.o.Workers)
 	for _, b := range work {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
+		g.Go(func() error {
 			err := r.sink.AddUsage(ctx, b.k.id, b.c.day(b.k.date), b.token)
 			mu.Lock()
 			defer mu.Unlock()
@@ -318,12 +328,11 @@ func (r *Recorder) Flush(ctx context.Context) error {
 				failed = append(failed, b)
 				fail(err)
 			}
+			return nil
 		})
 	}
 	for id, l := range touches {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
+		g.Go(func() error {
 			_, err := r.sink.SetLastUsed(ctx, id, l.at, l.ip)
 			if err != nil {
 				mu.Lock()
@@ -331,9 +340,10 @@ func (r *Recorder) Flush(ctx context.Context) error {
 				fail(err)
 				mu.Unlock()
 			}
+			return nil
 		})
 	}
-	wg.Wait()
+	_ = g.Wait() // failures are collected above, never returned
 
 	r.mu.Lock()
 	r.inflight = 0
@@ -352,6 +362,7 @@ func (r *Recorder) Flush(ctx context.Context) error {
 		r.log.DebugContext(ctx, "usage of unknown client IDs discarded", "key_days", noKey)
 	}
 	if firstErr != nil {
+		r.count(MetricFlushFailures, 1)
 		r.log.WarnContext(ctx, "usage flush failed; kept for the next flush",
 			"key_days_failed", len(failed), "key_days", len(work), "last_used_failed", len(untouched),
 			"error", firstErr.Error())
@@ -359,6 +370,12 @@ func (r *Recorder) Flush(ctx context.Context) error {
 			len(failed), len(work), len(untouched), len(touches), firstErr)
 	}
 	return nil
+}
+
+func (r *Recorder) count(name string, n int64) {
+	if r.o.Metrics != nil {
+		r.o.Metrics.Add(name, float64(n))
+	}
 }
 
 // Close stops the background goroutine and flushes what is pending. A
