@@ -286,6 +286,16 @@ SCALE ?= 1,10,100,1000
 simulate: ## Predict cache hit rate, DynamoDB reads and the first limit that throttles as traffic grows (SCALE=1,10,100,1000)
 	go run ./infra/sim -scale $(call sq,$(SCALE)) $(SIM_FLAGS)
 
+# The cost model (infra/cost): monthly AWS cost from list prices for both
+# secret stores. KEYS is shared with rotate-load; COST_FLAGS=-table prints
+# the README's table at 10k, 100k and 1M keys.
+RPS ?= 100
+HMAC_SHARE ?= 0.2
+CONTAINERS ?= 10
+.PHONY: cost
+cost: ## Monthly AWS cost of KEYS keys at RPS decisions/s, HMAC_SHARE signed, CONTAINERS warm authorizers, for both secret stores
+	go run ./infra/cost -keys $(call sq,$(KEYS)) -rps $(call sq,$(RPS)) -hmac-share $(call sq,$(HMAC_SHARE)) -containers $(call sq,$(CONTAINERS)) $(COST_FLAGS)
+
 # --- deploy and clean ------------------------------------------------------
 
 .PHONY: deploy
