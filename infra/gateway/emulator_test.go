@@ -58,7 +58,7 @@ func TestTemplateFunctionsAndEnv(t *testing.T) {
 		names = append(names, f.Name)
 	}
 	slices.Sort(names)
-	if got, want := strings.Join(names, ","), "authorize,create,demo,keys,reset,rotate,verify,webhook,webhooks"; got != want {
+	if got, want := strings.Join(names, ","), "authorize,claims,create,demo,keys,portal,reset,rotate,verify,webhook,webhooks"; got != want {
 		t.Fatalf("functions = %s, want %s", got, want)
 	}
 	if f := byName["rotate"]; f.Timeout != 900*time.Second || f.MemoryMB != 512 {

@@ -171,6 +171,13 @@ type Request struct {
 	Method, Path, CanonicalQuery string
 	// QueryErr is set when the query could not be canonicalised.
 	QueryErr error
+	// RFC 9421 signatures with a registered public key: the Signature-Input
+	// and Signature headers, the request as RFC 9421 sees it, and whether it
+	// has a body (a Content-Length above 0, a Transfer-Encoding, or a
+	// Content-Digest).
+	SignatureInput, MessageSignature string
+	Message                          signature.Message
+	HasBody                          bool
 	// Conflict is set when the request presented more than one credential,
 	// or one credential header with two different values: the request is
 	// MALFORMED whatever else it carries, and no store is read.
@@ -218,17 +225,24 @@ func unavailable(store string, err error) error {
 // decision's code is then CodeStoreUnavailable and the caller must not allow.
 func (e *Engine) Decide(ctx context.Context, r Request) (Decision, error) {
 	hmacPresent := r.HMAC.Present()
+	messagePresent := signature.MessagePresent(r.SignatureInput, r.MessageSignature)
+	presented := 0
+	for _, p := range [...]bool{r.Bearer != "", hmacPresent, messagePresent} {
+		if p {
+			presented++
+		}
+	}
 	var d Decision
 	var err error
 	switch {
-	case r.Conflict || r.Bearer != "" && hmacPresent:
+	case r.Conflict || presented != 1:
 		return Decision{Code: key.CodeMalformed}, nil // exactly one credential per request
 	case r.Bearer != "":
 		d, err = e.bearer(ctx, r)
 	case hmacPresent:
 		d, err = e.signed(ctx, r)
 	default:
-		return Decision{Code: key.CodeMalformed}, nil
+		d, err = e.publicSigned(ctx, r)
 	}
 	if err != nil {
 		// An outage proves nothing either way: not a wrong secret, not a bad

@@ -16,8 +16,17 @@ import (
 
 // Config is every setting the functions read.
 type Config struct {
-	TableName              string     // TABLE_NAME (required)
-	SecretPrefix           string     // SECRET_PREFIX, default "paykeys/"
+	TableName    string // TABLE_NAME (required)
+	SecretPrefix string // SECRET_PREFIX, default "paykeys/"
+	// SECRET_STORE: where new secrets go, "secretsmanager" (one secret per
+	// key, the default) or "envelope" (AES-256-GCM ciphertexts in DynamoDB
+	// under a KEK in Secrets Manager). The other store is still read, and
+	// the lifecycle job moves what it holds (see package secret, Chain).
+	SecretStore string
+	// KEK_SECRET_NAME: the Secrets Manager secret holding the envelope
+	// store's KEKs, default the prefix without its "/" plus "-kek"
+	// (paykeys-kek), outside the prefix so no key's name can collide with it.
+	KEKSecretName          string
 	Region                 string     // AWS_REGION, default us-east-1
 	DynamoDBEndpoint       string     // DYNAMODB_ENDPOINT, local stack only
 	SecretsManagerEndpoint string     // SECRETSMANAGER_ENDPOINT, local stack only
@@ -52,6 +61,21 @@ type Config struct {
 	// (the default) or revoke.
 	LeakReportKeys leakreport.Keys
 	LeakPolicy     key.LeakPolicy
+	// Portal is the merchant portal's sign-in (the portal function only).
+	Portal Portal
+}
+
+// Portal configures the merchant portal's sign-in. In AWS it is the OIDC
+// authorization code flow with PKCE against the deployment's issuer; make
+// dev's gateway turns on its development sign-in instead.
+type Portal struct {
+	OIDCIssuer   string // PORTAL_OIDC_ISSUER: shown to the user
+	ClientID     string // PORTAL_OIDC_CLIENT_ID: a public client (no secret)
+	AuthorizeURL string // PORTAL_OIDC_AUTHORIZE_URL: the issuer's authorization endpoint
+	TokenURL     string // PORTAL_OIDC_TOKEN_URL: the issuer's token endpoint
+	Scopes       string // PORTAL_OIDC_SCOPES, default "openid"
+	TokenType    string // PORTAL_OIDC_TOKEN: id_token or access_token (default), the token sent to the API
+	DevSignIn    bool   // PORTAL_DEV_SIGNIN=true: make dev's development sign-in (the gateway's token endpoint)
 }
 
 // Load reads the configuration through getenv (os.Getenv in main).
@@ -65,6 +89,11 @@ func Load(getenv func(string) string) (Config, error) {
 		Environment:            getenv("ENVIRONMENT"),
 		CursorKey:              []byte(getenv("CURSOR_KEY")),
 		RouteScopes:            getenv("ROUTE_SCOPES"),
+		SecretStore:            or(getenv("SECRET_STORE"), SecretStoreSecretsManager),
+		KEKSecretName:          getenv("KEK_SECRET_NAME"),
+	}
+	if c.KEKSecretName == "" {
+		c.KEKSecretName = strings.TrimSuffix(c.SecretPrefix, "/") + "-kek"
 	}
 	var errs []error
 	c.ExtraScopes = strings.FieldsFunc(getenv("EXTRA_SCOPES"), func(r rune) bool {
@@ -120,7 +149,55 @@ func Load(getenv func(string) string) (Config, error) {
 	if !strings.HasSuffix(c.SecretPrefix, "/") {
 		errs = append(errs, errors.New(`SECRET_PREFIX must end with "/"`))
 	}
+	if c.SecretStore != SecretStoreSecretsManager && c.SecretStore != SecretStoreEnvelope {
+		errs = append(errs, fmt.Errorf(`SECRET_STORE must be %q or %q, not %q`, SecretStoreSecretsManager, SecretStoreEnvelope, c.SecretStore))
+	}
+	c.Portal, err = loadPortal(getenv)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	return c, errors.Join(errs...)
+}
+
+// The values of SECRET_STORE.
+const (
+	SecretStoreSecretsManager = "secretsmanager"
+	SecretStoreEnvelope       = "envelope"
+)
+
+func loadPortal(getenv func(string) string) (Portal, error) {
+	p := Portal{
+		OIDCIssuer:   getenv("PORTAL_OIDC_ISSUER"),
+		ClientID:     getenv("PORTAL_OIDC_CLIENT_ID"),
+		AuthorizeURL: getenv("PORTAL_OIDC_AUTHORIZE_URL"),
+		TokenURL:     getenv("PORTAL_OIDC_TOKEN_URL"),
+		Scopes:       or(getenv("PORTAL_OIDC_SCOPES"), "openid"),
+		TokenType:    or(getenv("PORTAL_OIDC_TOKEN"), "access_token"),
+	}
+	var errs []error
+	switch v := getenv("PORTAL_DEV_SIGNIN"); v {
+	case "", "false":
+	case "true":
+		p.DevSignIn = true
+	default:
+		errs = append(errs, fmt.Errorf("PORTAL_DEV_SIGNIN must be true or false, not %q", v))
+	}
+	if p.TokenType != "access_token" && p.TokenType != "id_token" {
+		errs = append(errs, errors.New("PORTAL_OIDC_TOKEN must be id_token or access_token"))
+	}
+	for name, u := range map[string]string{"PORTAL_OIDC_AUTHORIZE_URL": p.AuthorizeURL, "PORTAL_OIDC_TOKEN_URL": p.TokenURL} {
+		if u != "" && !strings.HasPrefix(u, "https://") && !loopbackHTTP(u) {
+			errs = append(errs, fmt.Errorf("%s must be an https URL (or http on 127.0.0.1, for tests)", name))
+		}
+	}
+	return p, errors.Join(errs...)
+}
+
+// loopbackHTTP says whether u is an http URL on 127.0.0.1, which a local
+// test issuer serves.
+func loopbackHTTP(u string) bool {
+	rest, ok := strings.CutPrefix(u, "http://127.0.0.1")
+	return ok && (rest == "" || rest[0] == ':' || rest[0] == '/')
 }
 
 // duration accepts Go durations and plain seconds.

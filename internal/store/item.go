@@ -72,6 +72,7 @@ var keyOptionalAttrs = []string{
 	kPrevSecretVersion, kPrevSecretVersionID, kPrevSecretHash, kPrevSecretExpiresAt,
 	kExpiringNoticeFor, kRotationNoticeVersion, kRetiringSecretVersionID, kLeakedSecretVersion,
 	attrGSI2PK, attrGSI2SK, // the due index entry (due.go): removed when nothing is due
+	kPublicKeys,
 }
 
 // keyFixedAttrs never change after create, so an update does not write them.
@@ -219,6 +220,9 @@ func keyAttrs(k *key.Key) map[string]types.AttributeValue {
 	putS(m, kRetiringSecretVersionID, k.RetiringSecretVersionID)
 	if k.LeakedSecretVersion != 0 {
 		m[kLeakedSecretVersion] = avN(int64(k.LeakedSecretVersion))
+	}
+	if pks := avPublicKeys(k.PublicKeys); pks != nil {
+		m[kPublicKeys] = pks
 	}
 	putDueEntry(m, k)
 	return m
@@ -418,6 +422,7 @@ func keyFromItem(item map[string]types.AttributeValue) (*key.Key, error) {
 	k.RotationNoticeVersion = d.int(kRotationNoticeVersion, false)
 	k.RetiringSecretVersionID = d.s(kRetiringSecretVersionID, false)
 	k.LeakedSecretVersion = d.int(kLeakedSecretVersion, false)
+	k.PublicKeys = d.publicKeys(kPublicKeys)
 	if pk := d.s(attrPK, true); d.err == nil && pk != keyPK(k.ID) {
 		d.err = fmt.Errorf("attribute %s: %q does not match id", attrPK, pk)
 	}
