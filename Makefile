@@ -42,6 +42,9 @@ SECRET_STORE ?= secretsmanager
 OTHER_SECRET_STORE = $(if $(filter envelope,$(SECRET_STORE)),secretsmanager,envelope)
 SECRET_PACKAGES ?= ./internal/secret/... ./internal/api/... ./internal/authorizer/... ./internal/delivery/... ./internal/rotate/...
 BRAND ?= paykeys
+# Leak reports (POST /v1/leaks): the policy for live keys; LEAK_REPORT_KEYS
+# (the scanner's keys, JSON) passes through from the environment as it is.
+LEAK_POLICY ?= disable
 MERCHANT ?= m_demo
 ROLE ?= admin
 SUB ?= user_dev
@@ -55,7 +58,8 @@ DEV_ENV := $(LOCAL_ENV) \
 	PORT=$(PORT) DEV_JWT_SECRET=$(DEV_JWT_SECRET) TABLE_NAME=$(TABLE_NAME) \
 	SECRET_PREFIX=$(SECRET_PREFIX) ENVIRONMENT=$(ENVIRONMENT) LOG_LEVEL=$(LOG_LEVEL) \
 	WEBHOOK_ALLOW_PRIVATE=true WORKER_INTERVAL=$(WORKER_INTERVAL) ROTATE_INTERVAL=$(ROTATE_INTERVAL) \
-	MAX_KEYS_PER_MERCHANT=$(MAX_KEYS_PER_MERCHANT) BRAND=$(BRAND)
+	MAX_KEYS_PER_MERCHANT=$(MAX_KEYS_PER_MERCHANT) BRAND=$(BRAND) \
+	LEAK_POLICY=$(LEAK_POLICY)
 
 PYTHON ?= python3
 CACHE := infra/.cache
@@ -298,6 +302,16 @@ SCALE ?= 1,10,100,1000
 .PHONY: simulate
 simulate: ## Predict cache hit rate, DynamoDB reads and the first limit that throttles as traffic grows (SCALE=1,10,100,1000)
 	go run ./infra/sim -scale $(call sq,$(SCALE)) $(SIM_FLAGS)
+
+# The cost model (infra/cost): monthly AWS cost from list prices for both
+# secret stores. KEYS is shared with rotate-load; COST_FLAGS=-table prints
+# the README's table at 10k, 100k and 1M keys.
+RPS ?= 100
+HMAC_SHARE ?= 0.2
+CONTAINERS ?= 10
+.PHONY: cost
+cost: ## Monthly AWS cost of KEYS keys at RPS decisions/s, HMAC_SHARE signed, CONTAINERS warm authorizers, for both secret stores
+	go run ./infra/cost -keys $(call sq,$(KEYS)) -rps $(call sq,$(RPS)) -hmac-share $(call sq,$(HMAC_SHARE)) -containers $(call sq,$(CONTAINERS)) $(COST_FLAGS)
 
 # --- deploy and clean ------------------------------------------------------
 

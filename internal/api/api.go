@@ -11,6 +11,7 @@ import (
 	"github.com/paykeys/paykeys/internal/apigw"
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/keysvc"
+	"github.com/paykeys/paykeys/internal/leakreport"
 	"github.com/paykeys/paykeys/internal/store"
 	"github.com/paykeys/paykeys/internal/webhooksvc"
 )
@@ -51,6 +52,9 @@ type API struct {
 	// Document is the OpenAPI document GET /v1/openapi.json serves (OpenAPI()),
 	// given only to the keys function, so that no other links it.
 	Document []byte
+	// LeakKeys verify the signatures of leak reports (POST /v1/leaks); none:
+	// every report is refused.
+	LeakKeys leakreport.Keys
 	Log      *slog.Logger
 	Now      func() time.Time
 }
@@ -81,6 +85,7 @@ var Routes = []Route{
 	{"POST /v1/keys/{id}/verify", "verify", apigw.Verify, false, (*API).verify},
 	{"POST /v1/verify", "verify", apigw.Read, true, (*API).serviceVerify},
 	{"GET /v1/openapi.json", "keys", apigw.Read, true, (*API).openAPIDocument},
+	{"POST /v1/leaks", "keys", apigw.Read, true, (*API).leaks},
 
 	{"POST /v1/keys/{id}/public-keys", "keys", apigw.Write, false, (*API).publicKeyCreate},
 	{"GET /v1/keys/{id}/public-keys", "keys", apigw.Read, false, (*API).publicKeyList},

@@ -81,6 +81,7 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, error)
 	a.API = &api.API{Keys: a.Keys, Webhooks: a.Webhooks, Audit: a.Store, Verifier: a.Engine, Document: api.OpenAPI(), Log: log, Now: time.Now}
 	a.API.Usage, a.API.Counters = a.Usage, a.Store
 	a.API.Scopes = declared
+	a.API.LeakKeys = cfg.LeakReportKeys
 	return a, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/leakreport"
 )
 
 // Config is every setting the functions read.
@@ -54,6 +55,12 @@ type Config struct {
 	// lowercase letters, default paykeys. Only secrets of this brand are
 	// accepted, so changing it ends every secret issued before.
 	Brand key.Brand
+	// LEAK_REPORT_KEYS: the secret scanner's verification keys, a JSON
+	// array of {"key_identifier", "key" (PEM)}; none: every leak report is
+	// refused. LEAK_POLICY: what a leak report does to a live key, disable
+	// (the default) or revoke.
+	LeakReportKeys leakreport.Keys
+	LeakPolicy     key.LeakPolicy
 	// Portal is the merchant portal's sign-in (the portal function only).
 	Portal Portal
 }
@@ -132,6 +139,12 @@ func Load(getenv func(string) string) (Config, error) {
 	c.MaxKeysPerMerchant = maxKeys
 	if c.Brand, err = key.ParseBrand(getenv("BRAND")); err != nil {
 		errs = append(errs, fmt.Errorf("BRAND: %w", err))
+	}
+	if c.LeakReportKeys, err = leakreport.ParseKeys(getenv("LEAK_REPORT_KEYS")); err != nil {
+		errs = append(errs, fmt.Errorf("LEAK_REPORT_KEYS: %w", err))
+	}
+	if c.LeakPolicy, err = key.ParseLeakPolicy(getenv("LEAK_POLICY")); err != nil {
+		errs = append(errs, fmt.Errorf("LEAK_POLICY: %w", err))
 	}
 	if !strings.HasSuffix(c.SecretPrefix, "/") {
 		errs = append(errs, errors.New(`SECRET_PREFIX must end with "/"`))

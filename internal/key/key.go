@@ -84,6 +84,9 @@ type Key struct {
 	ExpiringNoticeFor       time.Time
 	RotationNoticeVersion   int
 	RetiringSecretVersionID string
+	// LeakedSecretVersion is the secret version a leak report last acted
+	// on (0: none), so that a repeated report changes nothing (leak.go).
+	LeakedSecretVersion int
 
 	CreatedAt  time.Time
 	UpdatedAt  time.Time

@@ -28,6 +28,7 @@ type Store interface {
 	GetIdempotency(ctx context.Context, merchantID, subject, idemKey string) (*store.Idempotency, error)
 	PutAudit(ctx context.Context, r *store.AuditRecord) error
 	RateLimit(ctx context.Context, name string, limit int, window time.Duration, now time.Time) (bool, time.Duration, error)
+	AddUsage(ctx context.Context, clientID string, day store.UsageDay, token string) error
 }
 
 // Secrets is the secret store as this package uses it.
@@ -50,6 +51,12 @@ type Service struct {
 	Now     func() time.Time
 	// Brand is the prefix of the secrets the service mints and accepts.
 	Brand key.Brand
+	// LeakPolicy is what a leak report does to a live key ("": disable).
+	LeakPolicy key.LeakPolicy
+	// LeakLimit reports per LeakWindow per scanner key are taken; more are
+	// refused with 429.
+	LeakLimit  int
+	LeakWindow time.Duration
 
 	// VerifyLimit tries per VerifyWindow per key for the per-key verify route.
 	VerifyLimit  int
@@ -68,6 +75,7 @@ func New(st Store, sec Secrets, log *slog.Logger) *Service {
 	return &Service{
 		Store: st, Secrets: sec, Log: log, Now: time.Now,
 		VerifyLimit: 10, VerifyWindow: time.Minute, MaxKeys: DefaultMaxKeys,
+		LeakLimit: 60, LeakWindow: time.Minute,
 		MaxAttempts: 8, CleanupTimeout: 5 * time.Second,
 	}
 }

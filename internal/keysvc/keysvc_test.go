@@ -128,6 +128,8 @@ func (m *memStore) RateLimit(context.Context, string, int, time.Duration, time.T
 	return true, 0, nil
 }
 
+func (m *memStore) AddUsage(context.Context, string, store.UsageDay, string) error { return nil }
+
 // memSecrets is the secret store in memory: each key's versions, and which
 // one is current. calls lists what was asked, in order.
 type memSecrets struct {

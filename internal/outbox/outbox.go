@@ -6,6 +6,7 @@ package outbox
 
 import (
 	"encoding/json"
+	"maps"
 	"time"
 
 	"github.com/paykeys/paykeys/internal/key"
@@ -21,6 +22,7 @@ const (
 	EventKeyExpiring = "key.expiring"
 	EventKeyExpired  = "key.expired"
 	EventRotationDue = "key.rotation_due"
+	EventKeyLeaked   = "key.leaked" // README: Leak reports
 	EventWebhookTest = "webhook.test"
 )
 
@@ -28,7 +30,7 @@ const (
 var EventTypes = []string{
 	EventKeyCreated, EventKeyUpdated, EventKeyReset, EventKeyRevoked,
 	EventKeyDisabled, EventKeyExpiring, EventKeyExpired, EventRotationDue,
-	EventWebhookTest,
+	EventWebhookTest, EventKeyLeaked,
 }
 
 // Event is an outbox event, written in the same transaction as the change it
@@ -79,9 +81,17 @@ func (t *EventTime) UnmarshalJSON(b []byte) error {
 // so a receiver can keep the newest state of a key. It carries the key's
 // public view only, never a secret.
 func KeyEvent(typ string, k *key.Key, now time.Time) Event {
+	return KeyEventWith(typ, k, now, nil)
+}
+
+// KeyEventWith is KeyEvent with more members of data beside "key" (the
+// URL, source and action of key.leaked).
+func KeyEventWith(typ string, k *key.Key, now time.Time, more map[string]any) Event {
 	view := k.View(now)
 	view.Revision = k.Revision + 1
-	body, err := json.Marshal(Payload{Type: typ, Timestamp: EventTime(now), Data: map[string]any{"key": view}})
+	data := map[string]any{"key": view}
+	maps.Copy(data, more)
+	body, err := json.Marshal(Payload{Type: typ, Timestamp: EventTime(now), Data: data})
 	if err != nil {
 		panic("marshal event: " + err.Error()) // a View always marshals
 	}

@@ -60,6 +60,9 @@ const (
 	kExpiringNoticeFor       = "expiring_notice_for"
 	kRotationNoticeVersion   = "rotation_notice_version"
 	kRetiringSecretVersionID = "retiring_secret_version_id"
+
+	// The secret version a leak report last acted on (key.Key.Leak).
+	kLeakedSecretVersion = "leaked_secret_version"
 )
 
 // keyOptionalAttrs are left out of a key item when empty, and removed by an
@@ -67,7 +70,7 @@ const (
 var keyOptionalAttrs = []string{
 	kExpiresAt, kExpiresAtUnix, kRotationDays,
 	kPrevSecretVersion, kPrevSecretVersionID, kPrevSecretHash, kPrevSecretExpiresAt,
-	kExpiringNoticeFor, kRotationNoticeVersion, kRetiringSecretVersionID,
+	kExpiringNoticeFor, kRotationNoticeVersion, kRetiringSecretVersionID, kLeakedSecretVersion,
 	attrGSI2PK, attrGSI2SK, // the due index entry (due.go): removed when nothing is due
 	kPublicKeys,
 }
@@ -215,6 +218,9 @@ func keyAttrs(k *key.Key) map[string]types.AttributeValue {
 		m[kRotationNoticeVersion] = avN(int64(k.RotationNoticeVersion))
 	}
 	putS(m, kRetiringSecretVersionID, k.RetiringSecretVersionID)
+	if k.LeakedSecretVersion != 0 {
+		m[kLeakedSecretVersion] = avN(int64(k.LeakedSecretVersion))
+	}
 	if pks := avPublicKeys(k.PublicKeys); pks != nil {
 		m[kPublicKeys] = pks
 	}
@@ -415,6 +421,7 @@ func keyFromItem(item map[string]types.AttributeValue) (*key.Key, error) {
 	k.ExpiringNoticeFor = d.time(kExpiringNoticeFor, false)
 	k.RotationNoticeVersion = d.int(kRotationNoticeVersion, false)
 	k.RetiringSecretVersionID = d.s(kRetiringSecretVersionID, false)
+	k.LeakedSecretVersion = d.int(kLeakedSecretVersion, false)
 	k.PublicKeys = d.publicKeys(kPublicKeys)
 	if pk := d.s(attrPK, true); d.err == nil && pk != keyPK(k.ID) {
 		d.err = fmt.Errorf("attribute %s: %q does not match id", attrPK, pk)

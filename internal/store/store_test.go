@@ -52,6 +52,7 @@ func testKey(t *testing.T, full bool) *key.Key {
 		used := t0.Add(2 * time.Minute)
 		k.LastUsedAt, k.LastUsedIP = &used, "203.0.113.9"
 		k.ExpiringNoticeFor, k.RotationNoticeVersion, k.RetiringSecretVersionID = t0, 1, "v-0"
+		k.LeakedSecretVersion = 1
 		k.PublicKeys = []key.PublicKey{
 			{ID: key.NewPublicKeyID(k.ID), Alg: key.AlgEd25519, X: bytes.Repeat([]byte{1}, 32), CreatedAt: t0},
 			{ID: key.NewPublicKeyID(k.ID), Alg: key.AlgECDSAP256, X: bytes.Repeat([]byte{2}, 32), Y: bytes.Repeat([]byte{3}, 32), CreatedAt: t0},

@@ -62,6 +62,7 @@ func (a *Adapters) Keys(cfg config.Config, log *slog.Logger) *keysvc.Service {
 	k := keysvc.New(a.Store, a.Secrets, log)
 	k.MaxKeys = cfg.MaxKeysPerMerchant
 	k.Brand = cfg.Brand
+	k.LeakPolicy = cfg.LeakPolicy
 	return k
 }
 

@@ -50,8 +50,9 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger, function stri
 	switch function {
 	case "create", "reset":
 	case "keys":
-		h.Counters = a.Store       // GET /v1/keys/{id}/usage
-		h.Document = api.OpenAPI() // GET /v1/openapi.json
+		h.Counters = a.Store            // GET /v1/keys/{id}/usage
+		h.Document = api.OpenAPI()      // GET /v1/openapi.json
+		h.LeakKeys = cfg.LeakReportKeys // POST /v1/leaks
 	case "webhooks":
 		h.Webhooks = Webhooks(cfg, a, log)
 	default:
