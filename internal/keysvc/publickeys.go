@@ -9,11 +9,10 @@ import (
 	"github.com/paykeys/paykeys/internal/store"
 )
 
-// Audit actions of public key changes; resource_type public_key.
+// Audit actions of public key changes, on the key (changes: public_keys).
 const (
-	actionPublicKeyAdd    = "public_key.create"
-	actionPublicKeyDelete = "public_key.delete"
-	resourceTypePublicKey = "public_key"
+	actionPublicKeyAdd    = "key.public_key_add"
+	actionPublicKeyDelete = "key.public_key_delete"
 )
 
 // AddPublicKey registers a public key on one of the actor's keys. The
@@ -27,7 +26,7 @@ func (s *Service) AddPublicKey(ctx context.Context, a key.Actor, id string, p ke
 		if err != nil {
 			return err
 		}
-		if err := s.Store.UpdateKey(ctx, n, publicKeyExtras(a, actionPublicKeyAdd, added.ID, now)); err != nil {
+		if err := s.Store.UpdateKey(ctx, n, publicKeyExtras(a, actionPublicKeyAdd, id, now)); err != nil {
 			return fmt.Errorf("add public key to %s: %w", id, err)
 		}
 		out = added
@@ -55,7 +54,7 @@ func (s *Service) DeletePublicKey(ctx context.Context, a key.Actor, id, pkID str
 		if !ok {
 			return key.NotFound("public key", pkID)
 		}
-		if err := s.Store.UpdateKey(ctx, n, publicKeyExtras(a, actionPublicKeyDelete, pkID, now)); err != nil {
+		if err := s.Store.UpdateKey(ctx, n, publicKeyExtras(a, actionPublicKeyDelete, id, now)); err != nil {
 			return fmt.Errorf("delete public key %s of %s: %w", pkID, id, err)
 		}
 		s.Log.InfoContext(ctx, "public key deleted", "key_id", id, "public_key_id", pkID, "merchant_id", a.MerchantID)
@@ -63,9 +62,8 @@ func (s *Service) DeletePublicKey(ctx context.Context, a key.Actor, id, pkID str
 	})
 }
 
-func publicKeyExtras(a key.Actor, action, pkID string, now time.Time) store.Extras {
-	r := auditRecord(a, action, pkID, outcomeSuccess, now)
-	r.ResourceType = resourceTypePublicKey
+func publicKeyExtras(a key.Actor, action, id string, now time.Time) store.Extras {
+	r := auditRecord(a, action, id, outcomeSuccess, now)
 	r.Changes = []string{"public_keys"}
 	return store.Extras{Audit: r}
 }
