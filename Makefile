@@ -16,7 +16,7 @@ export SAM_CLI_TELEMETRY := 0
 
 # Lambda functions: logical ID <Name>Function in template.yaml, code in
 # functions/<name>. Add a function here and in template.yaml.
-FUNCTIONS := Create Keys Reset Verify Authorize Demo Webhooks Webhook Rotate
+FUNCTIONS := Create Keys Reset Verify Authorize Demo Webhooks Webhook Rotate Portal Claims
 
 # Fuzz tests `make test` runs, as package:FuzzName.
 FUZZ_TARGETS := ./internal/key:FuzzParseSecret ./internal/signature:FuzzParse ./internal/signature:FuzzCanonicalQuery ./internal/signature:FuzzParseMessageSignature
@@ -83,7 +83,7 @@ help: ## List the targets
 .PHONY: tools
 tools: $(VENV_STAMP) $(DYNAMODB_STAMP) ## Install the pinned local tools into infra/.cache (fast when done)
 
-# Java 17+, Maven, curl and python3-venv from Debian's packages, only when missing.
+# Java 17+, Maven, curl, python3-venv and Chromium from Debian's packages, only when missing.
 .PHONY: system-tools
 system-tools:
 	@$(LOCALSTACK)/system-tools.sh $(PYTHON)
@@ -274,6 +274,13 @@ COLDSTART_FLAGS ?=
 coldstart: tools ## Binary size and cold start of every function under the Lambda emulator, beside a hello-world floor
 	$(WITH_STACK) env $(LOCAL_ENV) go run ./infra/coldstart \
 		-addr 127.0.0.1:$$(($(PORT) + 1000)) -runtime-api 127.0.0.1:$$(($(PORT) + 1001)) -own-api 127.0.0.1:$$(($(PORT) + 1002)) $(COLDSTART_FLAGS)
+
+# The traffic model (infra/sim): SCALE multiplies keys, requests and changes;
+# SIM_FLAGS sets the rest (go run ./infra/sim -h lists them).
+SCALE ?= 1,10,100,1000
+.PHONY: simulate
+simulate: ## Predict cache hit rate, DynamoDB reads and the first limit that throttles as traffic grows (SCALE=1,10,100,1000)
+	go run ./infra/sim -scale $(call sq,$(SCALE)) $(SIM_FLAGS)
 
 # --- deploy and clean ------------------------------------------------------
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -141,6 +142,10 @@ func functionEnv(fn templateFunction, getenv func(string) string, region string)
 	vars["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = strconv.Itoa(fn.MemoryMB)
 	vars["AWS_LAMBDA_FUNCTION_TIMEOUT"] = strconv.Itoa(int(fn.Timeout / time.Second))
 	vars["AWS_LAMBDA_LOG_GROUP_NAME"] = "/aws/lambda/" + fn.Name
+	// What the template's LoggingConfig makes Lambda set: JSON logs, at
+	// make dev's LOG_LEVEL.
+	vars["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+	vars["AWS_LAMBDA_LOG_LEVEL"] = strings.ToUpper(cmp.Or(vars["LOG_LEVEL"], "info"))
 	vars["PATH"] = "/usr/local/bin:/usr/bin:/bin"
 	out := make([]string, 0, len(vars))
 	for k, v := range vars {
@@ -536,5 +541,5 @@ func emulatorChatter(s string) bool {
 	}
 	return strings.Contains(s, "[INFO] (rapid)") ||
 		strings.Contains(s, "(rapid) Reset initiated: SandboxTerminated") ||
-		strings.Contains(s, `"msg":"sweep","events":0,"attempts":0,"errors":0}`)
+		strings.Contains(s, `"message":"sweep","events":0,"attempts":0,"errors":0,`)
 }

@@ -28,7 +28,7 @@ import (
 
 // e2eFunctions are the functions of the template, each built as make
 // functions-host builds it.
-var e2eFunctions = []string{"authorize", "create", "demo", "keys", "reset", "rotate", "verify", "webhook", "webhooks"}
+var e2eFunctions = []string{"authorize", "create", "demo", "keys", "reset", "rotate", "verify", "webhook", "webhooks", "portal", "claims"}
 
 // emulatorBinaries returns the emulator and the folder of bootstraps: RIE
 // and LAMBDA_BIN when make sets them, else the emulator of make tools' venv
@@ -446,6 +446,8 @@ func TestEmulatorModeEndToEnd(t *testing.T) {
 		}},
 		{"revoke key", api, "DELETE", func() string { return "/v1/keys/" + id }, nil, 204, ``, nil},
 		{"revoked key", api, "GET", func() string { return "/v1/keys/" + id }, nil, 200, `"status":"revoked"`, nil},
+		{"portal page, no token", anon, "GET", func() string { return "/portal" }, nil, 200, `<script src="/portal/app.js" defer></script>`, nil},
+		{"portal sign-in settings", anon, "GET", func() string { return "/portal/config.json" }, nil, 200, `"dev_signin":{"path":"/dev/portal-token"`, nil},
 	}
 	for _, tt := range routes {
 		t.Run("route/"+tt.name, func(t *testing.T) {

@@ -40,6 +40,8 @@ func main() {
 	flag.Float64Var(&p.Garbage, "garbage", 0.01, "share of requests with a well-formed client ID nobody owns")
 	flag.Float64Var(&p.Writes, "writes", 0.5, "key changes a second (creates, patches, resets, revokes)")
 	flag.DurationVar(&flush, "flush", 10*time.Second, "usage flush interval of one container")
+	flag.IntVar(&p.FeedShards, "feed-shards", 1, "partitions the change feed is spread over (1 today)")
+	flag.Float64Var(&p.FeedOverlap, "feed-overlap", 10, "seconds each look at the feed reaches back before the previous one (10 today)")
 	flag.StringVar(&scale, "scale", "", "comma-separated multiples of -keys, -rps, -writes (and -containers when set) to tabulate")
 	flag.DurationVar(&mc, "mc", 0, "also simulate this much traffic request by request (needs -zipf above 1) and print it beside the model")
 	flag.Parse()
@@ -60,10 +62,10 @@ func main() {
 			multiples = append(multiples, m)
 		}
 	}
-	fmt.Printf("model: zipf s=%g, TTL %s, cache %d keys, %.0f%% HMAC, %.1f%% unknown IDs, usage flush %s, invocation %s\n",
-		p.Zipf, ttl, p.CacheSize, p.HMAC*100, p.Garbage*100, flush, dur)
+	fmt.Printf("model: zipf s=%g, TTL %s, cache %d keys, %.0f%% HMAC, %.1f%% unknown IDs, usage flush %s, invocation %s, feed %d shard(s) read back %gs\n",
+		p.Zipf, ttl, p.CacheSize, p.HMAC*100, p.Garbage*100, flush, dur, p.FeedShards, p.FeedOverlap)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scale\tkeys\treq/s\tchanges/s\tcontainers\thit rate\tkey reads/s\tsecret reads/s\tfeed reads/s\tfeed RCU/s\tfeed WCU/s\thot key WCU/s\t")
+	fmt.Fprintln(tw, "scale\tkeys\treq/s\tchanges/s\tcontainers\thit rate\tkey reads/s\tsecret reads/s\tfeed reads/s\tRCU/s per feed shard\tWCU/s per feed shard\thot key WCU/s\t")
 	var crossed [][]string
 	for _, m := range multiples {
 		q := p.times(m)
@@ -116,6 +118,8 @@ func (p Params) validate() error {
 		return fmt.Errorf("-hmac must be from 0 to 1 and -garbage from 0 to below 1")
 	case p.Writes < 0:
 		return fmt.Errorf("-writes must not be negative")
+	case p.FeedShards < 1 || p.FeedOverlap < 0:
+		return fmt.Errorf("-feed-shards must be at least 1 and -feed-overlap not negative")
 	}
 	return nil
 }

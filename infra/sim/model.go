@@ -19,9 +19,6 @@ const (
 	// feedEntryBytes is the size of one change-feed item as DynamoDB counts it
 	// (pk "FEED", a 13-digit time and a client ID as sort key, id, revision, ttl).
 	feedEntryBytes = 110
-	// feedOverlap is how far before its previous look each look reaches
-	// (internal/authz): every entry is read by 1 + overlap/interval looks.
-	feedOverlapSeconds = 10
 	// lambdaConcurrencyQuota and apiGatewayRPSQuota are the default account
 	// quotas per region (both can be raised on request).
 	lambdaConcurrencyQuota = 1000
@@ -43,6 +40,12 @@ type Params struct {
 	Garbage    float64 // share of requests with a well-formed client ID nobody owns, each new
 	Writes     float64 // key changes per second (create, patch, reset, revoke, lifecycle)
 	Flush      float64 // seconds between usage flushes of one container (usage.FlushInterval)
+	// FeedShards is how many partitions the change feed is spread over (1
+	// today); each look reads every one of them.
+	FeedShards int
+	// FeedOverlap is how many seconds before its previous look each look
+	// reaches (10 in internal/authz): every entry is read by several looks.
+	FeedOverlap float64
 }
 
 // Prediction is what the model expects of a deployment.
@@ -56,8 +59,8 @@ type Prediction struct {
 	NonceWrites float64 // conditional PutItem per second (one per signed request)
 
 	FeedReads    float64 // change-feed Queries per second (all containers)
-	FeedRCU      float64 // read units a second on the feed's one partition
-	FeedWCU      float64 // write units a second on the feed's one partition
+	FeedRCU      float64 // read units a second on each partition of the feed
+	FeedWCU      float64 // write units a second on each partition of the feed
 	HotKeyReads  float64 // reads a second of the most popular key's item
 	HotKeyWrites float64 // write units a second on the most popular key's items (usage flush, last use)
 
@@ -133,10 +136,11 @@ func Predict(p Params) Prediction {
 	perContainer := p.RPS / float64(n)
 	looksPerSecond := perContainer / (1 + perContainer)
 	out.FeedReads = float64(n) * looksPerSecond
-	window := feedOverlapSeconds + 1/math.Max(looksPerSecond, 1e-9)
-	entries := p.Writes * window
+	shards := float64(max(p.FeedShards, 1))
+	window := p.FeedOverlap + 1/math.Max(looksPerSecond, 1e-9)
+	entries := p.Writes * window / shards // in each shard
 	out.FeedRCU = out.FeedReads * math.Max(1, math.Ceil(entries*feedEntryBytes/readUnitBytes))
-	out.FeedWCU = p.Writes * txWCU
+	out.FeedWCU = p.Writes * txWCU / shards
 
 	hot := valid / norm / float64(n)
 	hotMisses, _ := renewal(hot, perKeyWrite, p.TTL)

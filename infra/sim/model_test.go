@@ -7,7 +7,7 @@ import (
 )
 
 func base() Params {
-	return Params{Keys: 1, RPS: 10, Containers: 1, Zipf: 1.1, TTL: 1, CacheSize: 100, Flush: 10}
+	return Params{Keys: 1, RPS: 10, Containers: 1, Zipf: 1.1, TTL: 1, CacheSize: 100, Flush: 10, FeedShards: 1, FeedOverlap: 10}
 }
 
 // One key asked for 10 times a second with a 1 s TTL: a miss, then the entry
@@ -70,6 +70,7 @@ func TestPredictNamesTheLimitsCrossed(t *testing.T) {
 	}{
 		{"many containers read the feed", func(p *Params) { p.Containers, p.RPS = 4000, 400000 }, "feed partition reads"},
 		{"many changes", func(p *Params) { p.Writes = 600 }, "feed partition writes"},
+		{"many changes read back often", func(p *Params) { p.Containers, p.RPS, p.Writes = 500, 50000, 50 }, "feed partition reads"},
 		{"one key used by many containers", func(p *Params) { p.Containers, p.RPS = 3000, 300000 }, "hottest key partition writes"},
 		{"cache too small", func(p *Params) { p.Keys, p.RPS, p.CacheSize = 1000, 100000, 10 }, "keys resident per container"},
 	}
@@ -80,5 +81,21 @@ func TestPredictNamesTheLimitsCrossed(t *testing.T) {
 		if !strings.Contains(strings.Join(pr.Limits, "; "), c.want) {
 			t.Errorf("%s: limits %v, want one naming %q", c.name, pr.Limits, c.want)
 		}
+	}
+}
+
+// Sharding the feed divides what each partition serves: the reads that
+// throttle one partition fit on eight.
+func TestFeedShardsSpreadTheLoad(t *testing.T) {
+	p := base()
+	p.Containers, p.RPS, p.Writes = 500, 50000, 50
+	one := Predict(p)
+	p.FeedShards = 8
+	eight := Predict(p)
+	if one.FeedRCU <= partitionRCU || eight.FeedRCU > partitionRCU {
+		t.Fatalf("feed RCU/s per partition: one shard %.0f, eight %.0f; want above and within %d", one.FeedRCU, eight.FeedRCU, partitionRCU)
+	}
+	if eight.FeedWCU*8 != one.FeedWCU {
+		t.Errorf("feed WCU/s: one shard %.1f, eight %.1f each", one.FeedWCU, eight.FeedWCU)
 	}
 }

@@ -79,6 +79,10 @@ var Routes = []Route{
 	{"POST /v1/verify", "verify", apigw.Read, true, (*API).serviceVerify},
 	{"GET /v1/openapi.json", "keys", apigw.Read, true, (*API).openAPIDocument},
 
+	{"POST /v1/keys/{id}/public-keys", "keys", apigw.Write, false, (*API).publicKeyCreate},
+	{"GET /v1/keys/{id}/public-keys", "keys", apigw.Read, false, (*API).publicKeyList},
+	{"DELETE /v1/keys/{id}/public-keys/{pk_id}", "keys", apigw.Write, false, (*API).publicKeyDelete},
+
 	{"POST /v1/webhooks", "webhooks", apigw.Write, false, (*API).webhookCreate},
 	{"GET /v1/webhooks", "webhooks", apigw.Read, false, (*API).webhookList},
 	{"GET /v1/webhooks/{id}", "webhooks", apigw.Read, false, (*API).webhookGet},
