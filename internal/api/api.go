@@ -48,8 +48,11 @@ type API struct {
 	Counters UsageCounters // reads GET /v1/keys/{id}/usage
 	// Scopes are the scopes keys may be granted (the zero value: none).
 	Scopes key.DeclaredScopes
-	Log    *slog.Logger
-	Now    func() time.Time
+	// Document is the OpenAPI document GET /v1/openapi.json serves (OpenAPI()),
+	// given only to the keys function, so that no other links it.
+	Document []byte
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
 // Route is one route of the management API.

@@ -292,7 +292,7 @@ func hasExample(op *openapi3.Operation) bool {
 // GET /v1/openapi.json is served by the keys function without a token, and
 // only there.
 func TestOpenAPIServed(t *testing.T) {
-	h := &API{Log: slog.New(slog.DiscardHandler)}
+	h := &API{Log: slog.New(slog.DiscardHandler), Document: OpenAPI()}
 	tests := []struct {
 		function   string
 		wantStatus int
