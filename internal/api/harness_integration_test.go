@@ -7,15 +7,13 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/paykeys/paykeys/internal/api"
 	"github.com/paykeys/paykeys/internal/apigw"
@@ -35,7 +33,7 @@ type env struct {
 	api     *api.API
 	svc     *keysvc.Service
 	store   *store.Store
-	secrets *secret.Store
+	secrets secret.Backend
 	ddb     *testenv.Faults
 	sm      *testenv.Faults
 	logs    *testenv.LogBuffer
@@ -55,7 +53,7 @@ func newEnv(t *testing.T) *env {
 		clock: testenv.NewClock(time.Now().UTC().Truncate(time.Second))}
 	log := app.Logger(e.logs, -4) // debug: everything the code logs is searched for secrets
 	e.store = store.New(testenv.FaultyDynamo{Client: ddbClient, F: e.ddb}, table)
-	e.secrets = secret.New(testenv.FaultySecrets{Client: testenv.Secrets(t), F: e.sm}, testenv.UniqueName(t, "s")+"/")
+	e.secrets = testenv.FaultySecretStore(t, e.sm, table, testenv.UniqueName(t, "s")+"/")
 	e.svc = keysvc.New(e.store, e.secrets, log)
 	e.svc.Now = e.clock.Now
 	e.api = &api.API{Keys: e.svc, Audit: e.store, Log: log, Now: e.clock.Now, Scopes: harnessScopes}
@@ -73,12 +71,15 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-// functionOf says which Lambda function serves a route, as template.yaml does.
-var functionOf = map[string]string{
-	"POST /v1/keys": "create", "GET /v1/keys": "keys", "GET /v1/keys/{id}": "keys",
-	"PATCH /v1/keys/{id}": "keys", "DELETE /v1/keys/{id}": "keys", "GET /v1/audit": "keys",
-	"POST /v1/keys/{id}/reset": "reset", "POST /v1/keys/{id}/verify": "verify",
-}
+// functionOf says which Lambda function serves a route: the route table's
+// answer, which a unit test checks against template.yaml.
+var functionOf = func() map[string]string {
+	m := map[string]string{}
+	for _, r := range api.Routes {
+		m[r.Key] = r.Function
+	}
+	return m
+}()
 
 // golden are the sample events in events/, one per route.
 var golden = map[string]string{
@@ -227,21 +228,21 @@ func merchant(m string) func(*req) { return func(r *req) { r.merchant = m } }
 
 // listSecrets lists the names of this env's secrets that are not deleted.
 func listSecrets(t *testing.T, e *env) ([]string, error) {
-	prefix := e.secrets.Name("")
 	var names []string
-	p := secretsmanager.NewListSecretsPaginator(testenv.Secrets(t), &secretsmanager.ListSecretsInput{
-		Filters: []smtypes.Filter{{Key: smtypes.FilterNameStringTypeName, Values: []string{prefix}}},
-	})
-	for p.HasMorePages() {
-		out, err := p.NextPage(context.Background())
+	cursor := ""
+	for {
+		page, next, err := e.secrets.List(context.Background(), cursor, 100)
 		if err != nil {
 			return nil, err
 		}
-		for _, s := range out.SecretList {
-			if n := aws.ToString(s.Name); strings.HasPrefix(n, prefix) && s.DeletedDate == nil {
-				names = append(names, n)
+		for _, n := range page {
+			if !slices.Contains(names, e.secrets.Name(n)) {
+				names = append(names, e.secrets.Name(n))
 			}
 		}
+		if next == "" {
+			return names, nil
+		}
+		cursor = next
 	}
-	return names, nil
 }

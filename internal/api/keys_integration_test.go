@@ -6,17 +6,16 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
 	"github.com/paykeys/paykeys/internal/key"
-	"github.com/paykeys/paykeys/internal/testenv"
+	"github.com/paykeys/paykeys/internal/secret"
 )
 
 const minimal = `{"name":"checkout","environment":"test","scopes":["payments:read"]}`
@@ -493,11 +492,15 @@ func TestConcurrentResets(t *testing.T) {
 
 // currentSecret reads the version labelled AWSCURRENT straight from the emulator.
 func currentSecret(t *testing.T, e *env, id string) (string, error) {
-	out, err := testenv.Secrets(t).GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{
-		SecretId: aws.String(e.secrets.Name(id)), VersionStage: aws.String("AWSCURRENT"),
-	})
+	ctx := context.Background()
+	labels, err := e.secrets.Versions(ctx, id)
 	if err != nil {
 		return "", err
 	}
-	return aws.ToString(out.SecretString), nil
+	for v, stages := range labels {
+		if slices.Contains(stages, secret.StageCurrent) {
+			return e.secrets.Get(ctx, id, v)
+		}
+	}
+	return "", errors.New("no version is labelled AWSCURRENT")
 }

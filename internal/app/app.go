@@ -44,7 +44,7 @@ type App struct {
 	Log     *slog.Logger
 	Dynamo  *dynamodb.Client
 	Store   *store.Store
-	Secrets *secret.Store
+	Secrets *secret.Chain
 	Keys    *keysvc.Service
 	Engine  *authz.Engine
 	API     *api.API
@@ -78,7 +78,7 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, error)
 	a.Worker = delivery.New(a.Store, a.Secrets, sender, log)
 	a.Webhooks = webhooksvc.New(a.Store, a.Secrets, webhooksvc.URLs{Sender: sender}, log)
 	a.Webhooks.Sender = a.Worker // test and retry send at once
-	a.API = &api.API{Keys: a.Keys, Webhooks: a.Webhooks, Audit: a.Store, Verifier: a.Engine, Log: log, Now: time.Now}
+	a.API = &api.API{Keys: a.Keys, Webhooks: a.Webhooks, Audit: a.Store, Verifier: a.Engine, Document: api.OpenAPI(), Log: log, Now: time.Now}
 	a.API.Usage, a.API.Counters = a.Usage, a.Store
 	a.API.Scopes = declared
 	return a, nil
@@ -102,10 +102,12 @@ func (a *App) Close(ctx context.Context) error { return a.Usage.Close(ctx) }
 func (a *App) HTTP(function string) apigw.Handler { return a.API.Function(function) }
 
 // Rotator returns the scheduled lifecycle job (the rotate function); each
-// run also closes the webhook signing-secret overlaps that are over.
+// run also closes the webhook signing-secret overlaps that are over and
+// does the secret store's upkeep.
 func (a *App) Rotator() *rotate.Job {
 	j := rotate.New(a.Store, a.Secrets, a.Log)
 	j.Overlaps = a.Webhooks
+	j.Upkeep = a.Secrets
 	return j
 }
 

@@ -28,9 +28,10 @@ const demoRoutes = "GET /demo/{proxy+}=payments:read;HEAD /demo/{proxy+}=payment
 
 type env struct {
 	t           *testing.T
+	table       string
 	svc         *keysvc.Service
 	store       *store.Store
-	secrets     *secret.Store
+	secrets     secret.Backend
 	ddb         *testenv.Faults
 	sm          *testenv.Faults
 	h           *authorizer.Handler
@@ -47,10 +48,10 @@ func newEnv(t *testing.T, o authz.Options) *env {
 	if err := store.CreateTable(ctx, client, table); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, ddb: testenv.NewFaults(), sm: testenv.NewFaults(), logs: &testenv.LogBuffer{}, clk: testenv.NewClock(time.Now().UTC().Truncate(time.Second))}
+	e := &env{t: t, table: table, ddb: testenv.NewFaults(), sm: testenv.NewFaults(), logs: &testenv.LogBuffer{}, clk: testenv.NewClock(time.Now().UTC().Truncate(time.Second))}
 	log := app.Logger(e.logs, -4)
 	e.store = store.New(testenv.FaultyDynamo{Client: client, F: e.ddb}, table)
-	e.secrets = secret.New(testenv.FaultySecrets{Client: testenv.Secrets(t), F: e.sm}, testenv.UniqueName(t, "s")+"/")
+	e.secrets = testenv.FaultySecretStore(t, e.sm, table, testenv.UniqueName(t, "s")+"/")
 	e.svc = keysvc.New(e.store, e.secrets, log)
 	e.svc.Now = e.clock
 	routes, err := authorizer.ParseRoutes(demoRoutes)

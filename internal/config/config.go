@@ -15,8 +15,17 @@ import (
 
 // Config is every setting the functions read.
 type Config struct {
-	TableName              string     // TABLE_NAME (required)
-	SecretPrefix           string     // SECRET_PREFIX, default "paykeys/"
+	TableName    string // TABLE_NAME (required)
+	SecretPrefix string // SECRET_PREFIX, default "paykeys/"
+	// SECRET_STORE: where new secrets go, "secretsmanager" (one secret per
+	// key, the default) or "envelope" (AES-256-GCM ciphertexts in DynamoDB
+	// under a KEK in Secrets Manager). The other store is still read, and
+	// the lifecycle job moves what it holds (see package secret, Chain).
+	SecretStore string
+	// KEK_SECRET_NAME: the Secrets Manager secret holding the envelope
+	// store's KEKs, default the prefix without its "/" plus "-kek"
+	// (paykeys-kek), outside the prefix so no key's name can collide with it.
+	KEKSecretName          string
 	Region                 string     // AWS_REGION, default us-east-1
 	DynamoDBEndpoint       string     // DYNAMODB_ENDPOINT, local stack only
 	SecretsManagerEndpoint string     // SECRETSMANAGER_ENDPOINT, local stack only
@@ -73,6 +82,11 @@ func Load(getenv func(string) string) (Config, error) {
 		Environment:            getenv("ENVIRONMENT"),
 		CursorKey:              []byte(getenv("CURSOR_KEY")),
 		RouteScopes:            getenv("ROUTE_SCOPES"),
+		SecretStore:            or(getenv("SECRET_STORE"), SecretStoreSecretsManager),
+		KEKSecretName:          getenv("KEK_SECRET_NAME"),
+	}
+	if c.KEKSecretName == "" {
+		c.KEKSecretName = strings.TrimSuffix(c.SecretPrefix, "/") + "-kek"
 	}
 	var errs []error
 	c.ExtraScopes = strings.FieldsFunc(getenv("EXTRA_SCOPES"), func(r rune) bool {
@@ -122,12 +136,21 @@ func Load(getenv func(string) string) (Config, error) {
 	if !strings.HasSuffix(c.SecretPrefix, "/") {
 		errs = append(errs, errors.New(`SECRET_PREFIX must end with "/"`))
 	}
+	if c.SecretStore != SecretStoreSecretsManager && c.SecretStore != SecretStoreEnvelope {
+		errs = append(errs, fmt.Errorf(`SECRET_STORE must be %q or %q, not %q`, SecretStoreSecretsManager, SecretStoreEnvelope, c.SecretStore))
+	}
 	c.Portal, err = loadPortal(getenv)
 	if err != nil {
 		errs = append(errs, err)
 	}
 	return c, errors.Join(errs...)
 }
+
+// The values of SECRET_STORE.
+const (
+	SecretStoreSecretsManager = "secretsmanager"
+	SecretStoreEnvelope       = "envelope"
+)
 
 func loadPortal(getenv func(string) string) (Portal, error) {
 	p := Portal{
@@ -150,11 +173,18 @@ func loadPortal(getenv func(string) string) (Portal, error) {
 		errs = append(errs, errors.New("PORTAL_OIDC_TOKEN must be id_token or access_token"))
 	}
 	for name, u := range map[string]string{"PORTAL_OIDC_AUTHORIZE_URL": p.AuthorizeURL, "PORTAL_OIDC_TOKEN_URL": p.TokenURL} {
-		if u != "" && !strings.HasPrefix(u, "https://") {
-			errs = append(errs, fmt.Errorf("%s must be an https URL", name))
+		if u != "" && !strings.HasPrefix(u, "https://") && !loopbackHTTP(u) {
+			errs = append(errs, fmt.Errorf("%s must be an https URL (or http on 127.0.0.1, for tests)", name))
 		}
 	}
 	return p, errors.Join(errs...)
+}
+
+// loopbackHTTP says whether u is an http URL on 127.0.0.1, which a local
+// test issuer serves.
+func loopbackHTTP(u string) bool {
+	rest, ok := strings.CutPrefix(u, "http://127.0.0.1")
+	return ok && (rest == "" || rest[0] == ':' || rest[0] == '/')
 }
 
 // duration accepts Go durations and plain seconds.

@@ -20,7 +20,6 @@ import (
 	"github.com/paykeys/paykeys/internal/hook"
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/outbox"
-	"github.com/paykeys/paykeys/internal/secret"
 	"github.com/paykeys/paykeys/internal/store"
 	"github.com/paykeys/paykeys/internal/testenv"
 	"github.com/paykeys/paykeys/internal/webhook"
@@ -44,7 +43,7 @@ func newFixture(tb testing.TB) *fixture {
 		tb.Fatal(err)
 	}
 	st := store.New(ddb, table)
-	sec := secret.New(testenv.Secrets(tb), testenv.UniqueName(tb, "s")+"/")
+	sec := testenv.SecretStore(tb, testenv.Secrets(tb), ddb, table, testenv.UniqueName(tb, "s")+"/")
 	log := slog.New(slog.DiscardHandler)
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

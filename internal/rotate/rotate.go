@@ -27,6 +27,7 @@ import (
 	"github.com/paykeys/paykeys/internal/metrics"
 	"github.com/paykeys/paykeys/internal/outbox"
 	"github.com/paykeys/paykeys/internal/retry"
+	"github.com/paykeys/paykeys/internal/secret"
 	"github.com/paykeys/paykeys/internal/store"
 )
 
@@ -48,6 +49,13 @@ type Overlaps interface {
 	CloseEndedOverlaps(ctx context.Context, now time.Time) (int, error)
 }
 
+// SecretUpkeep is the secret store's own background work (secret.Chain's
+// Upkeep): moving secrets into the configured store, re-wrapping
+// ciphertexts after a KEK rotation. The job calls it once per run when set.
+type SecretUpkeep interface {
+	Upkeep(ctx context.Context) (secret.UpkeepStats, error)
+}
+
 // Audit identity of the job's changes.
 const (
 	Actor     = "system:rotate"
@@ -67,7 +75,8 @@ const (
 type Job struct {
 	Store    Store
 	Secrets  Secrets
-	Overlaps Overlaps // optional
+	Overlaps Overlaps     // optional
+	Upkeep   SecretUpkeep // optional
 	Log      *slog.Logger
 	Now      func() time.Time
 	Metrics  *metrics.Set // one run's progress (see record); optional
@@ -89,20 +98,21 @@ func New(st Store, sec Secrets, log *slog.Logger) *Job {
 
 // Stats is what one run did.
 type Stats struct {
-	Pages      int            `json:"pages"`           // due index pages read
-	IndexItems int            `json:"index_items"`     // due index entries read: the only items read besides the keys themselves
-	Keys       int            `json:"keys"`            // keys read again and handled
-	Updated    int            `json:"keys_updated"`    // key writes (a key whose grace ended takes two)
-	Skipped    int            `json:"keys_skipped"`    // nothing was due on a fresh read: handled by a concurrent run, or the index lagged
-	Stale      int            `json:"stale_retries"`   // writes lost to a concurrent change, then read again
-	Failed     int            `json:"keys_failed"`     // left due by an error; the next run tries again
-	Events     int            `json:"events"`          // outbox events written
-	ByType     map[string]int `json:"events_by_type"`  // ... by event type
-	Retired    int            `json:"secrets_retired"` // previous secret versions retired in the secret store
-	Overlaps   int            `json:"overlaps_closed"`
-	Stopped    bool           `json:"stopped"` // cut off before the end; the rest stays due
-	Duration   time.Duration  `json:"-"`
-	DurationMS int64          `json:"duration_ms"`
+	Pages      int                 `json:"pages"`           // due index pages read
+	IndexItems int                 `json:"index_items"`     // due index entries read: the only items read besides the keys themselves
+	Keys       int                 `json:"keys"`            // keys read again and handled
+	Updated    int                 `json:"keys_updated"`    // key writes (a key whose grace ended takes two)
+	Skipped    int                 `json:"keys_skipped"`    // nothing was due on a fresh read: handled by a concurrent run, or the index lagged
+	Stale      int                 `json:"stale_retries"`   // writes lost to a concurrent change, then read again
+	Failed     int                 `json:"keys_failed"`     // left due by an error; the next run tries again
+	Events     int                 `json:"events"`          // outbox events written
+	ByType     map[string]int      `json:"events_by_type"`  // ... by event type
+	Retired    int                 `json:"secrets_retired"` // previous secret versions retired in the secret store
+	Overlaps   int                 `json:"overlaps_closed"`
+	Secrets    *secret.UpkeepStats `json:"secret_store,omitempty"`
+	Stopped    bool                `json:"stopped"` // cut off before the end; the rest stays due
+	Duration   time.Duration       `json:"-"`
+	DurationMS int64               `json:"duration_ms"`
 }
 
 // eventType is the event announcing a duty, or "" for one that announces nothing.
@@ -202,6 +212,26 @@ func (j *Job) run(ctx context.Context, r *run) error {
 			r.st.Failed++
 		}
 	}
+	if err := j.runKeys(ctx, r, now); err != nil {
+		return err
+	}
+	if j.Upkeep != nil && !j.stopping(ctx) {
+		us, err := j.Upkeep.Upkeep(ctx)
+		r.st.Secrets = &us
+		if err != nil {
+			if ctx.Err() != nil {
+				r.st.Stopped = true
+				return ctx.Err()
+			}
+			j.Log.ErrorContext(ctx, "rotate: secret store upkeep failed", "run_id", r.id, "error", err.Error())
+			r.st.Failed++
+		}
+	}
+	return nil
+}
+
+// runKeys handles the keys due at now, page by page.
+func (j *Job) runKeys(ctx context.Context, r *run, now time.Time) error {
 	cursor := ""
 	for {
 		if j.stopping(ctx) {
@@ -382,6 +412,10 @@ func (j *Job) summary(ctx context.Context, runID string, st Stats, err error) {
 		"keys", st.Keys, "keys_updated", st.Updated, "keys_skipped", st.Skipped, "stale_retries", st.Stale,
 		"keys_failed", st.Failed, "events", st.Events, "secrets_retired", st.Retired,
 		"overlaps_closed", st.Overlaps, "stopped", st.Stopped,
+	}
+	if u := st.Secrets; u != nil {
+		attrs = append(attrs, "secrets_moved", u.Moved, "secrets_move_failed", u.MoveFailed,
+			"secrets_rewrapped", u.Rewrap.Rewrapped, "kek_retired", u.Rewrap.Retired)
 	}
 	for _, typ := range []string{outbox.EventKeyExpired, outbox.EventKeyExpiring, outbox.EventRotationDue} {
 		attrs = append(attrs, typ, st.ByType[typ])

@@ -38,7 +38,7 @@ type env struct {
 	table   string
 	ddb     *testenv.Faults
 	store   *store.Store
-	secrets *secret.Store
+	secrets secret.Backend
 	svc     *keysvc.Service
 	engine  *authz.Engine
 	actor   key.Actor
@@ -62,7 +62,7 @@ func newEnv(t *testing.T) *env {
 		}
 	})
 	e.store = store.New(testenv.FaultyDynamo{Client: e.db, F: e.ddb}, e.table)
-	e.secrets = secret.New(e.sm, testenv.UniqueName(t, "rotate-")+"/")
+	e.secrets = testenv.SecretStore(t, e.sm, e.db, e.table, testenv.UniqueName(t, "rotate-")+"/")
 	e.svc = keysvc.New(e.store, e.secrets, app.Logger(e.logs, 0))
 	e.svc.Now = e.clock.Now
 	e.engine = authz.New(e.store, e.secrets, e.store, authz.Options{CacheTTL: -1})
@@ -313,15 +313,16 @@ func TestGraceEnds(t *testing.T) {
 	if code := e.decide(iss.Secret); code != key.CodeValid {
 		t.Errorf("new secret: %s", code)
 	}
-	// In Secrets Manager the old version has no label left.
-	d, err := e.sm.DescribeSecret(e.ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(e.secrets.Name(id))})
+	// In the secret store the old version has no label left (the envelope
+	// store destroys it).
+	labels, err := e.secrets.Versions(e.ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if stages := d.VersionIdsToStages[v1]; len(stages) != 0 {
+	if stages := labels[v1]; len(stages) != 0 {
 		t.Errorf("old version still labelled %v", stages)
 	}
-	if stages := d.VersionIdsToStages[k.SecretVersionID]; !reflect.DeepEqual(stages, []string{secret.StageCurrent}) {
+	if stages := labels[k.SecretVersionID]; !reflect.DeepEqual(stages, []string{secret.StageCurrent}) {
 		t.Errorf("current version labelled %v", stages)
 	}
 	if ids := e.due(); len(ids) != 0 {
@@ -343,8 +344,9 @@ func TestRetireResumes(t *testing.T) {
 
 	faults := testenv.NewFaults()
 	faults.FailAll("UpdateSecretVersionStage")
+	faults.FailAll("DeleteSecret")
 	j := e.job()
-	j.Secrets = secret.New(testenv.FaultySecrets{Client: e.sm, F: faults}, e.secrets.Name(""))
+	j.Secrets = testenv.FaultySecretStore(t, faults, e.table, e.secrets.Name(""))
 	st, err := j.Run(e.ctx)
 	if err == nil || st.Failed != 1 {
 		t.Fatalf("run with a failing secret store: %v, %+v", err, st)

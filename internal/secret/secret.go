@@ -231,3 +231,55 @@ func isCode(err error, code string) bool {
 	var ae smithy.APIError
 	return errors.As(err, &ae) && ae.ErrorCode() == code
 }
+
+// Versions returns the labelled versions of a secret and their labels, or
+// ErrNotFound when the secret does not exist or is being deleted.
+func (s *Store) Versions(ctx context.Context, clientID string) (map[string][]string, error) {
+	if err := checkClientID(clientID); err != nil {
+		return nil, fmt.Errorf("secret %s: versions: %w", clientID, err)
+	}
+	d, err := s.api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(s.Name(clientID))})
+	if err != nil {
+		return nil, fmt.Errorf("secret %s: versions: %w", clientID, s.mapNotFound(ctx, s.Name(clientID), err))
+	}
+	if d.DeletedDate != nil {
+		return nil, fmt.Errorf("secret %s: versions: %w: scheduled for deletion", clientID, ErrNotFound)
+	}
+	return d.VersionIdsToStages, nil
+}
+
+// ListAPI is the Secrets Manager call List makes; *secretsmanager.Client
+// satisfies it.
+type ListAPI interface {
+	ListSecrets(ctx context.Context, in *secretsmanager.ListSecretsInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error)
+}
+
+// List returns up to limit names (without the prefix) of the secrets under
+// the store's prefix, from cursor ("" for the first page), and the cursor
+// of the next page ("" after the last). The store's client must also be a
+// ListAPI.
+func (s *Store) List(ctx context.Context, cursor string, limit int) ([]string, string, error) {
+	l, ok := s.api.(ListAPI)
+	if !ok {
+		return nil, "", errors.New("secret: list: the Secrets Manager client cannot list secrets")
+	}
+	in := &secretsmanager.ListSecretsInput{
+		Filters:    []types.Filter{{Key: types.FilterNameStringTypeName, Values: []string{s.prefix}}},
+		MaxResults: aws.Int32(int32(min(max(limit, 1), 100))),
+	}
+	if cursor != "" {
+		in.NextToken = aws.String(cursor)
+	}
+	out, err := l.ListSecrets(ctx, in)
+	if err != nil {
+		return nil, "", fmt.Errorf("secret: list %s*: %w", s.prefix, err)
+	}
+	var names []string
+	for _, e := range out.SecretList {
+		n := aws.ToString(e.Name)
+		if e.DeletedDate == nil && strings.HasPrefix(n, s.prefix) && checkClientID(n[len(s.prefix):]) == nil {
+			names = append(names, n[len(s.prefix):])
+		}
+	}
+	return names, aws.ToString(out.NextToken), nil
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/paykeys/paykeys/internal/authz"
@@ -281,35 +282,43 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// The background flush runs in synctest's bubble, on its fake clock: the
+// poller fires every millisecond of that clock, and synctest.Wait lets every
+// poll that is due run before the test looks.
 func TestFlushOnInterval(t *testing.T) {
-	sink := newSink()
-	clk := testenv.NewClock(t0)
-	r, _ := newRecorder(t, sink, Options{FlushInterval: 10 * time.Second, Poll: time.Millisecond, Now: clk.Now})
-	id := key.NewClientID(key.EnvTest)
+	synctest.Test(t, func(t *testing.T) {
+		sink := newSink()
+		r, _ := newRecorder(t, sink, Options{FlushInterval: 10 * time.Second, Poll: time.Millisecond})
+		id := key.NewClientID(key.EnvTest)
+		day := time.Now().UTC().Format(time.DateOnly)
 
-	r.Record(proven(id, key.CodeValid), "", t0)
-	clk.Advance(5 * time.Second)
-	r.Record(proven(id, key.CodeValid), "", t0) // a later decision does not postpone the flush
-	clk.Advance(4 * time.Second)
-	time.Sleep(50 * time.Millisecond) // ~50 polls
-	if sink.callCount() != 0 {
-		t.Fatal("flushed before the oldest entry was FlushInterval old")
-	}
-	clk.Advance(time.Second)
-	waitFor(t, "the background flush", func() bool { return sink.day(id, "2026-11-23").Allowed == 2 })
-	if r.Pending() != 0 {
-		t.Errorf("pending after the background flush = %d", r.Pending())
-	}
+		r.Record(proven(id, key.CodeValid), "", time.Now())
+		time.Sleep(5 * time.Second)
+		r.Record(proven(id, key.CodeValid), "", time.Now()) // a later decision does not postpone the flush
+		time.Sleep(5*time.Second - time.Millisecond)
+		synctest.Wait()
+		if sink.callCount() != 0 {
+			t.Fatal("flushed before the oldest entry was FlushInterval old")
+		}
+		time.Sleep(2 * time.Millisecond)
+		synctest.Wait()
+		if got := sink.day(id, day).Allowed; got != 2 || r.Pending() != 0 {
+			t.Fatalf("after FlushInterval: %d allowed in the sink, %d pending", got, r.Pending())
+		}
 
-	// The next entry waits its own interval from when it arrived.
-	r.Record(proven(id, key.CodeDisabled), "", t0)
-	clk.Advance(9 * time.Second)
-	time.Sleep(50 * time.Millisecond)
-	if sink.day(id, "2026-11-23").Denied["DISABLED"] != 0 {
-		t.Fatal("flushed a fresh entry early")
-	}
-	clk.Advance(time.Second)
-	waitFor(t, "the second flush", func() bool { return sink.day(id, "2026-11-23").Denied["DISABLED"] == 1 })
+		// The next entry waits its own interval from when it arrived.
+		r.Record(proven(id, key.CodeDisabled), "", time.Now())
+		time.Sleep(10*time.Second - time.Millisecond)
+		synctest.Wait()
+		if sink.day(id, day).Denied["DISABLED"] != 0 {
+			t.Fatal("flushed a fresh entry early")
+		}
+		time.Sleep(2 * time.Millisecond)
+		synctest.Wait()
+		if sink.day(id, day).Denied["DISABLED"] != 1 {
+			t.Fatal("the second entry was not flushed once due")
+		}
+	})
 }
 
 func TestRecordKicksAFlushWhenDue(t *testing.T) {

@@ -23,7 +23,7 @@ type Adapters struct {
 	AWS     aws.Config
 	Dynamo  *dynamodb.Client
 	Store   *store.Store
-	Secrets *secret.Store
+	Secrets *secret.Chain
 }
 
 // Open builds the AWS clients, with the region and credentials Lambda puts
@@ -53,7 +53,7 @@ func With(awsCfg aws.Config, cfg config.Config) *Adapters {
 		opts = append(opts, store.WithCursorKey(cfg.CursorKey))
 	}
 	a.Store = store.New(a.Dynamo, cfg.TableName, opts...)
-	a.Secrets = secret.New(envconfig.SecretsManager(awsCfg, cfg.SecretsManagerEndpoint), cfg.SecretPrefix)
+	a.Secrets = Secrets(envconfig.SecretsManager(awsCfg, cfg.SecretsManagerEndpoint), a.Dynamo, cfg)
 	return a
 }
 
@@ -63,4 +63,15 @@ func (a *Adapters) Keys(cfg config.Config, log *slog.Logger) *keysvc.Service {
 	k.MaxKeys = cfg.MaxKeysPerMerchant
 	k.Brand = cfg.Brand
 	return k
+}
+
+// Secrets returns the secret store SECRET_STORE names, chained to the other
+// one, which is still read (see secret.Chain).
+func Secrets(sm secret.API, db secret.DynamoAPI, cfg config.Config) *secret.Chain {
+	perKey := secret.New(sm, cfg.SecretPrefix)
+	env := secret.NewEnvelope(db, cfg.TableName, cfg.SecretPrefix, secret.NewKeyring(sm, cfg.KEKSecretName))
+	if cfg.SecretStore == config.SecretStoreEnvelope {
+		return secret.NewChain(env, perKey)
+	}
+	return secret.NewChain(perKey, env)
 }

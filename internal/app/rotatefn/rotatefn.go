@@ -28,11 +28,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (func(context
 }
 
 // Job returns the lifecycle job; each run also closes the webhook
-// signing-secret overlaps that are over.
+// signing-secret overlaps that are over, and does the secret store's upkeep
+// (moving secrets into the configured store, re-wrapping after a KEK rotation).
 func Job(cfg config.Config, a *adapters.Adapters, log *slog.Logger) *rotate.Job {
 	j := rotate.New(a.Store, a.Secrets, log)
 	j.Metrics = metrics.Default()
 	urls := webhooksvc.URLs{Sender: &webhook.Sender{AllowPrivate: cfg.WebhookAllowPrivate, LoopbackOnly: cfg.WebhookLoopbackOnly}}
 	j.Overlaps = webhooksvc.New(a.Store, a.Secrets, urls, log)
+	j.Upkeep = a.Secrets
 	return j
 }
