@@ -45,7 +45,7 @@ var sessionMetrics = []struct{ name, dim, value string }{
 // dimensionValues are the dimensions a metric may have and the values each
 // may take: a handful each, never an ID.
 var dimensionValues = map[string]*regexp.Regexp{
-	"Function":  regexp.MustCompile(`^(authorize|create|demo|keys|reset|rotate|verify|webhook|webhooks)$`),
+	"Function":  regexp.MustCompile(`^(authorize|claims|create|demo|keys|portal|reset|rotate|verify|webhook|webhooks)$`),
 	"Code":      regexp.MustCompile(`^[A-Z_]{2,32}$`),
 	"Outcome":   regexp.MustCompile(`^(succeeded|failed|gone|skipped)$`),
 	"Attempt":   regexp.MustCompile(`^([1-9]|1[0-9])$`),
