@@ -196,7 +196,7 @@ sam-build: $(VENV_STAMP) ## sam build: arm64 bootstrap binaries in .aws-sam/buil
 .PHONY: test
 test: tools ## CI: lint (vet, gofmt, staticcheck, go mod tidy -diff, sam validate), go test -tags integration and Schemathesis on the local stack, fuzz, sam build
 	$(MAKE) lint
-	$(WITH_STACK) $(MAKE) test-go api-fuzz
+	$(WITH_STACK) $(MAKE) test-go api-fuzz httpsig-e2e
 	$(MAKE) fuzz sam-build
 
 .PHONY: test-go
@@ -212,6 +212,13 @@ test-go: functions-host ## go test -tags integration ./... against a running sta
 .PHONY: api-fuzz
 api-fuzz: $(VENV_STAMP) ## Fuzz the API from its OpenAPI document with Schemathesis (stack up; make test runs it)
 	PORT=$(PORT) infra/schemathesis/run.sh
+
+# RFC 9421 signatures made by clients this project did not write (the Python
+# http-message-signatures library, and Go's standard crypto alone) through a
+# gateway of its own on 127.0.0.1:PORT (the stack must be up).
+.PHONY: httpsig-e2e
+httpsig-e2e: $(VENV_STAMP) ## Sign /demo requests with http-message-signatures and Go's crypto; tampered ones must fail
+	PORT=$(PORT) infra/httpsig/run.sh
 
 .PHONY: cover
 cover: tools ## Tests on the local stack with coverage into coverage.out

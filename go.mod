@@ -8,9 +8,10 @@ require (
 	github.com/aws/aws-sdk-go-v2 v1.47.7
 	github.com/aws/aws-sdk-go-v2/config v1.33.15
 	github.com/aws/aws-sdk-go-v2/credentials v1.20.15
-	// The DynamoDB, DynamoDB Streams and Secrets Manager modules stay at their
-	// last releases before the schema-based serializers, which cost every cold
-	// start a few ms and each binary 0.3 MB (README, Performance).
+	// The DynamoDB, DynamoDB Streams and Secrets Manager modules (and the
+	// feature modules that require them) stay at their last releases before
+	// the schema-based serializers, which cost every cold start a few ms and
+	// each binary 0.3 MB (README, Performance; internal/app/deps_test.go).
 	github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue v1.21.4
 	github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression v1.9.4
 	github.com/aws/aws-sdk-go-v2/service/dynamodb v1.68.0

@@ -72,11 +72,12 @@ func main() {
 		keep     = flag.String("bin", "", "build into this folder (default: a temporary one, removed)")
 		verbose  = flag.Bool("v", false, "print each start's numbers and each function's first response")
 		perStart = flag.Duration("timeout", 20*time.Second, "longest wait for one start's first response")
+		base     = flag.String("base", "", "also build every function at this git commit and measure it as <name>@base, in the same round robin")
 	)
 	flag.Parse()
 	if err := run(config{
 		runs: *runs, warm: *warm, addr: *addr, api: *api, own: *own, rie: *rie, bin: *keep, verbose: *verbose,
-		timeout: *perStart, functions: append([]string{"hello"}, strings.Split(*fns, ",")...),
+		timeout: *perStart, base: *base, functions: withBase(*base, strings.Split(*fns, ",")),
 	}); err != nil {
 		fmt.Fprintln(os.Stderr, "coldstart:", err)
 		os.Exit(1)
@@ -90,6 +91,23 @@ type config struct {
 	verbose             bool
 	timeout             time.Duration
 	functions           []string
+	base                string // a git commit, or ""
+}
+
+// baseSuffix marks a function built at the -base commit.
+const baseSuffix = "@base"
+
+// withBase lists the floor, then each function, preceded by its build at
+// the base commit when there is one.
+func withBase(base string, fns []string) []string {
+	out := []string{"hello"}
+	for _, fn := range fns {
+		if base != "" {
+			out = append(out, fn+baseSuffix)
+		}
+		out = append(out, fn)
+	}
+	return out
 }
 
 // sample is one fresh start.
@@ -122,15 +140,30 @@ func run(c config) error {
 		defer os.RemoveAll(dir)
 		c.bin = dir
 	}
+	var baseTree string
+	if c.base != "" {
+		baseTree = filepath.Join(c.bin, "base-source")
+		if err := git("worktree", "add", "--detach", baseTree, c.base); err != nil {
+			return fmt.Errorf("check out %s: %w", c.base, err)
+		}
+		defer func() { _ = git("worktree", "remove", "--force", baseTree) }()
+	}
 	sizes := map[string]int64{}
 	payloads := map[string][]byte{}
 	for _, fn := range c.functions {
-		src := "./functions/" + fn
+		name, atBase := strings.CutSuffix(fn, baseSuffix)
+		src := "./functions/" + name
 		if fn == "hello" {
 			src = "./infra/coldstart/hello"
 		}
-		out := filepath.Join(c.bin, fn, "bootstrap")
+		out, err := filepath.Abs(filepath.Join(c.bin, fn, "bootstrap"))
+		if err != nil {
+			return err
+		}
 		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out, src)
+		if atBase {
+			cmd.Dir = baseTree
+		}
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
@@ -141,7 +174,7 @@ func run(c config) error {
 			return err
 		}
 		sizes[fn] = st.Size()
-		ev, ok := events[fn]
+		ev, ok := events[name]
 		if !ok {
 			return fmt.Errorf("no sample event for %s", fn)
 		}
@@ -175,6 +208,13 @@ func run(c config) error {
 	}
 	report(os.Stdout, c, sizes, samples)
 	return nil
+}
+
+// git runs a git command in the current directory.
+func git(args ...string) error {
+	cmd := exec.Command("git", args...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	return cmd.Run()
 }
 
 // prepare creates the measurement's table in DynamoDB Local, when the local
@@ -372,8 +412,12 @@ func report(w io.Writer, c config, sizes map[string]int64, samples map[string][]
 	nextOf := func(s sample) time.Duration { return s.toNext }
 	_, floorFirst := pick("hello", firstOf)
 	_, floorNext := pick("hello", nextOf)
-	fmt.Fprintf(w, "%d fresh starts per function, %d warm invocations each; %s/%s, %s\n\n",
+	fmt.Fprintf(w, "%d fresh starts per function, %d warm invocations each; %s/%s, %s\n",
 		c.runs, c.warm, runtime.GOOS, runtime.GOARCH, runtime.Version())
+	if c.base != "" {
+		fmt.Fprintf(w, "<name>%s: the function built at %s\n", baseSuffix, c.base)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "function\tsize MB\t× floor\tinit ms min / med\t× floor\tfirst response ms min / med\t× floor\temulator's Init Duration ms\twarm ms min / med\tRSS MB min / med\t")
 	for _, fn := range c.functions {

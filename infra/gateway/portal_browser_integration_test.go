@@ -5,6 +5,8 @@ package main
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -636,5 +638,110 @@ func TestPortalInBrowser(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("a CSP violation the test provoked was not reported: the listeners hear nothing")
 		}
+	}
+}
+
+// TestPortalOIDCSignIn signs in to the portal the way a deployment does:
+// authorization code with PKCE in a pop-up, against an issuer on 127.0.0.1
+// that checks the code challenge against the verifier and answers with a
+// token the gateway accepts. The verifier, state and token never reach
+// storage.
+func TestPortalOIDCSignIn(t *testing.T) {
+	testenv.Dynamo(t)
+	chromium(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	var mu sync.Mutex
+	var challenge, redirect string
+	exchanged := false
+	issuer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		q := r.URL.Query()
+		switch r.URL.Path {
+		case "/authorize":
+			if q.Get("response_type") != "code" || q.Get("client_id") != "portal-client" || q.Get("code_challenge_method") != "S256" ||
+				q.Get("state") == "" || q.Get("scope") != "openid" {
+				http.Error(w, "bad authorization request", 400)
+				return
+			}
+			challenge, redirect = q.Get("code_challenge"), q.Get("redirect_uri")
+			http.Redirect(w, r, redirect+"?code=the-code&state="+q.Get("state"), http.StatusFound)
+		case "/token":
+			w.Header().Set("Access-Control-Allow-Origin", "*")
+			_ = r.ParseForm()
+			sum := sha256.Sum256([]byte(r.PostForm.Get("code_verifier")))
+			if r.Method != "POST" || r.PostForm.Get("grant_type") != "authorization_code" || r.PostForm.Get("code") != "the-code" ||
+				r.PostForm.Get("redirect_uri") != redirect || r.PostForm.Get("client_id") != "portal-client" ||
+				base64.RawURLEncoding.EncodeToString(sum[:]) != challenge {
+				http.Error(w, `{"error":"invalid_grant"}`, 400)
+				return
+			}
+			tok, err := MintToken(testSecret, TokenOptions{Subject: "user_oidc", Merchant: "m_oidc", Role: "developer", TTL: time.Hour,
+				Issuer: localIssuer, Audience: localAudience})
+			if err != nil {
+				http.Error(w, err.Error(), 500)
+				return
+			}
+			exchanged = true
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]any{"access_token": tok, "id_token": "not-this-one", "token_type": "Bearer", "expires_in": 3600})
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(issuer.Close)
+
+	t.Setenv("TEMPLATE", "../../template.yaml")
+	t.Setenv("TABLE_NAME", testenv.UniqueName(t, "oidc"))
+	t.Setenv("SECRET_PREFIX", testenv.UniqueName(t, "oidc")+"/")
+	t.Setenv("PORTAL_DEV_SIGNIN", "false")
+	t.Setenv("PORTAL_OIDC_ISSUER", "Example ID")
+	t.Setenv("PORTAL_OIDC_CLIENT_ID", "portal-client")
+	t.Setenv("PORTAL_OIDC_AUTHORIZE_URL", issuer.URL+"/authorize")
+	t.Setenv("PORTAL_OIDC_TOKEN_URL", issuer.URL+"/token")
+	hs, ready, cleanup, err := handlers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cleanup)
+	routes, _, err := LoadTemplate("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := NewGateway(Config{Routes: routes, JWTSecret: testSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw.SetBackend(Backend{Handlers: hs, Authorizers: registeredAuthorizers(), Readiness: ready})
+	srv := httptest.NewServer(gw)
+	t.Cleanup(srv.Close)
+
+	b := newBrowserSession(t, ctx, srv.URL)
+	b.do("open the portal", chromedp.Navigate(srv.URL+"/portal"), chromedp.WaitVisible(chromedp.CSS(`section.signin button.primary`)))
+	if b.present(`form.dev-signin`) {
+		t.Fatal("a deployment's portal offers the development sign-in")
+	}
+	b.do("sign in", chromedp.Click(chromedp.CSS(`section.signin button.primary`)),
+		chromedp.WaitVisible(chromedp.CSS(`#keys-title`)), chromedp.WaitReady(chromedp.CSS(`main[data-ready="#/keys"]`)))
+	if got := b.text(`#who`); !strings.Contains(got, "user_oidc · m_oidc") || b.text(`[data-role]`) != "developer" {
+		t.Errorf("signed in as %q", got)
+	}
+	mu.Lock()
+	if !exchanged {
+		t.Error("the code was never exchanged")
+	}
+	mu.Unlock()
+	if b.present(`a[href="#/create"]`) {
+		t.Error("a developer is offered to create keys")
+	}
+	if kept := evaluate[string](b, `JSON.stringify([localStorage.length, sessionStorage.length, document.cookie, location.search])`); kept != `[0,0,"",""]` {
+		t.Errorf("the sign-in left something in storage, cookies or the address: %s", kept)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, p := range b.problems {
+		t.Error(p)
 	}
 }

@@ -48,57 +48,62 @@ type API struct {
 	Counters UsageCounters // reads GET /v1/keys/{id}/usage
 	// Scopes are the scopes keys may be granted (the zero value: none).
 	Scopes key.DeclaredScopes
-	Log    *slog.Logger
-	Now    func() time.Time
+	// Document is the OpenAPI document GET /v1/openapi.json serves (OpenAPI()),
+	// given only to the keys function, so that no other links it.
+	Document []byte
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
-type route struct {
-	function string
-	need     apigw.Permission
-	serve    func(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error)
-	// service routes carry no JWT: IAM authenticates them at API Gateway,
+// Route is one route of the management API.
+type Route struct {
+	Key      string // the API Gateway route key, "METHOD /path"
+	Function string // the Lambda function that serves it, as template.yaml names it (CreateFunction: "create")
+	Need     apigw.Permission
+	// Service routes carry no JWT: IAM authenticates them at API Gateway,
 	// or they are open (the OpenAPI document).
-	service bool
+	Service bool
+	serve   func(h *API, ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error)
 }
 
-// routes maps API Gateway route keys to the function that serves them.
-func (h *API) routes() map[string]route {
-	return map[string]route{
-		"POST /v1/keys":             {"create", apigw.Write, h.create, false},
-		"GET /v1/keys":              {"keys", apigw.Read, h.list, false},
-		"GET /v1/keys/{id}":         {"keys", apigw.Read, h.get, false},
-		"PATCH /v1/keys/{id}":       {"keys", apigw.Write, h.patch, false},
-		"DELETE /v1/keys/{id}":      {"keys", apigw.Write, h.revoke, false},
-		"GET /v1/keys/{id}/usage":   {"keys", apigw.Read, h.usage, false},
-		"GET /v1/audit":             {"keys", apigw.Write, h.audit, false},
-		"POST /v1/keys/{id}/reset":  {"reset", apigw.Write, h.reset, false},
-		"POST /v1/keys/{id}/verify": {"verify", apigw.Verify, h.verify, false},
-		"POST /v1/verify":           {"verify", apigw.Read, h.serviceVerify, true},
-		"GET /v1/openapi.json":      {"keys", apigw.Read, h.openAPIDocument, true},
+// Routes is the management API's one route table: which function serves
+// each route, and what a caller needs to call it. A unit test checks it
+// against template.yaml's events and the OpenAPI document.
+var Routes = []Route{
+	{"POST /v1/keys", "create", apigw.Write, false, (*API).create},
+	{"GET /v1/keys", "keys", apigw.Read, false, (*API).list},
+	{"GET /v1/keys/{id}", "keys", apigw.Read, false, (*API).get},
+	{"PATCH /v1/keys/{id}", "keys", apigw.Write, false, (*API).patch},
+	{"DELETE /v1/keys/{id}", "keys", apigw.Write, false, (*API).revoke},
+	{"GET /v1/keys/{id}/usage", "keys", apigw.Read, false, (*API).usage},
+	{"GET /v1/audit", "keys", apigw.Write, false, (*API).audit},
+	{"POST /v1/keys/{id}/reset", "reset", apigw.Write, false, (*API).reset},
+	{"POST /v1/keys/{id}/verify", "verify", apigw.Verify, false, (*API).verify},
+	{"POST /v1/verify", "verify", apigw.Read, true, (*API).serviceVerify},
+	{"GET /v1/openapi.json", "keys", apigw.Read, true, (*API).openAPIDocument},
 
-		"POST /v1/keys/{id}/public-keys":           {"keys", apigw.Write, h.publicKeyCreate, false},
-		"GET /v1/keys/{id}/public-keys":            {"keys", apigw.Read, h.publicKeyList, false},
-		"DELETE /v1/keys/{id}/public-keys/{pk_id}": {"keys", apigw.Write, h.publicKeyDelete, false},
+	{"POST /v1/keys/{id}/public-keys", "keys", apigw.Write, false, (*API).publicKeyCreate},
+	{"GET /v1/keys/{id}/public-keys", "keys", apigw.Read, false, (*API).publicKeyList},
+	{"DELETE /v1/keys/{id}/public-keys/{pk_id}", "keys", apigw.Write, false, (*API).publicKeyDelete},
 
-		"POST /v1/webhooks":                                     {"webhooks", apigw.Write, h.webhookCreate, false},
-		"GET /v1/webhooks":                                      {"webhooks", apigw.Read, h.webhookList, false},
-		"GET /v1/webhooks/{id}":                                 {"webhooks", apigw.Read, h.webhookGet, false},
-		"PATCH /v1/webhooks/{id}":                               {"webhooks", apigw.Write, h.webhookPatch, false},
-		"DELETE /v1/webhooks/{id}":                              {"webhooks", apigw.Write, h.webhookDelete, false},
-		"POST /v1/webhooks/{id}/rotate-secret":                  {"webhooks", apigw.Write, h.webhookRotate, false},
-		"GET /v1/webhooks/{id}/deliveries":                      {"webhooks", apigw.Read, h.webhookDeliveries, false},
-		"POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry": {"webhooks", apigw.Write, h.webhookRetry, false},
-		"POST /v1/webhooks/{id}/test":                           {"webhooks", apigw.Write, h.webhookTest, false},
-	}
+	{"POST /v1/webhooks", "webhooks", apigw.Write, false, (*API).webhookCreate},
+	{"GET /v1/webhooks", "webhooks", apigw.Read, false, (*API).webhookList},
+	{"GET /v1/webhooks/{id}", "webhooks", apigw.Read, false, (*API).webhookGet},
+	{"PATCH /v1/webhooks/{id}", "webhooks", apigw.Write, false, (*API).webhookPatch},
+	{"DELETE /v1/webhooks/{id}", "webhooks", apigw.Write, false, (*API).webhookDelete},
+	{"POST /v1/webhooks/{id}/rotate-secret", "webhooks", apigw.Write, false, (*API).webhookRotate},
+	{"GET /v1/webhooks/{id}/deliveries", "webhooks", apigw.Read, false, (*API).webhookDeliveries},
+	{"POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry", "webhooks", apigw.Write, false, (*API).webhookRetry},
+	{"POST /v1/webhooks/{id}/test", "webhooks", apigw.Write, false, (*API).webhookTest},
 }
 
 // Function returns the handler of one Lambda function: it serves that
 // function's routes and answers 404 to any other.
 func (h *API) Function(name string) apigw.Handler {
-	mine := map[string]route{}
-	for k, r := range h.routes() {
-		if r.function == name {
-			mine[k] = r
+	mine := map[string]Route{}
+	for _, r := range Routes {
+		if r.Function == name {
+			mine[r.Key] = r
 		}
 	}
 	return func(ctx context.Context, req apigw.Request) (apigw.Response, error) {
@@ -113,22 +118,22 @@ func (h *API) Function(name string) apigw.Handler {
 	}
 }
 
-func (h *API) serve(ctx context.Context, mine map[string]route, req apigw.Request) (apigw.Response, key.Actor) {
+func (h *API) serve(ctx context.Context, mine map[string]Route, req apigw.Request) (apigw.Response, key.Actor) {
 	reqID := req.RequestContext.RequestID
 	r, ok := mine[req.RouteKey]
 	if !ok {
 		return apigw.Error(ctx, h.Log, reqID, notFoundRoute(req)), key.Actor{}
 	}
 	var a key.Actor
-	if !r.service {
+	if !r.Service {
 		var err error
-		if a, err = apigw.Actor(req, r.need); err != nil {
+		if a, err = apigw.Actor(req, r.Need); err != nil {
 			resp := apigw.Error(ctx, h.Log, reqID, err)
 			h.auditRefused(ctx, a, req, resp.StatusCode)
 			return resp, a
 		}
 	}
-	resp, err := r.serve(ctx, a, req)
+	resp, err := r.serve(h, ctx, a, req)
 	if err != nil {
 		resp = apigw.Error(ctx, h.Log, reqID, err)
 		h.auditRefused(ctx, a, req, resp.StatusCode)

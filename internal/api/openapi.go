@@ -19,12 +19,15 @@ var openAPI []byte
 // OpenAPI returns the OpenAPI document, as served at GET /v1/openapi.json.
 func OpenAPI() []byte { return append([]byte(nil), openAPI...) }
 
-// openAPIDocument serves the document. It needs no token: it holds nothing
-// of any merchant's.
-func (h *API) openAPIDocument(context.Context, key.Actor, apigw.Request) (apigw.Response, error) {
+// openAPIDocument serves the document given as API.Document. It needs no
+// token: it holds nothing of any merchant's.
+func (h *API) openAPIDocument(_ context.Context, _ key.Actor, req apigw.Request) (apigw.Response, error) {
+	if h.Document == nil {
+		return apigw.Response{}, notFoundRoute(req)
+	}
 	return apigw.Response{
 		StatusCode: 200,
 		Headers:    map[string]string{"Content-Type": "application/json", "Cache-Control": "public, max-age=300"},
-		Body:       string(openAPI),
+		Body:       string(h.Document),
 	}, nil
 }

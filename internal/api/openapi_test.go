@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -41,10 +42,11 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 }
 
 // managementRoutes returns the route keys ("GET /v1/keys") of the template's
-// HttpApi events on the management API; the $default route (no path) is not
+// HttpApi events on the management API, each with the function whose events
+// list it (CreateFunction: "create"); the $default route (no path) is not
 // one, nor are the portal's pages (PortalFunction, GET /portal/...), which
 // share the API's origin but are not operations of the API.
-func managementRoutes(template []byte) (map[string]bool, error) {
+func managementRoutes(template []byte) (map[string]string, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(template, &root); err != nil {
 		return nil, err
@@ -73,8 +75,9 @@ func managementRoutes(template []byte) (map[string]bool, error) {
 	if resources == nil {
 		return nil, fmt.Errorf("no Resources")
 	}
-	out := map[string]bool{}
+	out := map[string]string{}
 	for i := 0; i+1 < len(resources.Content); i += 2 {
+		function := strings.ToLower(strings.TrimSuffix(resources.Content[i].Value, "Function"))
 		res := resources.Content[i+1]
 		if value(get(res, "Type")) != "AWS::Serverless::Function" || resources.Content[i].Value == "PortalFunction" {
 			continue
@@ -90,7 +93,7 @@ func managementRoutes(template []byte) (map[string]bool, error) {
 				continue
 			}
 			if path := value(get(props, "Path")); path != "" {
-				out[strings.ToUpper(value(get(props, "Method")))+" "+path] = true
+				out[strings.ToUpper(value(get(props, "Method")))+" "+path] = function
 			}
 		}
 	}
@@ -135,10 +138,25 @@ func sameRoutes(lists map[string]map[string]bool) error {
 
 func tableRoutes() map[string]bool {
 	out := map[string]bool{}
-	for k := range (&API{}).routes() {
-		out[k] = true
+	for _, r := range Routes {
+		out[r.Key] = true
 	}
 	return out
+}
+
+// sameFunctions says which routes the template gives to another function
+// than the route table does.
+func sameFunctions(fromTemplate map[string]string) error {
+	var problems []string
+	for _, r := range Routes {
+		if f, ok := fromTemplate[r.Key]; ok && f != r.Function {
+			problems = append(problems, fmt.Sprintf("%s is served by %s in the template, by %s in the route table", r.Key, f, r.Function))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("functions differ: %s", strings.Join(problems, "; "))
+	}
+	return nil
 }
 
 // template.yaml, the route table and the document list the same routes, so
@@ -153,6 +171,7 @@ func TestRoutesOfTemplateTableAndDocumentAgree(t *testing.T) {
 	extra := strings.Replace(string(template), "      Events:\n        List:\n",
 		"      Events:\n        Stats:\n          Type: HttpApi\n          Properties: {ApiId: !Ref ManagementApi, Method: GET, Path: /v1/keys/stats}\n        List:\n", 1)
 	otherMethod := strings.Replace(string(template), "Method: DELETE, Path: \"/v1/webhooks/{id}\"", "Method: PUT, Path: \"/v1/webhooks/{id}\"", 1)
+	otherFunction := strings.Replace(string(template), "\n  ResetFunction:\n", "\n  RenewFunction:\n", 1)
 	tests := []struct {
 		name     string
 		template string
@@ -161,6 +180,7 @@ func TestRoutesOfTemplateTableAndDocumentAgree(t *testing.T) {
 		{"the template as it is", string(template), ""},
 		{"a route added to the template only", extra, "GET /v1/keys/stats is missing from document and route table"},
 		{"a method changed in the template only", otherMethod, "DELETE /v1/webhooks/{id} is missing from template"},
+		{"a route given to another function in the template only", otherFunction, "POST /v1/keys/{id}/reset is served by renew in the template, by reset in the route table"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -174,9 +194,13 @@ func TestRoutesOfTemplateTableAndDocumentAgree(t *testing.T) {
 			if len(fromTemplate) < 19 {
 				t.Fatalf("found only %d routes in the template: %v", len(fromTemplate), fromTemplate)
 			}
-			err = sameRoutes(map[string]map[string]bool{
-				"template": fromTemplate, "route table": tableRoutes(), "document": documentRoutes(doc),
-			})
+			templateRoutes := map[string]bool{}
+			for k := range fromTemplate {
+				templateRoutes[k] = true
+			}
+			err = errors.Join(sameRoutes(map[string]map[string]bool{
+				"template": templateRoutes, "route table": tableRoutes(), "document": documentRoutes(doc),
+			}), sameFunctions(fromTemplate))
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Fatal(err)
@@ -191,7 +215,10 @@ func TestRoutesOfTemplateTableAndDocumentAgree(t *testing.T) {
 // description, as the route table decides; and each has an example.
 func TestOpenAPIRolesAndExamples(t *testing.T) {
 	doc := loadOpenAPI(t)
-	table := (&API{}).routes()
+	table := map[string]Route{}
+	for _, r := range Routes {
+		table[r.Key] = r
+	}
 	rolesOf := map[apigw.Permission][]string{
 		apigw.Read:   {"root", "admin", "developer", "viewer"},
 		apigw.Verify: {"root", "admin", "developer"},
@@ -206,8 +233,8 @@ func TestOpenAPIRolesAndExamples(t *testing.T) {
 					t.Fatal("not in the route table")
 				}
 				want := []string{}
-				if !r.service {
-					want = rolesOf[r.need]
+				if !r.Service {
+					want = rolesOf[r.Need]
 				}
 				raw, ok := op.Extensions["x-roles"].([]any)
 				if !ok {
@@ -222,12 +249,12 @@ func TestOpenAPIRolesAndExamples(t *testing.T) {
 					t.Errorf("x-roles = %v, want %v", got, want)
 				}
 				switch {
-				case r.service && op.Security == nil:
+				case r.Service && op.Security == nil:
 					t.Error("a route without a JWT must override the document's security")
-				case !r.service && op.Security != nil:
+				case !r.Service && op.Security != nil:
 					t.Error("a JWT route must keep the document's security")
 				}
-				if !r.service {
+				if !r.Service {
 					if len(want) == 4 && !strings.Contains(op.Description, "Roles: any.") ||
 						len(want) < 4 && !strings.Contains(op.Description, "Roles: "+strings.Join(want, ", ")+".") {
 						t.Errorf("the description does not name the roles %v", want)
@@ -265,7 +292,7 @@ func hasExample(op *openapi3.Operation) bool {
 // GET /v1/openapi.json is served by the keys function without a token, and
 // only there.
 func TestOpenAPIServed(t *testing.T) {
-	h := &API{Log: slog.New(slog.DiscardHandler)}
+	h := &API{Log: slog.New(slog.DiscardHandler), Document: OpenAPI()}
 	tests := []struct {
 		function   string
 		wantStatus int

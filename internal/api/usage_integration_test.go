@@ -12,7 +12,6 @@ import (
 )
 
 func init() {
-	functionOf["GET /v1/keys/{id}/usage"] = "keys"
 	golden["GET /v1/keys/{id}/usage"] = "keys/usage.json"
 }
 

@@ -36,7 +36,6 @@ func init() {
 		"POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry": "retry",
 		"POST /v1/webhooks/{id}/test":                           "test",
 	} {
-		functionOf[route] = "webhooks"
 		golden[route] = "webhooks/" + file + ".json"
 	}
 }

@@ -78,7 +78,7 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, error)
 	a.Worker = delivery.New(a.Store, a.Secrets, sender, log)
 	a.Webhooks = webhooksvc.New(a.Store, a.Secrets, webhooksvc.URLs{Sender: sender}, log)
 	a.Webhooks.Sender = a.Worker // test and retry send at once
-	a.API = &api.API{Keys: a.Keys, Webhooks: a.Webhooks, Audit: a.Store, Verifier: a.Engine, Log: log, Now: time.Now}
+	a.API = &api.API{Keys: a.Keys, Webhooks: a.Webhooks, Audit: a.Store, Verifier: a.Engine, Document: api.OpenAPI(), Log: log, Now: time.Now}
 	a.API.Usage, a.API.Counters = a.Usage, a.Store
 	a.API.Scopes = declared
 	return a, nil

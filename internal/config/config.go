@@ -173,11 +173,18 @@ func loadPortal(getenv func(string) string) (Portal, error) {
 		errs = append(errs, errors.New("PORTAL_OIDC_TOKEN must be id_token or access_token"))
 	}
 	for name, u := range map[string]string{"PORTAL_OIDC_AUTHORIZE_URL": p.AuthorizeURL, "PORTAL_OIDC_TOKEN_URL": p.TokenURL} {
-		if u != "" && !strings.HasPrefix(u, "https://") {
-			errs = append(errs, fmt.Errorf("%s must be an https URL", name))
+		if u != "" && !strings.HasPrefix(u, "https://") && !loopbackHTTP(u) {
+			errs = append(errs, fmt.Errorf("%s must be an https URL (or http on 127.0.0.1, for tests)", name))
 		}
 	}
 	return p, errors.Join(errs...)
+}
+
+// loopbackHTTP says whether u is an http URL on 127.0.0.1, which a local
+// test issuer serves.
+func loopbackHTTP(u string) bool {
+	rest, ok := strings.CutPrefix(u, "http://127.0.0.1")
+	return ok && (rest == "" || rest[0] == ':' || rest[0] == '/')
 }
 
 // duration accepts Go durations and plain seconds.

@@ -102,7 +102,7 @@ func New(cfg config.Config) (*Handler, error) {
 		if err != nil {
 			return nil, err
 		}
-		connect += " https://" + u.Host // the code is exchanged from the page
+		connect += " " + u.Scheme + "://" + u.Host // the code is exchanged from the page
 	}
 	conf, err := json.Marshal(s)
 	if err != nil {

@@ -131,6 +131,7 @@ func TestSettings(t *testing.T) {
 	}
 	for _, bad := range []map[string]string{
 		{"PORTAL_DEV_SIGNIN": "yes"}, {"PORTAL_OIDC_TOKEN": "code"}, {"PORTAL_OIDC_TOKEN_URL": "http://login.example.com/token"},
+		{"PORTAL_OIDC_AUTHORIZE_URL": "http://127.0.0.1.example.com/authorize"},
 	} {
 		bad["TABLE_NAME"] = "t"
 		if _, err := config.Load(func(k string) string { return bad[k] }); err == nil {

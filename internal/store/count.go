@@ -3,7 +3,6 @@ package store
 import (
 	"errors"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -39,18 +38,11 @@ func (s *Store) countUp(merchant, what string, limit int) types.TransactWriteIte
 		cond = &c
 	}
 	b := mustBuildUpdate(u, cond)
-	return types.TransactWriteItem{Update: &types.Update{
-		TableName: aws.String(s.table), Key: itemKey(countPK(merchant), what),
-		UpdateExpression: b.update, ConditionExpression: b.condition,
-		ExpressionAttributeNames: b.names, ExpressionAttributeValues: b.values,
-	}}
+	return types.TransactWriteItem{Update: s.txUpdate(itemKey(countPK(merchant), what), b)}
 }
 
 // countDown counts one fewer of what.
 func (s *Store) countDown(merchant, what string) types.TransactWriteItem {
 	b := mustBuildUpdate(expression.Add(attrOf(rCount), val(avN(-1))), nil)
-	return types.TransactWriteItem{Update: &types.Update{
-		TableName: aws.String(s.table), Key: itemKey(countPK(merchant), what),
-		UpdateExpression: b.update, ExpressionAttributeNames: b.names, ExpressionAttributeValues: b.values,
-	}}
+	return types.TransactWriteItem{Update: s.txUpdate(itemKey(countPK(merchant), what), b)}
 }

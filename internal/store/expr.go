@@ -5,7 +5,9 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
@@ -63,4 +65,20 @@ func ifNotExists(u expression.UpdateBuilder, attrs map[string]types.AttributeVal
 		u = u.Set(attrOf(n), expression.IfNotExists(attrOf(n), val(attrs[n])))
 	}
 	return u
+}
+
+// updateItem is b as an UpdateItem of the item at k.
+func (s *Store) updateItem(k map[string]types.AttributeValue, b built) *dynamodb.UpdateItemInput {
+	return &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: k, UpdateExpression: b.update, ConditionExpression: b.condition,
+		ExpressionAttributeNames: b.names, ExpressionAttributeValues: b.values,
+	}
+}
+
+// txUpdate is b as a transaction's update of the item at k.
+func (s *Store) txUpdate(k map[string]types.AttributeValue, b built) *types.Update {
+	return &types.Update{
+		TableName: aws.String(s.table), Key: k, UpdateExpression: b.update, ConditionExpression: b.condition,
+		ExpressionAttributeNames: b.names, ExpressionAttributeValues: b.values,
+	}
 }

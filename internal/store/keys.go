@@ -94,14 +94,7 @@ func (s *Store) UpdateKey(ctx context.Context, k *key.Key, x Extras) error {
 	if err != nil {
 		return fmt.Errorf("store: update key %s: %w", k.ID, err)
 	}
-	items := []types.TransactWriteItem{{Update: &types.Update{
-		TableName:                 aws.String(s.table),
-		Key:                       itemKey(keyPK(k.ID), keySK),
-		UpdateExpression:          b.update,
-		ConditionExpression:       b.condition,
-		ExpressionAttributeNames:  b.names,
-		ExpressionAttributeValues: b.values,
-	}}}
+	items := []types.TransactWriteItem{{Update: s.txUpdate(itemKey(keyPK(k.ID), keySK), b)}}
 	if x.Revokes {
 		items = append(items, s.countDown(k.MerchantID, countKeys))
 	}

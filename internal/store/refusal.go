@@ -80,14 +80,7 @@ func (s *Store) RecordRefusal(ctx context.Context, r *AuditRecord) error {
 		// A new resource for this actor in this window: within budget?
 		cond := expression.Or(attrOf(rCount).AttributeNotExists(), attrOf(rCount).LessThan(val(avN(RefusalResources))))
 		b := mustBuildUpdate(expression.Add(attrOf(rCount), val(avN(1))).Set(attrOf(attrTTL), val(ttl)), &cond)
-		_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                 aws.String(s.table),
-			Key:                       itemKey(refusalBudgetPK(r), windowSK),
-			UpdateExpression:          b.update,
-			ConditionExpression:       b.condition,
-			ExpressionAttributeNames:  b.names,
-			ExpressionAttributeValues: b.values,
-		})
+		_, err := s.api.UpdateItem(ctx, s.updateItem(itemKey(refusalBudgetPK(r), windowSK), b))
 		var ccf *types.ConditionalCheckFailedException
 		switch {
 		case errors.As(err, &ccf):
@@ -101,14 +94,9 @@ func (s *Store) RecordRefusal(ctx context.Context, r *AuditRecord) error {
 	b := mustBuildUpdate(ifNotExists(expression.UpdateBuilder{}, map[string]types.AttributeValue{
 		attrRecSK: avS(auditSK(r)), attrRecAt: avTime(r.CreatedAt), kID: avS(r.ID),
 	}).Set(attrOf(attrTTL), val(ttl)), nil)
-	claim, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.table),
-		Key:                       itemKey(refusalPK(r, resource), windowSK),
-		UpdateExpression:          b.update,
-		ExpressionAttributeNames:  b.names,
-		ExpressionAttributeValues: b.values,
-		ReturnValues:              types.ReturnValueAllNew,
-	})
+	in := s.updateItem(itemKey(refusalPK(r, resource), windowSK), b)
+	in.ReturnValues = types.ReturnValueAllNew
+	claim, err := s.api.UpdateItem(ctx, in)
 	if err != nil {
 		return fmt.Errorf("store: record refusal: %w", err)
 	}
@@ -129,13 +117,7 @@ func (s *Store) RecordRefusal(ctx context.Context, r *AuditRecord) error {
 		}
 	}
 	b = mustBuildUpdate(ifNotExists(expression.Add(attrOf(aCount), val(avN(1))), start), nil)
-	_, err = s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.table),
-		Key:                       itemKey(auditPK(r.MerchantID), recSK),
-		UpdateExpression:          b.update,
-		ExpressionAttributeNames:  b.names,
-		ExpressionAttributeValues: b.values,
-	})
+	_, err = s.api.UpdateItem(ctx, s.updateItem(itemKey(auditPK(r.MerchantID), recSK), b))
 	if err != nil {
 		return fmt.Errorf("store: record refusal: %w", err)
 	}

@@ -130,13 +130,7 @@ func (s *Store) AddUsage(ctx context.Context, clientID string, day UsageDay, tok
 			ConditionExpression:      check.Condition(),
 			ExpressionAttributeNames: check.Names(),
 		}},
-		{Update: &types.Update{
-			TableName:                 aws.String(s.table),
-			Key:                       itemKey(keyPK(clientID), usageSK(day.Date)),
-			UpdateExpression:          b.update,
-			ExpressionAttributeNames:  b.names,
-			ExpressionAttributeValues: b.values,
-		}},
+		{Update: s.txUpdate(itemKey(keyPK(clientID), usageSK(day.Date)), b)},
 	}}
 	if token != "" {
 		in.ClientRequestToken = aws.String(token)
@@ -178,14 +172,7 @@ func (s *Store) SetLastUsed(ctx context.Context, clientID string, at time.Time, 
 	if err != nil {
 		return false, fmt.Errorf("store: set last use of %s: %w", clientID, err)
 	}
-	_, err = s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.table),
-		Key:                       itemKey(keyPK(clientID), keySK),
-		UpdateExpression:          b.update,
-		ConditionExpression:       b.condition,
-		ExpressionAttributeNames:  b.names,
-		ExpressionAttributeValues: b.values,
-	})
+	_, err = s.api.UpdateItem(ctx, s.updateItem(itemKey(keyPK(clientID), keySK), b))
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
 		return false, nil

@@ -565,13 +565,7 @@ func (s *Store) EndedOverlaps(ctx context.Context, now time.Time, limit int) ([]
 func (s *Store) FannedOut(ctx context.Context, eventID string) error {
 	cond := attrOf(attrPK).AttributeExists()
 	b := mustBuildUpdate(expression.Remove(attrOf(attrGSI2PK)).Remove(attrOf(attrGSI2SK)), &cond)
-	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                aws.String(s.table),
-		Key:                      itemKey(eventPK(eventID), eventSK),
-		UpdateExpression:         b.update,
-		ConditionExpression:      b.condition,
-		ExpressionAttributeNames: b.names,
-	})
+	_, err := s.api.UpdateItem(ctx, s.updateItem(itemKey(eventPK(eventID), eventSK), b))
 	var ccf *types.ConditionalCheckFailedException
 	if err != nil && !errors.As(err, &ccf) {
 		return fmt.Errorf("store: event %s fanned out: %w", eventID, err)

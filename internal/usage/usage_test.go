@@ -1,6 +1,7 @@
 package usage
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,10 +10,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/paykeys/paykeys/internal/authz"
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/metrics"
 	"github.com/paykeys/paykeys/internal/store"
 	"github.com/paykeys/paykeys/internal/testenv"
 )
@@ -217,7 +220,8 @@ func TestAggregation(t *testing.T) {
 
 func TestBound(t *testing.T) {
 	sink := newSink()
-	r, logs := newRecorder(t, sink, Options{MaxEntries: 8})
+	var emf bytes.Buffer
+	r, logs := newRecorder(t, sink, Options{MaxEntries: 8, Metrics: metrics.New(&emf, "authorize", "")})
 	ids := make([]string, 10)
 	for i := range ids {
 		ids[i] = key.NewClientID(key.EnvTest)
@@ -259,6 +263,9 @@ func TestBound(t *testing.T) {
 	if !strings.Contains(logs.String(), `"msg":"usage decisions dropped","dropped":4`) {
 		t.Errorf("no log line counting the dropped decisions: %s", logs.String())
 	}
+	if _ = r.o.Metrics.Flush(); !strings.Contains(emf.String(), `"UsageDropped":4`) {
+		t.Errorf("no UsageDropped metric of 4: %s", emf.String())
+	}
 	if r.Dropped() != 0 {
 		t.Error("the drop count was not reset once logged")
 	}
@@ -275,35 +282,43 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// The background flush runs in synctest's bubble, on its fake clock: the
+// poller fires every millisecond of that clock, and synctest.Wait lets every
+// poll that is due run before the test looks.
 func TestFlushOnInterval(t *testing.T) {
-	sink := newSink()
-	clk := testenv.NewClock(t0)
-	r, _ := newRecorder(t, sink, Options{FlushInterval: 10 * time.Second, Poll: time.Millisecond, Now: clk.Now})
-	id := key.NewClientID(key.EnvTest)
+	synctest.Test(t, func(t *testing.T) {
+		sink := newSink()
+		r, _ := newRecorder(t, sink, Options{FlushInterval: 10 * time.Second, Poll: time.Millisecond})
+		id := key.NewClientID(key.EnvTest)
+		day := time.Now().UTC().Format(time.DateOnly)
 
-	r.Record(proven(id, key.CodeValid), "", t0)
-	clk.Advance(5 * time.Second)
-	r.Record(proven(id, key.CodeValid), "", t0) // a later decision does not postpone the flush
-	clk.Advance(4 * time.Second)
-	time.Sleep(50 * time.Millisecond) // ~50 polls
-	if sink.callCount() != 0 {
-		t.Fatal("flushed before the oldest entry was FlushInterval old")
-	}
-	clk.Advance(time.Second)
-	waitFor(t, "the background flush", func() bool { return sink.day(id, "2026-11-23").Allowed == 2 })
-	if r.Pending() != 0 {
-		t.Errorf("pending after the background flush = %d", r.Pending())
-	}
+		r.Record(proven(id, key.CodeValid), "", time.Now())
+		time.Sleep(5 * time.Second)
+		r.Record(proven(id, key.CodeValid), "", time.Now()) // a later decision does not postpone the flush
+		time.Sleep(5*time.Second - time.Millisecond)
+		synctest.Wait()
+		if sink.callCount() != 0 {
+			t.Fatal("flushed before the oldest entry was FlushInterval old")
+		}
+		time.Sleep(2 * time.Millisecond)
+		synctest.Wait()
+		if got := sink.day(id, day).Allowed; got != 2 || r.Pending() != 0 {
+			t.Fatalf("after FlushInterval: %d allowed in the sink, %d pending", got, r.Pending())
+		}
 
-	// The next entry waits its own interval from when it arrived.
-	r.Record(proven(id, key.CodeDisabled), "", t0)
-	clk.Advance(9 * time.Second)
-	time.Sleep(50 * time.Millisecond)
-	if sink.day(id, "2026-11-23").Denied["DISABLED"] != 0 {
-		t.Fatal("flushed a fresh entry early")
-	}
-	clk.Advance(time.Second)
-	waitFor(t, "the second flush", func() bool { return sink.day(id, "2026-11-23").Denied["DISABLED"] == 1 })
+		// The next entry waits its own interval from when it arrived.
+		r.Record(proven(id, key.CodeDisabled), "", time.Now())
+		time.Sleep(10*time.Second - time.Millisecond)
+		synctest.Wait()
+		if sink.day(id, day).Denied["DISABLED"] != 0 {
+			t.Fatal("flushed a fresh entry early")
+		}
+		time.Sleep(2 * time.Millisecond)
+		synctest.Wait()
+		if sink.day(id, day).Denied["DISABLED"] != 1 {
+			t.Fatal("the second entry was not flushed once due")
+		}
+	})
 }
 
 func TestRecordKicksAFlushWhenDue(t *testing.T) {
@@ -325,7 +340,9 @@ func TestFailureRetained(t *testing.T) {
 			sink := newSink()
 			sink.failAdd, sink.applied, sink.failSet = 1, applied, 1
 			clk := testenv.NewClock(t0)
-			r, logs := newRecorder(t, sink, Options{FlushInterval: 10 * time.Second, Now: clk.Now, Poll: time.Hour})
+			var emf bytes.Buffer
+			r, logs := newRecorder(t, sink, Options{FlushInterval: 10 * time.Second, Now: clk.Now, Poll: time.Hour,
+				Metrics: metrics.New(&emf, "authorize", "")})
 			id := key.NewClientID(key.EnvTest)
 			r.Record(proven(id, key.CodeValid), "203.0.113.7", t0)
 			r.Record(proven(id, key.CodeValid), "203.0.113.7", t0.Add(time.Second))
@@ -339,6 +356,9 @@ func TestFailureRetained(t *testing.T) {
 			}
 			if !strings.Contains(logs.String(), "usage flush failed") {
 				t.Errorf("the failure was not logged: %s", logs.String())
+			}
+			if _ = r.o.Metrics.Flush(); !strings.Contains(emf.String(), `"UsageFlushFailures":1`) {
+				t.Errorf("no UsageFlushFailures metric of 1: %s", emf.String())
 			}
 			r.mu.Lock()
 			due := r.dueLocked(clk.Now().Add(9 * time.Second))

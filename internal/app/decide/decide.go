@@ -88,11 +88,12 @@ func Flush(u *usage.Recorder, log *slog.Logger, timeout time.Duration) func() {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		pending := u.Pending()
-		if err := u.Close(ctx); err != nil {
-			log.Warn("usage counts not written at shutdown", "key_days", pending,
-				"took_ms", time.Since(start).Milliseconds(), "error", err.Error())
+		err := u.Close(ctx)
+		took := float64(time.Since(start).Microseconds()) / 1000
+		if err != nil {
+			log.Warn("usage counts not written at shutdown", "key_days", pending, "took_ms", took, "error", err.Error())
 			return
 		}
-		log.Info("usage counts written at shutdown", "key_days", pending, "took_ms", time.Since(start).Milliseconds())
+		log.Info("usage counts written at shutdown", "key_days", pending, "took_ms", took)
 	}
 }

@@ -50,7 +50,8 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger, function stri
 	switch function {
 	case "create", "reset":
 	case "keys":
-		h.Counters = a.Store // GET /v1/keys/{id}/usage
+		h.Counters = a.Store       // GET /v1/keys/{id}/usage
+		h.Document = api.OpenAPI() // GET /v1/openapi.json
 	case "webhooks":
 		h.Webhooks = Webhooks(cfg, a, log)
 	default:

@@ -196,6 +196,14 @@
     });
   }
 
+  // take removes a secret from an API answer and returns it, so that only
+  // the dialog it goes to ever holds it.
+  function take(obj, field) {
+    const v = obj[field];
+    delete obj[field];
+    return v;
+  }
+
   // secretDialog shows a secret once. It closes only once the user ticks
   // that they stored it; then the secret is removed from the DOM and no
   // variable holds it.
@@ -468,9 +476,7 @@
     const body = { grace_period_seconds: Number(grace.value) };
     const r = await busy(btn, () => api("POST", "/v1/keys/" + encodeURIComponent(k.id) + "/reset", body));
     if (!r) return;
-    const secret = r.secret;
-    delete r.secret;
-    secretDialog({ title: "Your new secret", what: "secret", secret, after: () => route() });
+    secretDialog({ title: "Your new secret", what: "secret", secret: take(r, "secret"), after: () => route() });
   }
 
   function verifyForm(k) {
@@ -612,10 +618,9 @@
       }
       busy(submit, async () => {
         const r = await api("POST", "/v1/keys", body, { "Idempotency-Key": crypto.randomUUID() });
-        const secret = r.secret;
-        delete r.secret;
         say(`Created ${r.key.name}.`);
-        secretDialog({ title: "Your new secret", what: "secret", secret, after: () => { location.hash = "#/keys/" + r.key.id; } });
+        secretDialog({ title: "Your new secret", what: "secret", secret: take(r, "secret"),
+          after: () => { location.hash = "#/keys/" + r.key.id; } });
       });
     });
     return form;
@@ -661,9 +666,7 @@
         const body = { url: url.value, event_types: types };
         if (desc.value) body.description = desc.value;
         const r = await api("POST", "/v1/webhooks", body);
-        const secret = r.signing_secret;
-        delete r.signing_secret;
-        secretDialog({ title: "Your signing secret", what: "signing secret", secret,
+        secretDialog({ title: "Your signing secret", what: "signing secret", secret: take(r, "signing_secret"),
           after: () => { location.hash = "#/webhooks/" + r.endpoint.id; } });
       });
     });
@@ -704,9 +707,7 @@
         if (!ok) return;
         const r = await busy(rotate, () => api("POST", path + "/rotate-secret", { overlap_seconds: Number(overlap.value) }));
         if (!r) return;
-        const secret = r.signing_secret;
-        delete r.signing_secret;
-        secretDialog({ title: "Your new signing secret", what: "signing secret", secret, after: () => route() });
+        secretDialog({ title: "Your new signing secret", what: "signing secret", secret: take(r, "signing_secret"), after: () => route() });
       });
       const toggle = h("button", { type: "button", class: "secondary", "data-action": w.status === "enabled" ? "disable" : "enable",
         text: w.status === "enabled" ? "Disable" : "Enable" });
