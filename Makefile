@@ -275,6 +275,15 @@ DUE ?= 0.1
 rotate-load: ## Time one rotate run over KEYS (100000) keys in DynamoDB Local, DUE (0.1) of them due
 	$(WITH_STACK) env $(LOCAL_ENV) go run ./infra/gateway rotate-load -keys $(KEYS) -due $(DUE)
 
+# Bulk create and reset throughput on SECRET_STORE: BULK_KEYS keys created
+# through the key service, then each reset, then a pass of creates cut off
+# halfway and the table checked against the secret store.
+BULK_KEYS ?= 10000
+BULK_CONCURRENCY ?= 16
+.PHONY: secrets-load
+secrets-load: ## Keys/s and p50/p99 of BULK_KEYS (10000) creates and resets on SECRET_STORE, and no half-made key after a cut-off
+	$(WITH_STACK) env $(LOCAL_ENV) go run ./infra/gateway secrets-load -keys $(BULK_KEYS) -c $(BULK_CONCURRENCY)
+
 # One invocation of a function's real bootstrap (built for this machine)
 # under the Runtime Interface Emulator, with make dev's settings, against the
 # local stack (so on make dev's table while it runs). No Docker.

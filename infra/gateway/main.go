@@ -13,6 +13,7 @@
 //	gateway rotate [-timeout 15m]
 //	gateway invoke <function> -event <file>   (RIE set: one run of the real bootstrap)
 //	gateway rotate-load [-keys 100000] [-due 0.1] [-keep]
+//	gateway secrets-load [-keys 10000] [-c 16]
 //
 // Environment: TEMPLATE (template path), PORT (listen port), DEV_JWT_SECRET
 // (default local-dev-secret), AWS_REGION (used in ARNs). Flags win over the
@@ -59,6 +60,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return runToken(args[1:], getenv, stdout, stderr, time.Now)
 		case "rotate", "rotate-load":
 			return runRotateCommand(args, getenv, stdout, stderr)
+		case "secrets-load":
+			return runSecretsLoad(args[1:], getenv, stdout, stderr)
 		case "invoke":
 			return runInvoke(args[1:], getenv, stdout, stderr, logger)
 		case "routes":

@@ -63,7 +63,7 @@ func (s *Service) Create(ctx context.Context, a key.Actor, p key.NewParams, idem
 	}
 	x.KeyLimit = s.MaxKeys
 	if err := s.createKey(ctx, k, x); err != nil {
-		s.deleteSecret(ctx, k.ID, "create: key record failed")
+		s.dropUnusedSecret(ctx, k, "create: key record failed")
 		switch {
 		case errors.Is(err, store.ErrIdempotencyTaken):
 			return s.replay(ctx, a, idem)
@@ -146,6 +146,30 @@ func (s *Service) stillCurrent(ctx context.Context, rec *store.Idempotency) erro
 		return errReplayGone
 	}
 	return nil
+}
+
+// dropUnusedSecret deletes a new key's secret after its record's write
+// failed, unless the write did commit after all (a timeout or a cancelled
+// request can hide a commit): a key record must never lose its secret.
+// When the record cannot be read, or the write was cut off (its context
+// ended: the commit may still land after any read), the secret stays for
+// the sweep: an orphan secret is harmless, a key without one is not.
+func (s *Service) dropUnusedSecret(ctx context.Context, k *key.Key, why string) {
+	if ctx.Err() != nil {
+		s.Log.ErrorContext(context.WithoutCancel(ctx), "orphan secret left for the sweep", "key_id", k.ID, "reason", why+" (cut off)")
+		return
+	}
+	rctx, cancel := s.detached(ctx)
+	defer cancel()
+	got, err := s.Store.GetKey(rctx, k.ID)
+	switch {
+	case errors.Is(err, key.ErrNotFound):
+		s.deleteSecret(ctx, k.ID, why)
+	case err != nil:
+		s.Log.ErrorContext(rctx, "orphan secret left for the sweep", "key_id", k.ID, "reason", why, "error", err.Error())
+	case got.SecretVersionID == k.SecretVersionID:
+		s.Log.WarnContext(rctx, "key record written although its write reported an error; its secret is kept", "key_id", k.ID, "reason", why)
+	}
 }
 
 // deleteSecret removes a secret that no key record points to. A failure is
