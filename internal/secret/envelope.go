@@ -10,7 +10,6 @@ import (
 	"hash/fnv"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -412,6 +411,3 @@ func bin(v types.AttributeValue) []byte {
 	}
 	return nil
 }
-
-// hasPrefix reports whether a full secret name is in this store's namespace.
-func (e *Envelope) hasPrefix(full string) bool { return strings.HasPrefix(full, e.prefix) }
