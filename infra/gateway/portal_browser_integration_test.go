@@ -322,22 +322,7 @@ func TestPortalInBrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
-	hs, ready, cleanup, err := handlers(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cleanup)
-	routes, _, err := LoadTemplate("../../template.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := NewGateway(Config{Routes: routes, JWTSecret: testSecret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw.SetBackend(Backend{Handlers: hs, Authorizers: registeredAuthorizers(), Readiness: ready})
-	srv := httptest.NewServer(gw) // 127.0.0.1
-	t.Cleanup(srv.Close)
+	srv := templateGateway(t, ctx)
 
 	// The portal's own answers carry its policy.
 	res, err := http.Get(srv.URL + "/portal")
@@ -715,22 +700,7 @@ func TestPortalOIDCSignIn(t *testing.T) {
 	t.Setenv("PORTAL_OIDC_CLIENT_ID", "portal-client")
 	t.Setenv("PORTAL_OIDC_AUTHORIZE_URL", issuer.URL+"/authorize")
 	t.Setenv("PORTAL_OIDC_TOKEN_URL", issuer.URL+"/token")
-	hs, ready, cleanup, err := handlers(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cleanup)
-	routes, _, err := LoadTemplate("../../template.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := NewGateway(Config{Routes: routes, JWTSecret: testSecret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw.SetBackend(Backend{Handlers: hs, Authorizers: registeredAuthorizers(), Readiness: ready})
-	srv := httptest.NewServer(gw)
-	t.Cleanup(srv.Close)
+	srv := templateGateway(t, ctx)
 
 	b := newBrowserSession(t, ctx, srv.URL)
 	b.do("open the portal", chromedp.Navigate(srv.URL+"/portal"), chromedp.WaitVisible(chromedp.CSS(`section.signin button.primary`)))
@@ -758,4 +728,27 @@ func TestPortalOIDCSignIn(t *testing.T) {
 	for _, p := range b.problems {
 		t.Error(p)
 	}
+}
+
+// templateGateway serves template.yaml's routes on 127.0.0.1 with the
+// functions' handlers in process, configured from the environment.
+func templateGateway(t *testing.T, ctx context.Context) *httptest.Server {
+	t.Helper()
+	hs, ready, cleanup, err := handlers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cleanup)
+	routes, _, err := LoadTemplate("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := NewGateway(Config{Routes: routes, JWTSecret: testSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw.SetBackend(Backend{Handlers: hs, Authorizers: registeredAuthorizers(), Readiness: ready})
+	srv := httptest.NewServer(gw) // 127.0.0.1
+	t.Cleanup(srv.Close)
+	return srv
 }
