@@ -26,7 +26,11 @@ type Config struct {
 	// KEK_SECRET_NAME: the Secrets Manager secret holding the envelope
 	// store's KEKs, default the prefix without its "/" plus "-kek"
 	// (paykeys-kek), outside the prefix so no key's name can collide with it.
-	KEKSecretName          string
+	KEKSecretName string
+	// KEK_ROTATION_DAYS: the lifecycle job makes a new envelope store KEK
+	// once the current one is this many days old; 0 (the default) rotates
+	// only when an operator asks (see package rotate).
+	KEKRotationDays        int
 	Region                 string     // AWS_REGION, default us-east-1
 	DynamoDBEndpoint       string     // DYNAMODB_ENDPOINT, local stack only
 	SecretsManagerEndpoint string     // SECRETSMANAGER_ENDPOINT, local stack only
@@ -137,6 +141,11 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, errors.New("MAX_KEYS_PER_MERCHANT must be an integer from 1 to 1000000"))
 	}
 	c.MaxKeysPerMerchant = maxKeys
+	kekDays, err := strconv.Atoi(or(getenv("KEK_ROTATION_DAYS"), "0"))
+	if err != nil || kekDays < 0 || kekDays > 3650 {
+		errs = append(errs, errors.New("KEK_ROTATION_DAYS must be an integer from 0 (only on request) to 3650"))
+	}
+	c.KEKRotationDays = kekDays
 	if c.Brand, err = key.ParseBrand(getenv("BRAND")); err != nil {
 		errs = append(errs, fmt.Errorf("BRAND: %w", err))
 	}

@@ -77,9 +77,21 @@ type Job struct {
 	Secrets  Secrets
 	Overlaps Overlaps     // optional
 	Upkeep   SecretUpkeep // optional
-	Log      *slog.Logger
-	Now      func() time.Time
-	Metrics  *metrics.Set // one run's progress (see record); optional
+	// KEKs rotates the envelope store's KEK when a request asks, or, with
+	// KEKMaxAge > 0, once the current KEK is older (optional).
+	KEKs      KEKs
+	KEKMaxAge time.Duration
+	// The orphan secret sweep runs when Orphans, Cursors and Endpoints are
+	// all set (sweep.go); SweepMargin and SweepLimit default to
+	// DefaultSweepMargin and DefaultSweepLimit.
+	Orphans     Orphans
+	Cursors     Cursors
+	Endpoints   Endpoints
+	SweepMargin time.Duration
+	SweepLimit  int
+	Log         *slog.Logger
+	Now         func() time.Time
+	Metrics     *metrics.Set // one run's progress (see record); optional
 
 	PageSize    int           // due index entries read per Query page
 	Workers     int           // keys handled at once
@@ -110,6 +122,8 @@ type Stats struct {
 	Retired    int                 `json:"secrets_retired"` // previous secret versions retired in the secret store
 	Overlaps   int                 `json:"overlaps_closed"`
 	Secrets    *secret.UpkeepStats `json:"secret_store,omitempty"`
+	KEK        *secret.KEKRotation `json:"kek_rotation,omitempty"`
+	Orphans    *SweepStats         `json:"orphan_sweep,omitempty"`
 	Stopped    bool                `json:"stopped"` // cut off before the end; the rest stays due
 	Duration   time.Duration       `json:"-"`
 	DurationMS int64               `json:"duration_ms"`
@@ -141,13 +155,18 @@ func (r *run) add(f func(st *Stats)) {
 	f(&r.st)
 }
 
-// Run reads every key due now and does what is due, page by page. It returns
-// the run's stats and an error when the due index could not be read, the
-// context ended, or some keys failed (they stay due). It logs one summary line.
-func (j *Job) Run(ctx context.Context) (Stats, error) {
+// Run is a scheduled run: RunRequest with nothing requested.
+func (j *Job) Run(ctx context.Context) (Stats, error) { return j.RunRequest(ctx, Request{}) }
+
+// RunRequest does what req asks (a KEK rotation), then reads every key due
+// now and does what is due, page by page, then the secret store's upkeep and
+// the orphan secret sweep. It returns the run's stats and an error when the
+// request failed, the due index could not be read, the context ended, or
+// some keys failed (they stay due). It logs one summary line.
+func (j *Job) RunRequest(ctx context.Context, req Request) (Stats, error) {
 	started := time.Now()
 	r := &run{id: runID(ctx), st: Stats{ByType: map[string]int{}}}
-	err := j.run(ctx, r)
+	err := j.run(ctx, r, req)
 	st := r.st
 	st.Duration = time.Since(started)
 	st.DurationMS = st.Duration.Milliseconds()
@@ -169,6 +188,8 @@ const (
 	MetricKeysFailed     = "LifecycleKeysFailed"
 	MetricEvents         = "LifecycleEvents"
 	MetricSecretsRetired = "LifecycleSecretsRetired"
+	MetricOrphansDeleted = "LifecycleOrphanSecretsDeleted"
+	MetricKEKRotations   = "LifecycleKEKRotations"
 	MetricDuration       = "LifecycleDuration"
 	MetricStoppedAfter   = "LifecycleStoppedAfter"
 )
@@ -195,10 +216,28 @@ func (j *Job) record(st Stats, err error) {
 	m.Add(MetricKeysFailed, float64(st.Failed))
 	m.Add(MetricEvents, float64(st.Events))
 	m.Add(MetricSecretsRetired, float64(st.Retired))
+	if st.Orphans != nil {
+		m.Add(MetricOrphansDeleted, float64(st.Orphans.Deleted))
+	}
+	if st.KEK != nil && st.KEK.Rotated {
+		m.Add(MetricKEKRotations, 1)
+	}
 	m.Observe(MetricDuration, metrics.Milliseconds, float64(st.DurationMS))
 }
 
-func (j *Job) run(ctx context.Context, r *run) error {
+func (j *Job) run(ctx context.Context, r *run, req Request) error {
+	// The request first: a failed one fails the invocation, which still
+	// does the scheduled work.
+	reqErr := j.rotateKEK(ctx, r, req)
+	if reqErr != nil {
+		j.Log.ErrorContext(ctx, "rotate: kek rotation failed", "run_id", r.id, "error", reqErr.Error())
+	}
+	return errors.Join(reqErr, j.scheduled(ctx, r))
+}
+
+// scheduled is every run's work: overlaps, due keys, the secret store's
+// upkeep, the orphan sweep.
+func (j *Job) scheduled(ctx context.Context, r *run) error {
 	now := j.Now()
 	if j.Overlaps != nil {
 		n, err := j.Overlaps.CloseEndedOverlaps(ctx, now)
@@ -224,6 +263,16 @@ func (j *Job) run(ctx context.Context, r *run) error {
 				return ctx.Err()
 			}
 			j.Log.ErrorContext(ctx, "rotate: secret store upkeep failed", "run_id", r.id, "error", err.Error())
+			r.st.Failed++
+		}
+	}
+	if j.Orphans != nil && j.Cursors != nil && j.Endpoints != nil && !j.stopping(ctx) {
+		if err := j.sweep(ctx, r); err != nil {
+			if ctx.Err() != nil {
+				r.st.Stopped = true
+				return ctx.Err()
+			}
+			j.Log.ErrorContext(ctx, "rotate: orphan secret sweep failed", "run_id", r.id, "error", err.Error())
 			r.st.Failed++
 		}
 	}
@@ -412,6 +461,13 @@ func (j *Job) summary(ctx context.Context, runID string, st Stats, err error) {
 		"keys", st.Keys, "keys_updated", st.Updated, "keys_skipped", st.Skipped, "stale_retries", st.Stale,
 		"keys_failed", st.Failed, "events", st.Events, "secrets_retired", st.Retired,
 		"overlaps_closed", st.Overlaps, "stopped", st.Stopped,
+	}
+	if k := st.KEK; k != nil {
+		attrs = append(attrs, "kek_rotated", k.Rotated, "kek_requested", k.Requested)
+	}
+	if o := st.Orphans; o != nil {
+		attrs = append(attrs, "orphan_secrets_examined", o.Examined, "orphan_secrets_deleted", o.Deleted,
+			"orphan_secrets_failed", o.Failed)
 	}
 	if u := st.Secrets; u != nil {
 		attrs = append(attrs, "secrets_moved", u.Moved, "secrets_move_failed", u.MoveFailed,

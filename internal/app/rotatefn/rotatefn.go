@@ -6,6 +6,7 @@ package rotatefn
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -14,6 +15,8 @@ import (
 	"github.com/paykeys/paykeys/internal/config"
 	"github.com/paykeys/paykeys/internal/metrics"
 	"github.com/paykeys/paykeys/internal/rotate"
+	"github.com/paykeys/paykeys/internal/secret"
+	"github.com/paykeys/paykeys/internal/store"
 	"github.com/paykeys/paykeys/internal/webhook"
 	"github.com/paykeys/paykeys/internal/webhooksvc"
 )
@@ -35,6 +38,17 @@ func Job(cfg config.Config, a *adapters.Adapters, log *slog.Logger) *rotate.Job 
 	j.Metrics = metrics.Default()
 	urls := webhooksvc.URLs{Sender: &webhook.Sender{AllowPrivate: cfg.WebhookAllowPrivate, LoopbackOnly: cfg.WebhookLoopbackOnly}}
 	j.Overlaps = webhooksvc.New(a.Store, a.Secrets, urls, log)
-	j.Upkeep = a.Secrets
+	SecretStore(j, cfg, a.Secrets, a.Store)
 	return j
+}
+
+// SecretStore gives the job the secret store's share of the lifecycle: its
+// upkeep (moving secrets into the configured store, re-wrapping after a KEK
+// rotation), KEK rotation (on request, and every KEK_ROTATION_DAYS) and the
+// orphan secret sweep.
+func SecretStore(j *rotate.Job, cfg config.Config, sec *secret.Chain, st *store.Store) {
+	j.Upkeep = sec
+	j.KEKs = sec
+	j.KEKMaxAge = time.Duration(cfg.KEKRotationDays) * 24 * time.Hour
+	j.Orphans, j.Cursors, j.Endpoints = sec, st, st
 }

@@ -1,0 +1,142 @@
+package rotate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/paykeys/paykeys/internal/hook"
+	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/secret"
+)
+
+// Orphans is the secret store as the orphan sweep uses it (secret.Chain):
+// its secrets with the time of their last write, page by page, and Delete.
+type Orphans interface {
+	ListDated(ctx context.Context, cursor string, limit int) ([]secret.Listed, string, error)
+	Delete(ctx context.Context, name string) error
+}
+
+// Cursors keeps the sweep's place between runs (store.Store).
+type Cursors interface {
+	JobCursor(ctx context.Context, name string) (string, error)
+	SaveJobCursor(ctx context.Context, name, cursor string) error
+}
+
+// Endpoints finds a webhook endpoint, whose signing secret lives in the same
+// store (store.Store).
+type Endpoints interface {
+	GetEndpoint(ctx context.Context, id string) (*hook.Endpoint, error)
+}
+
+// Defaults of the orphan sweep.
+const (
+	DefaultSweepMargin = time.Hour
+	DefaultSweepLimit  = 1000
+	sweepCursor        = "orphan-secret-sweep"
+)
+
+// SweepStats is what one run's orphan sweep did.
+type SweepStats struct {
+	Examined int  `json:"examined"` // secrets listed
+	Young    int  `json:"young"`    // written within the margin: perhaps a create still in flight
+	Owned    int  `json:"owned"`    // a key or endpoint record names it (whatever its state)
+	Deleted  int  `json:"deleted"`  // no record names it: deleted
+	Failed   int  `json:"failed"`   // a record or the store could not be read, or the delete failed
+	Wrapped  bool `json:"wrapped"`  // reached the end of the store; the next run starts over
+}
+
+// sweep deletes secrets that no key record and no webhook endpoint record
+// names, once they were last written more than SweepMargin ago. A create
+// writes its secret first and its record right after, and a cut-off create
+// leaves the secret alone (package keysvc); the margin keeps every create
+// still in flight out of reach. A secret whose record exists is never
+// touched, whatever the record's state: its current and grace-period
+// versions live in it. It walks the store from the cursor the last run
+// saved, at most SweepLimit secrets a run, saving the cursor after every
+// page, so a walk longer than a run (or one cut off) resumes where it
+// stopped.
+func (j *Job) sweep(ctx context.Context, r *run) error {
+	st := &SweepStats{}
+	r.st.Orphans = st
+	cursor, err := j.Cursors.JobCursor(ctx, sweepCursor)
+	if err != nil {
+		return err
+	}
+	margin := cmpOr(j.SweepMargin, DefaultSweepMargin)
+	limit := cmpOr(j.SweepLimit, DefaultSweepLimit)
+	before := j.Now().Add(-margin)
+	for st.Examined < limit && !j.stopping(ctx) {
+		page, next, err := j.Orphans.ListDated(ctx, cursor, min(100, limit-st.Examined))
+		if err != nil {
+			if cursor != "" && ctx.Err() == nil {
+				// A cursor the store no longer takes (expired, or its KEK
+				// versions changed): the next run starts over.
+				err = errors.Join(err, j.Cursors.SaveJobCursor(ctx, sweepCursor, ""))
+			}
+			return fmt.Errorf("orphan sweep: list: %w", err)
+		}
+		for _, l := range page {
+			st.Examined++
+			if l.Written.After(before) {
+				st.Young++
+				continue
+			}
+			owned, err := j.owned(ctx, l.Name)
+			if err == nil && !owned {
+				err = j.Orphans.Delete(ctx, l.Name)
+			}
+			switch {
+			case err != nil:
+				st.Failed++
+				j.Log.ErrorContext(ctx, "rotate: orphan sweep", "run_id", r.id, "secret", l.Name, "error", err.Error())
+			case owned:
+				st.Owned++
+			default:
+				st.Deleted++
+				j.Log.InfoContext(ctx, "rotate: orphan secret deleted", "run_id", r.id, "secret", l.Name,
+					"last_written", l.Written.UTC().Format(time.RFC3339))
+			}
+		}
+		if err := j.Cursors.SaveJobCursor(ctx, sweepCursor, next); err != nil {
+			return err
+		}
+		if next == "" {
+			st.Wrapped = true
+			break
+		}
+		cursor = next
+	}
+	if st.Failed > 0 {
+		return fmt.Errorf("orphan sweep: %d secrets not handled; a later walk tries again", st.Failed)
+	}
+	return nil
+}
+
+// owned reports whether a record names the secret: the key whose client ID
+// it is, or the webhook endpoint whose signing secret it is. A name of any
+// other shape is not this service's to judge, so it counts as owned.
+func (j *Job) owned(ctx context.Context, name string) (bool, error) {
+	var err error
+	switch id, isHook := strings.CutPrefix(name, hook.SecretName("")); {
+	case isHook && hook.ValidID(id):
+		_, err = j.Endpoints.GetEndpoint(ctx, id)
+	case key.ValidClientID(name):
+		_, err = j.Store.GetKey(ctx, name)
+	default:
+		return true, nil
+	}
+	if errors.Is(err, key.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func cmpOr[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
