@@ -186,9 +186,12 @@ func loadPass(ctx context.Context, name string, n, conc int, progress io.Writer,
 				return
 			case <-tick.C:
 				mu.Lock()
-				ok, f := len(lat), failed
+				so := slices.Sorted(slices.Values(lat))
+				f := failed
 				mu.Unlock()
-				fmt.Fprintf(progress, "secrets-load: %s: %d of %d done, %d failed, %.1f/s\n", name, ok, n, f, float64(ok)/time.Since(start).Seconds())
+				p50, p99 := percentiles(so)
+				fmt.Fprintf(progress, "secrets-load: %s: %d of %d done, %d failed, %.1f/s, p50 %.0f ms, p99 %.0f ms\n",
+					name, len(so), n, f, float64(len(so))/time.Since(start).Seconds(), p50, p99)
 			}
 		}
 	}()
@@ -223,11 +226,17 @@ func loadPass(ctx context.Context, name string, n, conc int, progress io.Writer,
 	el := time.Since(start)
 	slices.Sort(lat)
 	st := loadStats{OK: len(lat), Failed: failed, FirstError: first, Seconds: el.Seconds(), PerSecond: float64(len(lat)) / el.Seconds()}
-	if len(lat) > 0 {
-		st.P50MS = float64(lat[len(lat)/2].Microseconds()) / 1000
-		st.P99MS = float64(lat[len(lat)*99/100].Microseconds()) / 1000
-	}
+	st.P50MS, st.P99MS = percentiles(lat)
 	return st
+}
+
+// percentiles returns the p50 and p99 of sorted latencies, in milliseconds.
+func percentiles(sorted []time.Duration) (float64, float64) {
+	if len(sorted) == 0 {
+		return 0, 0
+	}
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	return ms(sorted[len(sorted)/2]), ms(sorted[len(sorted)*99/100])
 }
 
 // stackCPU reads the CPU time of the local stack's services from /proc,
