@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"os"
 	"testing"
 	"time"
 
@@ -107,14 +106,7 @@ func TestKEKRequestWithoutEnvelope(t *testing.T) {
 // TestHandleKEKEvent decodes the operator's sample event (make kek-rotate)
 // and checks it reaches the rotation as a request.
 func TestHandleKEKEvent(t *testing.T) {
-	raw, err := os.ReadFile("../../events/rotate/rotate-kek.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev events.EventBridgeEvent
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		t.Fatal(err)
-	}
+	ev := sampleEvent(t, "rotate-kek.json")
 	k := &fakeKEKs{}
 	j := New(emptyStore{}, nil, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	j.KEKs = k
