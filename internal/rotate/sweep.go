@@ -36,6 +36,9 @@ const (
 	DefaultSweepMargin = time.Hour
 	DefaultSweepLimit  = 1000
 	sweepCursor        = "orphan-secret-sweep"
+	// sweepBrake: a page with at least this many orphans, more than half of
+	// its old secrets, stops the sweep (see sweep).
+	sweepBrake = 10
 )
 
 // SweepStats is what one run's orphan sweep did.
@@ -54,10 +57,12 @@ type SweepStats struct {
 // leaves the secret alone (package keysvc); the margin keeps every create
 // still in flight out of reach. A secret whose record exists is never
 // touched, whatever the record's state: its current and grace-period
-// versions live in it. It walks the store from the cursor the last run
-// saved, at most SweepLimit secrets a run, saving the cursor after every
-// page, so a walk longer than a run (or one cut off) resumes where it
-// stopped.
+// versions live in it. A page on which most old secrets have no record
+// stops the sweep before it deletes any of them: the records are then
+// elsewhere (another table using the same secret prefix), not missing.
+// It walks the store from the cursor the last run saved, at most
+// SweepLimit secrets a run, saving the cursor after every page, so a walk
+// longer than a run (or one cut off) resumes where it stopped.
 func (j *Job) sweep(ctx context.Context, r *run) error {
 	st := &SweepStats{}
 	r.st.Orphans = st
@@ -78,27 +83,40 @@ func (j *Job) sweep(ctx context.Context, r *run) error {
 			}
 			return fmt.Errorf("orphan sweep: list: %w", err)
 		}
+		var orphans []secret.Listed
+		young := 0
 		for _, l := range page {
 			st.Examined++
 			if l.Written.After(before) {
-				st.Young++
+				young++
 				continue
 			}
-			owned, err := j.owned(ctx, l.Name)
-			if err == nil && !owned {
-				err = j.Orphans.Delete(ctx, l.Name)
-			}
-			switch {
+			switch owned, err := j.owned(ctx, l.Name); {
 			case err != nil:
 				st.Failed++
 				j.Log.ErrorContext(ctx, "rotate: orphan sweep", "run_id", r.id, "secret", l.Name, "error", err.Error())
 			case owned:
 				st.Owned++
 			default:
-				st.Deleted++
-				j.Log.InfoContext(ctx, "rotate: orphan secret deleted", "run_id", r.id, "secret", l.Name,
-					"last_written", l.Written.UTC().Format(time.RFC3339))
+				orphans = append(orphans, l)
 			}
+		}
+		// Real orphans are rare among owned secrets. A page of mostly
+		// orphans means the records are elsewhere: another deployment's
+		// table sharing this secret prefix. Delete nothing, and say so.
+		st.Young += young
+		if len(orphans) >= sweepBrake && len(orphans)*2 > len(page)-young {
+			return fmt.Errorf("orphan sweep: stopped: %d of %d secrets on a page have no record; does another table use the secret prefix?", len(orphans), len(page))
+		}
+		for _, l := range orphans {
+			if err := j.Orphans.Delete(ctx, l.Name); err != nil {
+				st.Failed++
+				j.Log.ErrorContext(ctx, "rotate: orphan sweep", "run_id", r.id, "secret", l.Name, "error", err.Error())
+				continue
+			}
+			st.Deleted++
+			j.Log.InfoContext(ctx, "rotate: orphan secret deleted", "run_id", r.id, "secret", l.Name,
+				"last_written", l.Written.UTC().Format(time.RFC3339))
 		}
 		if err := j.Cursors.SaveJobCursor(ctx, sweepCursor, next); err != nil {
 			return err

@@ -176,3 +176,35 @@ func TestSweepOffWithoutItsParts(t *testing.T) {
 		t.Errorf("run %+v, %v; deleted %v", st, err, sec.deleted)
 	}
 }
+
+// A page of mostly orphans is another table's secrets: nothing is deleted
+// and the run fails; the same orphans among many owned secrets are swept.
+func TestSweepBrakesOnAPageOfOrphans(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	old := now.Add(-2 * time.Hour)
+	for _, tt := range []struct {
+		owned, orphans int
+		deleted        int
+		fails          bool
+	}{
+		{owned: 0, orphans: sweepBrake, fails: true},
+		{owned: sweepBrake - 1, orphans: sweepBrake, fails: true},
+		{owned: sweepBrake, orphans: sweepBrake, deleted: sweepBrake},
+		{owned: 0, orphans: sweepBrake - 1, deleted: sweepBrake - 1},
+	} {
+		sec := &fakeSecrets{}
+		st := records{keys: map[string]bool{}}
+		for i := range tt.owned + tt.orphans {
+			id := key.NewClientID(key.EnvTest)
+			if i < tt.owned {
+				st.keys[id] = true
+			}
+			sec.listed = append(sec.listed, secret.Listed{Name: id, Written: old})
+		}
+		got, err := sweepJob(st, sec, &fakeCursors{}, now).Run(context.Background())
+		if (err != nil) != tt.fails || len(sec.deleted) != tt.deleted || got.Orphans.Deleted != tt.deleted {
+			t.Errorf("%d owned, %d orphans: deleted %d (stats %+v), error %v; want %d deleted, failure %v",
+				tt.owned, tt.orphans, len(sec.deleted), got.Orphans, err, tt.deleted, tt.fails)
+		}
+	}
+}
