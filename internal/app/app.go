@@ -75,8 +75,8 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, error)
 	a.Engine = decide.Engine(cfg, ad)
 	a.Usage = decide.Usage(ad, log)
 	sender := &webhook.Sender{AllowPrivate: cfg.WebhookAllowPrivate, LoopbackOnly: cfg.WebhookLoopbackOnly}
-	a.Worker = delivery.New(a.Store, a.Secrets, sender, log)
-	a.Webhooks = webhooksvc.New(a.Store, a.Secrets, webhooksvc.URLs{Sender: sender}, log)
+	a.Worker = delivery.New(a.Store, ad.WebhookSecrets, sender, log)
+	a.Webhooks = webhooksvc.New(a.Store, ad.WebhookSecrets, webhooksvc.URLs{Sender: sender}, log)
 	a.Webhooks.Sender = a.Worker // test and retry send at once
 	a.API = &api.API{Keys: a.Keys, Webhooks: a.Webhooks, Audit: a.Store, Verifier: a.Engine, Log: log, Now: time.Now}
 	a.API.Usage, a.API.Counters = a.Usage, a.Store

@@ -15,8 +15,11 @@ import (
 
 // Config is every setting the functions read.
 type Config struct {
-	TableName              string     // TABLE_NAME (required)
-	SecretPrefix           string     // SECRET_PREFIX, default "paykeys/"
+	TableName    string // TABLE_NAME (required)
+	SecretPrefix string // SECRET_PREFIX, default "paykeys/"
+	// SECRETS_KMS_KEY_ID: the KMS key new secrets are encrypted with; empty
+	// for Secrets Manager's AWS-managed key.
+	SecretsKMSKeyID        string
 	Region                 string     // AWS_REGION, default us-east-1
 	DynamoDBEndpoint       string     // DYNAMODB_ENDPOINT, local stack only
 	SecretsManagerEndpoint string     // SECRETSMANAGER_ENDPOINT, local stack only
@@ -48,6 +51,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c := Config{
 		TableName:              getenv("TABLE_NAME"),
 		SecretPrefix:           or(getenv("SECRET_PREFIX"), "paykeys/"),
+		SecretsKMSKeyID:        getenv("SECRETS_KMS_KEY_ID"),
 		Region:                 or(getenv("AWS_REGION"), "us-east-1"),
 		DynamoDBEndpoint:       getenv("DYNAMODB_ENDPOINT"),
 		SecretsManagerEndpoint: getenv("SECRETSMANAGER_ENDPOINT"),

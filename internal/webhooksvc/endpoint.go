@@ -105,8 +105,9 @@ func SigningVersions(e *store.Endpoint, now time.Time) []string {
 	return v
 }
 
-// SecretName is the secret store's name for an endpoint's signing secret.
-func SecretName(endpointID string) string { return "webhooks/" + endpointID }
+// SecretName is the secret store's name for an endpoint's signing secret:
+// its ID, in a store of its own (adapters: <prefix>webhooks/).
+func SecretName(endpointID string) string { return endpointID }
 
 // ValidID reports whether s has the shape of an endpoint ID.
 func ValidID(s string) bool { return validID(s, "we_") }

@@ -20,10 +20,14 @@ import (
 
 // Adapters are the stores of one configuration.
 type Adapters struct {
-	AWS     aws.Config
-	Dynamo  *dynamodb.Client
-	Store   *store.Store
-	Secrets *secret.Store
+	AWS    aws.Config
+	Dynamo *dynamodb.Client
+	Store  *store.Store
+	// Secrets holds key secrets (<prefix>keys/), WebhookSecrets webhook
+	// signing secrets (<prefix>webhooks/): a function that uses one kind is
+	// given no access to the other.
+	Secrets        *secret.Store
+	WebhookSecrets *secret.Store
 }
 
 // Open builds the AWS clients, with the region and credentials Lambda puts
@@ -53,7 +57,10 @@ func With(awsCfg aws.Config, cfg config.Config) *Adapters {
 		opts = append(opts, store.WithCursorKey(cfg.CursorKey))
 	}
 	a.Store = store.New(a.Dynamo, cfg.TableName, opts...)
-	a.Secrets = secret.New(envconfig.SecretsManager(awsCfg, cfg.SecretsManagerEndpoint), cfg.SecretPrefix)
+	sm := envconfig.SecretsManager(awsCfg, cfg.SecretsManagerEndpoint)
+	a.Secrets = secret.New(sm, cfg.SecretPrefix+secret.KeysDir)
+	a.WebhookSecrets = secret.New(sm, cfg.SecretPrefix+secret.WebhooksDir)
+	a.Secrets.KMSKeyID, a.WebhookSecrets.KMSKeyID = cfg.SecretsKMSKeyID, cfg.SecretsKMSKeyID
 	return a
 }
 

@@ -62,7 +62,7 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger, function stri
 // once, by a delivery worker of its own.
 func Webhooks(cfg config.Config, a *adapters.Adapters, log *slog.Logger) *webhooksvc.Service {
 	sender := &webhook.Sender{AllowPrivate: cfg.WebhookAllowPrivate, LoopbackOnly: cfg.WebhookLoopbackOnly}
-	w := webhooksvc.New(a.Store, a.Secrets, webhooksvc.URLs{Sender: sender}, log)
-	w.Sender = delivery.New(a.Store, a.Secrets, sender, log)
+	w := webhooksvc.New(a.Store, a.WebhookSecrets, webhooksvc.URLs{Sender: sender}, log)
+	w.Sender = delivery.New(a.Store, a.WebhookSecrets, sender, log)
 	return w
 }

@@ -31,6 +31,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (func(context
 func Job(cfg config.Config, a *adapters.Adapters, log *slog.Logger) *rotate.Job {
 	j := rotate.New(a.Store, a.Secrets, log)
 	urls := webhooksvc.URLs{Sender: &webhook.Sender{AllowPrivate: cfg.WebhookAllowPrivate, LoopbackOnly: cfg.WebhookLoopbackOnly}}
-	j.Overlaps = webhooksvc.New(a.Store, a.Secrets, urls, log)
+	j.Overlaps = webhooksvc.New(a.Store, a.WebhookSecrets, urls, log)
 	return j
 }
