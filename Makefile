@@ -34,6 +34,7 @@ LOG_LEVEL ?= info
 WORKER_INTERVAL ?= 1s
 ROTATE_INTERVAL ?= 30s
 MAX_KEYS_PER_MERCHANT ?= 500
+BRAND ?= paykeys
 MERCHANT ?= m_demo
 ROLE ?= admin
 SUB ?= user_dev
@@ -47,7 +48,7 @@ DEV_ENV := $(LOCAL_ENV) \
 	PORT=$(PORT) DEV_JWT_SECRET=$(DEV_JWT_SECRET) TABLE_NAME=$(TABLE_NAME) \
 	SECRET_PREFIX=$(SECRET_PREFIX) ENVIRONMENT=$(ENVIRONMENT) LOG_LEVEL=$(LOG_LEVEL) \
 	WEBHOOK_ALLOW_PRIVATE=true WORKER_INTERVAL=$(WORKER_INTERVAL) ROTATE_INTERVAL=$(ROTATE_INTERVAL) \
-	MAX_KEYS_PER_MERCHANT=$(MAX_KEYS_PER_MERCHANT)
+	MAX_KEYS_PER_MERCHANT=$(MAX_KEYS_PER_MERCHANT) BRAND=$(BRAND)
 
 PYTHON ?= python3
 CACHE := infra/.cache
@@ -273,6 +274,13 @@ COLDSTART_FLAGS ?=
 coldstart: tools ## Binary size and cold start of every function under the Lambda emulator, beside a hello-world floor
 	$(WITH_STACK) env $(LOCAL_ENV) go run ./infra/coldstart \
 		-addr 127.0.0.1:$$(($(PORT) + 1000)) -runtime-api 127.0.0.1:$$(($(PORT) + 1001)) -own-api 127.0.0.1:$$(($(PORT) + 1002)) $(COLDSTART_FLAGS)
+
+# The traffic model (infra/sim): SCALE multiplies keys, requests and changes;
+# SIM_FLAGS sets the rest (go run ./infra/sim -h lists them).
+SCALE ?= 1,10,100,1000
+.PHONY: simulate
+simulate: ## Predict cache hit rate, DynamoDB reads and the first limit that throttles as traffic grows (SCALE=1,10,100,1000)
+	go run ./infra/sim -scale $(call sq,$(SCALE)) $(SIM_FLAGS)
 
 # --- deploy and clean ------------------------------------------------------
 

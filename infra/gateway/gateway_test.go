@@ -216,7 +216,7 @@ func TestGatewayRoutesAndJWT(t *testing.T) {
 			wantStatus: 200, wantFunction: "reset", wantRouteKey: "POST /v1/keys/{id}/reset", wantParams: map[string]string{"id": "ck_test_1"}, wantAuth: "jwt"},
 		{name: "delete", req: reqSpec{method: "DELETE", path: "/v1/keys/ck_test_1", headers: admin},
 			wantStatus: 200, wantFunction: "keys", wantRouteKey: "DELETE /v1/keys/{id}", wantParams: map[string]string{"id": "ck_test_1"}, wantAuth: "jwt"},
-		{name: "service verify needs no token", req: reqSpec{method: "POST", path: "/v1/verify", body: []byte(`{"secret":"sk_test_x"}`), headers: map[string]string{"Content-Type": "application/json"}},
+		{name: "service verify needs no token", req: reqSpec{method: "POST", path: "/v1/verify", body: []byte(`{"secret":"paykeys_sk_test_x"}`), headers: map[string]string{"Content-Type": "application/json"}},
 			wantStatus: 200, wantFunction: "verify", wantRouteKey: "POST /v1/verify", wantAuth: "none"},
 		{name: "service verify ignores a bad token", req: reqSpec{method: "POST", path: "/v1/verify", headers: map[string]string{"Authorization": "Bearer junk"}},
 			wantStatus: 200, wantFunction: "verify", wantRouteKey: "POST /v1/verify", wantAuth: "none"},
@@ -343,7 +343,7 @@ func TestGatewayBodies(t *testing.T) {
 		wantBody    string
 		wantB64     bool
 	}{
-		{"json", "application/json", []byte(`{"secret":"sk_test_x"}`), `{"secret":"sk_test_x"}`, false},
+		{"json", "application/json", []byte(`{"secret":"paykeys_sk_test_x"}`), `{"secret":"paykeys_sk_test_x"}`, false},
 		{"binary", "application/octet-stream", binary, base64.StdEncoding.EncodeToString(binary), true},
 		{"invalid utf-8 json", "application/json", binary, base64.StdEncoding.EncodeToString(binary), true},
 		{"form (as curl -d sends)", "application/x-www-form-urlencoded", []byte(`{"a":1}`), base64.StdEncoding.EncodeToString([]byte(`{"a":1}`)), true},
@@ -508,8 +508,8 @@ func TestGatewayHealth(t *testing.T) {
 func TestGatewayAccessLog(t *testing.T) {
 	tg := newTestGateway(t, nil, &Backend{})
 	h := bearer(t, TokenOptions{Subject: "u", Merchant: "m", Role: "admin"})
-	h["X-Api-Key"] = "sk_test_SECRETHEADERVALUE"
-	res, _ := tg.do(t, reqSpec{method: "POST", path: "/v1/keys/ck_test_1/verify?token=QUERYSECRET", headers: h, body: []byte(`{"secret":"sk_test_SECRETBODYVALUE"}`)})
+	h["X-Api-Key"] = "paykeys_sk_test_SECRETHEADERVALUE"
+	res, _ := tg.do(t, reqSpec{method: "POST", path: "/v1/keys/ck_test_1/verify?token=QUERYSECRET", headers: h, body: []byte(`{"secret":"paykeys_sk_test_SECRETBODYVALUE"}`)})
 	if res.StatusCode != 200 {
 		t.Fatalf("status %d", res.StatusCode)
 	}
@@ -564,11 +564,11 @@ type authorizeFunc func(context.Context, events.APIGatewayV2CustomAuthorizerV2Re
 func TestGatewayLambdaAuthorizer(t *testing.T) {
 	simpleAllow := func(_ context.Context, ev events.APIGatewayV2CustomAuthorizerV2Request) (any, error) {
 		switch ev.Headers["x-api-key"] {
-		case "sk_test_good":
+		case "paykeys_sk_test_good":
 			return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: map[string]any{
 				"merchant_id": "m_demo", "key_id": "ck_test_1", "environment": ev.StageVariables["environment"], "route_arn": ev.RouteArn,
 			}}, nil
-		case "sk_live_good":
+		case "paykeys_sk_live_good":
 			return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: false}, nil
 		case "boom":
 			return nil, errors.New("secrets manager unreachable")
@@ -584,10 +584,10 @@ func TestGatewayLambdaAuthorizer(t *testing.T) {
 		wantStatus int
 		wantBody   string
 	}{
-		{"allowed", "sk_test_good", "POST", 200, `{"function":"demo"}`},
-		{"allowed GET", "sk_test_good", "GET", 200, `{"function":"demo"}`},
-		{"denied", "sk_live_good", "GET", 403, `{"message":"Forbidden"}`},
-		{"unauthorized", "sk_test_wrong", "GET", 401, `{"message":"Unauthorized"}`},
+		{"allowed", "paykeys_sk_test_good", "POST", 200, `{"function":"demo"}`},
+		{"allowed GET", "paykeys_sk_test_good", "GET", 200, `{"function":"demo"}`},
+		{"denied", "paykeys_sk_live_good", "GET", 403, `{"message":"Forbidden"}`},
+		{"unauthorized", "paykeys_sk_test_wrong", "GET", 401, `{"message":"Unauthorized"}`},
 		{"no key", "", "GET", 401, `{"message":"Unauthorized"}`},
 		{"authorizer error", "boom", "GET", 500, `{"message":"Internal Server Error"}`},
 	}
@@ -639,10 +639,10 @@ func TestGatewayLambdaAuthorizer(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				key := "sk_test_good"
+				key := "paykeys_sk_test_good"
 				want := 200
 				if i%2 == 1 {
-					key, want = "sk_live_good", 403
+					key, want = "paykeys_sk_live_good", 403
 				}
 				req, _ := http.NewRequest("GET", tg.srv.URL+"/demo/x", nil)
 				req.Header.Set("X-API-Key", key)

@@ -190,7 +190,7 @@ func TestServe(t *testing.T) {
 				return events.APIGatewayV2HTTPResponse{StatusCode: 200, Body: `{}`}, nil
 			}
 			registerAuthorizer("authorize", lambda.NewHandler(func(_ context.Context, ev events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
-				return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: ev.Headers["x-api-key"] == "sk_test_ok"}, nil
+				return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: ev.Headers["x-api-key"] == "paykeys_sk_test_ok"}, nil
 			}))
 			return map[string]Handler{"verify": ok, "demo": ok}, nil, func() { cleaned.Store(true) }, nil
 		},
@@ -238,10 +238,10 @@ func TestServe(t *testing.T) {
 	if code := get("POST", "/v1/keys"); code != 401 {
 		t.Errorf("POST /v1/keys without token = %d, want 401", code)
 	}
-	if code := get("GET", "/demo/payments", "X-API-Key", "sk_test_ok"); code != 200 {
+	if code := get("GET", "/demo/payments", "X-API-Key", "paykeys_sk_test_ok"); code != 200 {
 		t.Errorf("GET /demo/payments with a key = %d, want 200", code)
 	}
-	if code := get("GET", "/demo/payments", "X-API-Key", "sk_live_no"); code != 403 {
+	if code := get("GET", "/demo/payments", "X-API-Key", "paykeys_sk_live_no"); code != 403 {
 		t.Errorf("GET /demo/payments with a refused key = %d, want 403", code)
 	}
 

@@ -163,7 +163,7 @@ func loadKey(kind loadKind, m int, now time.Time) (*key.Key, error) {
 	case loadGraceOver:
 		k.PrevSecretHash, k.PrevSecretVersion, k.PrevSecretVersionID = k.SecretHash, 1, key.NewVersionID()
 		k.PrevSecretExpiresAt = aws.Time(now.Add(-time.Minute))
-		k.SecretVersion, k.SecretVersionID, k.SecretHash = 2, key.NewVersionID(), key.Hash(key.NewSecret(k.ID))
+		k.SecretVersion, k.SecretVersionID, k.SecretHash = 2, key.NewVersionID(), key.Hash(key.DefaultBrand.NewSecret(k.ID))
 		k.SecretIssuedAt = now.Add(-time.Hour)
 	case loadFarExpiry:
 		k.ExpiresAt = aws.Time(now.Add(365 * 24 * time.Hour))

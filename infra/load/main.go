@@ -39,8 +39,10 @@ type config struct {
 	concurrency int
 	garbage     float64
 	signed      float64
+	zipf        float64 // 0: keys asked for evenly; above 1: Zipf's law with this exponent
 	webhooks    int
 	changes     int
+	brand       key.Brand // of make dev's secrets, for well-formed unknown ones
 }
 
 func main() {
@@ -53,11 +55,17 @@ func main() {
 	flag.IntVar(&c.concurrency, "c", 16, "concurrent clients")
 	flag.Float64Var(&c.garbage, "garbage", 0.05, "share of requests with garbage keys")
 	flag.Float64Var(&c.signed, "signed", 0.2, "share of valid requests that are HMAC-signed")
+	flag.Float64Var(&c.zipf, "zipf", 0, "key popularity: 0 asks for every key as often; s > 1 asks for the i-th key in proportion to i^-s")
 	flag.IntVar(&c.webhooks, "webhooks", 0, "instead: measure webhook delivery latency over this many key creations")
 	flag.IntVar(&c.changes, "changes", 0, "instead: measure how soon this many key changes take effect at /demo")
+	flag.StringVar((*string)(&c.brand), "brand", string(key.DefaultBrand), "make dev's secret brand (BRAND)")
 	flag.Parse()
 	if c.token == "" {
 		fmt.Fprintln(os.Stderr, "load: -token is required (make -s token)")
+		os.Exit(2)
+	}
+	if c.zipf != 0 && c.zipf <= 1 {
+		fmt.Fprintln(os.Stderr, "load: -zipf must be 0 (even) or above 1")
 		os.Exit(2)
 	}
 	c.tokens = strings.Split(c.token, ",")
@@ -168,9 +176,14 @@ func authorize(c config, pool []issued) error {
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
+			pick := func() int { return rng.IntN(len(pool)) }
+			if c.zipf > 1 {
+				z := rand.NewZipf(rng, c.zipf, 1, uint64(len(pool)-1))
+				pick = func() int { return int(z.Uint64()) }
+			}
 			var local []time.Duration
 			for ctx.Err() == nil {
-				req, want := c.demoRequest(rng, pool)
+				req, want := c.demoRequest(rng, pool[pick()])
 				t0 := time.Now()
 				resp, err := client.Do(req)
 				if err != nil {
@@ -211,18 +224,17 @@ func authorize(c config, pool []issued) error {
 }
 
 // demoRequest returns a request to the protected route and the status it must get.
-func (c config) demoRequest(rng *rand.Rand, pool []issued) (*http.Request, int) {
+func (c config) demoRequest(rng *rand.Rand, k issued) (*http.Request, int) {
 	body := []byte(`{"amount":1000,"currency":"eur"}`)
 	req, _ := http.NewRequest("POST", c.base+"/demo/charges?expand=customer", bytes.NewReader(body))
 	if rng.Float64() < c.garbage {
 		if rng.IntN(2) == 0 {
-			req.Header.Set("X-API-Key", key.NewSecret(key.NewClientID(key.EnvTest))) // well formed, unknown
+			req.Header.Set("X-API-Key", c.brand.NewSecret(key.NewClientID(key.EnvTest))) // well formed, unknown
 		} else {
-			req.Header.Set("X-API-Key", "sk_test_garbage") // malformed
+			req.Header.Set("X-API-Key", string(c.brand)+"_sk_test_garbage") // malformed
 		}
 		return req, 401
 	}
-	k := pool[rng.IntN(len(pool))]
 	if rng.Float64() < c.signed {
 		if err := signature.SignRequest(req, k.ID, k.Secret, body, time.Now()); err != nil {
 			panic(err)

@@ -51,8 +51,9 @@ def before_call(context, case, kwargs):
         case.body = _URL.sub(RECEIVER, case.body.decode("utf-8", "replace")).encode()
 
 
-# A key secret or a webhook signing secret, whole.
-_SECRET = re.compile(r"sk_(?:test|live)_[0-9A-Za-z]{61}|whsec_[A-Za-z0-9+/]{43}=")
+# A key secret (of any brand, or of the form before brands) or a webhook
+# signing secret, whole.
+_SECRET = re.compile(r"(?:[a-z]{2,16}_)?sk_(?:test|live)_[0-9A-Za-z]{61}|whsec_[A-Za-z0-9+/]{43}=")
 
 # The calls that issue a secret: their success status and the field holding it.
 _ISSUERS = {

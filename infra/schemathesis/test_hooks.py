@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import hooks
 
-KEY_SECRET = "sk_test_" + "A" * 61
-OTHER_SECRET = "sk_live_" + "b" * 61
+KEY_SECRET = "paykeys_sk_test_" + "A" * 61
+OTHER_SECRET = "paykeys_sk_live_" + "b" * 61
 SIGNING_SECRET = "whsec_" + "C" * 43 + "="
 
 
@@ -39,13 +39,13 @@ class NoForeignSecret(unittest.TestCase):
             ("a read that shows a secret", case("GET", "/v1/keys/{id}"),
              response(200, {"name": KEY_SECRET}), "did not issue"),
             ("an error that echoes a secret", case("POST", "/v1/keys/{id}/verify"),
-             response(400, {"error": {"message": "bad " + "sk_live_" + "f" * 61}}), "did not issue"),
+             response(400, {"error": {"message": "bad " + "paykeys_sk_live_" + "f" * 61}}), "did not issue"),
             ("a webhook create with its signing secret", case("POST", "/v1/webhooks"),
              response(201, {"endpoint": {}, "signing_secret": SIGNING_SECRET}), None),
             ("a create answering without its secret", case("POST", "/v1/webhooks"),
              response(201, {"endpoint": {}}), "missing"),
             ("the document's example secrets", case("GET", "/v1/openapi.json"),
-             response(200, {"example": "sk_test_" + "e" * 61}), None),
+             response(200, {"example": "paykeys_sk_test_" + "e" * 61}), None),
             ("the document holding an issued secret", case("GET", "/v1/openapi.json"),
              response(200, {"example": KEY_SECRET}), "did not issue"),
             ("a read with no secret", case("GET", "/v1/keys"), response(200, {"data": []}), None),

@@ -5,9 +5,9 @@ import (
 	"strings"
 
 	"github.com/paykeys/paykeys/internal/apigw"
+	"github.com/paykeys/paykeys/internal/hook"
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/store"
-	"github.com/paykeys/paykeys/internal/webhooksvc"
 )
 
 // changes name the audit action of each route that changes something.
@@ -58,7 +58,7 @@ func (h *API) auditRefused(ctx context.Context, a key.Actor, req apigw.Request, 
 // shape this service issues, else "". A caller may put anything in a path,
 // a secret included, and none of it may be written down.
 func safeID(id string) string {
-	if key.ValidClientID(id) || webhooksvc.ValidID(id) {
+	if key.ValidClientID(id) || hook.ValidID(id) {
 		return id
 	}
 	return ""

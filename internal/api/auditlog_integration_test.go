@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paykeys/paykeys/internal/api"
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/store"
-	"github.com/paykeys/paykeys/internal/webhooksvc"
 )
 
 // Refused changes are coalesced per actor, action, outcome and resource in
@@ -106,7 +106,7 @@ func TestAuditNamesChangesAndRetries(t *testing.T) {
 	}
 	e.sweep()
 	var ds struct {
-		Data []webhooksvc.DeliveryView `json:"data"`
+		Data []api.DeliveryView `json:"data"`
 	}
 	json.Unmarshal([]byte(e.do(req{route: "GET /v1/webhooks/{id}/deliveries", id: hook, query: map[string]string{}}).Body), &ds)
 	if len(ds.Data) == 0 {

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-json-experiment/json/jsontext"
-
 	"github.com/paykeys/paykeys/internal/apigw"
 	"github.com/paykeys/paykeys/internal/key"
 )
@@ -44,13 +42,13 @@ func (t *Timestamp) Time() *time.Time {
 // is absent (nil) differs from one set to null (which clears expires_at,
 // rotation_days, scopes and allowed_ips).
 type patchBody struct {
-	Name         jsontext.Value `json:"name"`
-	Status       jsontext.Value `json:"status"`
-	AuthModes    jsontext.Value `json:"auth_modes"`
-	Scopes       jsontext.Value `json:"scopes"`
-	AllowedIPs   jsontext.Value `json:"allowed_ips"`
-	RotationDays jsontext.Value `json:"rotation_days"`
-	ExpiresAt    jsontext.Value `json:"expires_at"`
+	Name         json.RawMessage `json:"name"`
+	Status       json.RawMessage `json:"status"`
+	AuthModes    json.RawMessage `json:"auth_modes"`
+	Scopes       json.RawMessage `json:"scopes"`
+	AllowedIPs   json.RawMessage `json:"allowed_ips"`
+	RotationDays json.RawMessage `json:"rotation_days"`
+	ExpiresAt    json.RawMessage `json:"expires_at"`
 }
 
 // decodePatch reads a PATCH body: a patch may change name, scopes,
@@ -85,11 +83,11 @@ func decodePatch(req apigw.Request) (key.Patch, error) {
 
 // field decodes one patch field that is present; null is allowed only where
 // nullable.
-func field[T any](v jsontext.Value, f *key.Field[T], name string, nullable bool) error {
+func field[T any](v json.RawMessage, f *key.Field[T], name string, nullable bool) error {
 	if v == nil {
 		return nil
 	}
-	if v.Kind() == 'n' && !nullable {
+	if string(v) == "null" && !nullable {
 		return key.Invalid("field %q must not be null", name)
 	}
 	f.Set = true

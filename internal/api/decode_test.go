@@ -34,7 +34,7 @@ func TestDecodePatch(t *testing.T) {
 		{name: "unknown", body: `{"currency":"fiat"}`, wantMsg: `unknown field "currency"`},
 		{name: "wrong type", body: `{"rotation_days":"30"}`, wantMsg: `field "rotation_days" must be an integer in range`},
 		{name: "wrong element type", body: `{"scopes":[1]}`, wantMsg: `field "scopes" must be a string`},
-		{name: "timestamp not echoed", body: `{"expires_at":"sk_test_abc"}`, wantMsg: "timestamps must be RFC 3339, like 2027-01-31T00:00:00Z"},
+		{name: "timestamp not echoed", body: `{"expires_at":"paykeys_sk_test_abc"}`, wantMsg: "timestamps must be RFC 3339, like 2027-01-31T00:00:00Z"},
 		{name: "timestamp type", body: `{"expires_at":5}`, wantMsg: "timestamps must be RFC 3339 strings, like 2027-01-31T00:00:00Z"},
 	}
 	for _, c := range cases {

@@ -157,7 +157,7 @@ func TestOutageIsA5xx(t *testing.T) {
 		{route: "PATCH /v1/keys/{id}", id: k.ID, body: `{"name":"x"}`},
 		{route: "DELETE /v1/keys/{id}", id: k.ID},
 		{route: "POST /v1/keys/{id}/reset", id: k.ID, body: "-"},
-		{route: "POST /v1/keys/{id}/verify", id: k.ID, body: `{"secret":"sk_test_x"}`},
+		{route: "POST /v1/keys/{id}/verify", id: k.ID, body: `{"secret":"paykeys_sk_test_x"}`},
 		{route: "GET /v1/audit"},
 	} {
 		assertClean5xx(t, e.do(r))

@@ -25,7 +25,7 @@ func TestCreateGetListLifecycle(t *testing.T) {
 	e := newEnv(t)
 	c := e.create(`{"name":"checkout backend","environment":"live","currency":"crypto","scopes":["payments:read","payments:*"],
 		"allowed_ips":["203.0.113.0/24","2001:db8::1"],"auth_modes":["hmac"],"rotation_days":90}`)
-	if !strings.HasPrefix(c.ID, "ck_live_") || !strings.HasPrefix(c.Secret, "sk_live_") {
+	if !strings.HasPrefix(c.ID, "ck_live_") || !strings.HasPrefix(c.Secret, "paykeys_sk_live_") {
 		t.Fatalf("wrong prefixes: %s", c.ID)
 	}
 	want := map[string]any{
@@ -359,7 +359,7 @@ func TestVerifyIsRateLimited(t *testing.T) {
 	e := newEnv(t)
 	k := e.create(minimal)
 	for i := range 10 {
-		if v, _ := e.verify(k.ID, "sk_test_wrong"); v {
+		if v, _ := e.verify(k.ID, "paykeys_sk_test_wrong"); v {
 			t.Fatalf("try %d: a wrong secret verified", i)
 		}
 	}

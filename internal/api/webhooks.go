@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/paykeys/paykeys/internal/apigw"
+	"github.com/paykeys/paykeys/internal/hook"
 	"github.com/paykeys/paykeys/internal/key"
-	"github.com/paykeys/paykeys/internal/store"
 	"github.com/paykeys/paykeys/internal/webhooksvc"
 )
 
@@ -18,8 +18,8 @@ type endpointBody struct {
 }
 
 type endpointSecretBody struct {
-	Endpoint      webhooksvc.View `json:"endpoint"`
-	SigningSecret string          `json:"signing_secret"`
+	Endpoint      EndpointView `json:"endpoint"`
+	SigningSecret string       `json:"signing_secret"`
 }
 
 func (h *API) webhookCreate(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error) {
@@ -41,12 +41,12 @@ func (h *API) webhookCreate(ctx context.Context, a key.Actor, req apigw.Request)
 	if err != nil {
 		return apigw.Response{}, err
 	}
-	return apigw.JSON(201, endpointSecretBody{webhooksvc.ViewOf(e, h.Now()), secret}), nil
+	return apigw.JSON(201, endpointSecretBody{endpointViewOf(e, h.Now()), secret}), nil
 }
 
 type endpointListBody struct {
-	Data       []webhooksvc.View `json:"data"`
-	NextCursor *string           `json:"next_cursor"`
+	Data       []EndpointView `json:"data"`
+	NextCursor *string        `json:"next_cursor"`
 }
 
 func (h *API) webhookList(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error) {
@@ -58,9 +58,9 @@ func (h *API) webhookList(ctx context.Context, a key.Actor, req apigw.Request) (
 	if err != nil {
 		return apigw.Response{}, err
 	}
-	out := endpointListBody{Data: make([]webhooksvc.View, len(eps)), NextCursor: cursor(next)}
+	out := endpointListBody{Data: make([]EndpointView, len(eps)), NextCursor: cursor(next)}
 	for i, e := range eps {
-		out.Data[i] = webhooksvc.ViewOf(e, h.Now())
+		out.Data[i] = endpointViewOf(e, h.Now())
 	}
 	return apigw.JSON(200, out), nil
 }
@@ -70,7 +70,7 @@ func (h *API) webhookGet(ctx context.Context, a key.Actor, req apigw.Request) (a
 	if err != nil {
 		return apigw.Response{}, err
 	}
-	return apigw.JSON(200, webhooksvc.ViewOf(e, h.Now())), nil
+	return apigw.JSON(200, endpointViewOf(e, h.Now())), nil
 }
 
 func (h *API) webhookPatch(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error) {
@@ -84,7 +84,7 @@ func (h *API) webhookPatch(ctx context.Context, a key.Actor, req apigw.Request) 
 	if err != nil {
 		return apigw.Response{}, err
 	}
-	return apigw.JSON(200, webhooksvc.ViewOf(e, h.Now())), nil
+	return apigw.JSON(200, endpointViewOf(e, h.Now())), nil
 }
 
 func (h *API) webhookDelete(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error) {
@@ -103,23 +103,23 @@ func (h *API) webhookRotate(ctx context.Context, a key.Actor, req apigw.Request)
 	if _, err := apigw.Decode(req, &b, true); err != nil {
 		return apigw.Response{}, err
 	}
-	overlap := webhooksvc.DefaultOverlap
+	overlap := hook.DefaultOverlap
 	if b.OverlapSeconds != nil {
-		if *b.OverlapSeconds < 0 || *b.OverlapSeconds > int(webhooksvc.MaxOverlap.Seconds()) {
-			return apigw.Response{}, key.Invalid("overlap_seconds must be 0..%d", int(webhooksvc.MaxOverlap.Seconds()))
+		var err error
+		if overlap, err = hook.OverlapSeconds(*b.OverlapSeconds); err != nil {
+			return apigw.Response{}, err
 		}
-		overlap = time.Duration(*b.OverlapSeconds) * time.Second
 	}
 	e, secret, err := h.Webhooks.RotateSecret(ctx, a, req.PathParameters["id"], overlap)
 	if err != nil {
 		return apigw.Response{}, err
 	}
-	return apigw.JSON(200, endpointSecretBody{webhooksvc.ViewOf(e, h.Now()), secret}), nil
+	return apigw.JSON(200, endpointSecretBody{endpointViewOf(e, h.Now()), secret}), nil
 }
 
 type deliveryListBody struct {
-	Data       []webhooksvc.DeliveryView `json:"data"`
-	NextCursor *string                   `json:"next_cursor"`
+	Data       []DeliveryView `json:"data"`
+	NextCursor *string        `json:"next_cursor"`
 }
 
 func (h *API) webhookDeliveries(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error) {
@@ -131,9 +131,9 @@ func (h *API) webhookDeliveries(ctx context.Context, a key.Actor, req apigw.Requ
 	if err != nil {
 		return apigw.Response{}, err
 	}
-	out := deliveryListBody{Data: make([]webhooksvc.DeliveryView, len(ds)), NextCursor: cursor(next)}
+	out := deliveryListBody{Data: make([]DeliveryView, len(ds)), NextCursor: cursor(next)}
 	for i, d := range ds {
-		out.Data[i] = webhooksvc.DeliveryViewOf(d)
+		out.Data[i] = deliveryViewOf(d)
 	}
 	return apigw.JSON(200, out), nil
 }
@@ -149,9 +149,75 @@ func (h *API) webhookTest(ctx context.Context, a key.Actor, req apigw.Request) (
 	return accepted(h.Webhooks.Test(ctx, a, req.PathParameters["id"]))
 }
 
-func accepted(d *store.Delivery, err error) (apigw.Response, error) {
+func accepted(d *hook.Delivery, err error) (apigw.Response, error) {
 	if err != nil {
 		return apigw.Response{}, err
 	}
-	return apigw.JSON(202, webhooksvc.DeliveryViewOf(d)), nil
+	return apigw.JSON(202, deliveryViewOf(d)), nil
+}
+
+// EndpointView is an endpoint as the API shows it. It never holds a secret.
+type EndpointView struct {
+	ID                   string              `json:"id"`
+	URL                  string              `json:"url"`
+	EventTypes           []string            `json:"event_types"`
+	Description          string              `json:"description"`
+	Status               hook.EndpointStatus `json:"status"`
+	DisabledReason       *string             `json:"disabled_reason"`
+	SecretRotationEndsAt *time.Time          `json:"secret_rotation_ends_at"`
+	CreatedAt            time.Time           `json:"created_at"`
+	UpdatedAt            time.Time           `json:"updated_at"`
+}
+
+// endpointViewOf returns e's view at now; an overlap that has ended is not shown.
+func endpointViewOf(e *hook.Endpoint, now time.Time) EndpointView {
+	v := EndpointView{
+		ID: e.ID, URL: e.URL, EventTypes: e.EventTypes, Description: e.Description, Status: e.Status,
+		CreatedAt: e.CreatedAt.UTC().Truncate(time.Second), UpdatedAt: e.UpdatedAt.UTC().Truncate(time.Second),
+	}
+	if e.DisabledReason != "" {
+		r := e.DisabledReason
+		v.DisabledReason = &r
+	}
+	if t := e.SecretRotationEndsAt; t != nil && now.Before(*t) {
+		u := t.UTC().Truncate(time.Second)
+		v.SecretRotationEndsAt = &u
+	}
+	return v
+}
+
+// AttemptView is one attempt of a delivery as the API shows it.
+type AttemptView struct {
+	At             time.Time `json:"at"`
+	ResponseStatus int       `json:"response_status"`
+	LatencyMS      int64     `json:"latency_ms"`
+	Error          string    `json:"error"`
+	ResponseBody   string    `json:"response_body"`
+}
+
+// DeliveryView is a delivery as the API shows it.
+type DeliveryView struct {
+	ID            string              `json:"id"`
+	EndpointID    string              `json:"endpoint_id"`
+	EventType     string              `json:"event_type"`
+	Status        hook.DeliveryStatus `json:"status"`
+	Attempts      []AttemptView       `json:"attempts"`
+	NextAttemptAt *time.Time          `json:"next_attempt_at"`
+	CreatedAt     time.Time           `json:"created_at"`
+}
+
+// deliveryViewOf returns d's view.
+func deliveryViewOf(d *hook.Delivery) DeliveryView {
+	v := DeliveryView{
+		ID: d.ID, EndpointID: d.EndpointID, EventType: d.EventType, Status: d.Status,
+		Attempts: make([]AttemptView, len(d.Attempts)), CreatedAt: d.CreatedAt.UTC(),
+	}
+	for i, a := range d.Attempts {
+		v.Attempts[i] = AttemptView(a)
+	}
+	if d.Status == hook.DeliveryPending && d.NextAttemptAt != nil {
+		t := d.NextAttemptAt.UTC()
+		v.NextAttemptAt = &t
+	}
+	return v
 }

@@ -18,6 +18,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/paykeys/paykeys/internal/api"
 	"github.com/paykeys/paykeys/internal/delivery"
 	"github.com/paykeys/paykeys/internal/webhook"
 	"github.com/paykeys/paykeys/internal/webhooksvc"
@@ -220,7 +221,7 @@ func TestWebhookEndToEnd(t *testing.T) {
 
 	resp := e.do(req{route: "GET /v1/webhooks/{id}/deliveries", id: id, query: map[string]string{}})
 	var list struct {
-		Data []webhooksvc.DeliveryView `json:"data"`
+		Data []api.DeliveryView `json:"data"`
 	}
 	if resp.Status != 200 || json.Unmarshal([]byte(resp.Body), &list) != nil || len(list.Data) != 3 {
 		t.Fatalf("deliveries: %d %s", resp.Status, resp.Body)
@@ -316,7 +317,7 @@ func TestWebhookRetriesUntilSuccess(t *testing.T) {
 	}
 	resp := e.do(req{route: "GET /v1/webhooks/{id}/deliveries", id: id, query: map[string]string{}})
 	var list struct {
-		Data []webhooksvc.DeliveryView `json:"data"`
+		Data []api.DeliveryView `json:"data"`
 	}
 	if err := json.Unmarshal([]byte(resp.Body), &list); err != nil || len(list.Data) != 1 {
 		t.Fatalf("deliveries: %s", resp.Body)
@@ -358,7 +359,7 @@ func TestWebhookGoneRedirectAndRetry(t *testing.T) {
 		t.Errorf("the redirect was followed: its target got %d requests", n)
 	}
 	var ds struct {
-		Data []webhooksvc.DeliveryView `json:"data"`
+		Data []api.DeliveryView `json:"data"`
 	}
 	json.Unmarshal([]byte(e.do(req{route: "GET /v1/webhooks/{id}/deliveries", id: redirID, query: map[string]string{}}).Body), &ds)
 	if len(ds.Data) != 1 || ds.Data[0].Status != "pending" || ds.Data[0].Attempts[0].ResponseStatus != 302 || ds.Data[0].NextAttemptAt == nil {
@@ -370,7 +371,7 @@ func TestWebhookGoneRedirectAndRetry(t *testing.T) {
 	e.do(req{route: "PATCH /v1/webhooks/{id}", id: redirID, body: fmt.Sprintf(`{"url":%q}`, ok.URL)})
 	r := e.doPath(req{route: "POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry", id: redirID, body: "-"},
 		map[string]string{"delivery_id": ds.Data[0].ID})
-	var d webhooksvc.DeliveryView
+	var d api.DeliveryView
 	if r.Status != 202 || json.Unmarshal([]byte(r.Body), &d) != nil || d.Status != "succeeded" || len(d.Attempts) != 2 {
 		t.Fatalf("retry: %d %s", r.Status, r.Body)
 	}

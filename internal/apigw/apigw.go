@@ -17,8 +17,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
-	jsonv2 "github.com/go-json-experiment/json"
-	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/paykeys/paykeys/internal/key"
 )
@@ -169,53 +167,29 @@ func Decode(req Request, dst any, optional bool) ([]byte, error) {
 	return raw, nil
 }
 
-// strict are the decoding options of every request body.
-var strict = jsonv2.JoinOptions(
-	jsonv2.RejectUnknownMembers(true),
-	jsontext.AllowDuplicateNames(false),
-	jsontext.AllowInvalidUTF8(false),
-)
-
 // Unmarshal decodes one JSON value into dst with Decode's rules, returning
-// errors whose messages are fit for a 400 response.
+// errors whose messages are fit for a 400 response. encoding/json alone is
+// lenient (it matches member names ignoring case, keeps the last of a
+// duplicated member and replaces invalid UTF-8), so the body is checked
+// first, in one pass over its tokens (see strict.go).
 func Unmarshal(data []byte, dst any) error {
-	if !utf8.Valid(data) {
+	if !utf8.Valid(data) || loneSurrogate(data) {
 		return key.Invalid("body is not valid UTF-8")
 	}
-	if err := jsonv2.Unmarshal(data, dst, strict); err != nil {
-		return decodeError(err, dst)
+	if err := checkStrict(data, dst); err != nil {
+		return err
 	}
-	return nil
-}
-
-// decodeError turns a decoding error into a caller-safe message. It names a
-// member only when it is one of dst's documented fields, or a plain
-// identifier that cannot be a secret; otherwise it says where, not what.
-func decodeError(err error, dst any) error {
+	err := json.Unmarshal(data, dst)
+	if err == nil {
+		return nil
+	}
 	var invalid *key.InvalidError
-	if errors.As(err, &invalid) {
-		return invalid
-	}
-	var syntax *jsontext.SyntacticError
-	var sem *jsonv2.SemanticError
+	var te *json.UnmarshalTypeError
 	switch {
-	case errors.Is(err, jsontext.ErrDuplicateName):
-		if name, ok := safeName(pointerName(err)); ok {
-			return key.Invalid("field %q is given more than once", name)
-		}
-		return key.Invalid("a field is given more than once")
-	case errors.As(err, &syntax):
-		if strings.Contains(syntax.Err.Error(), "UTF-8") || strings.Contains(syntax.Err.Error(), "surrogate") {
-			return key.Invalid("body is not valid UTF-8")
-		}
-		if strings.Contains(syntax.Err.Error(), "after top-level value") {
-			return key.Invalid("body must hold a single JSON object")
-		}
-		return key.Invalid("body is not valid JSON")
-	case errors.Is(err, jsonv2.ErrUnknownName):
-		return UnknownField(pointerName(err), fieldNames(dst))
-	case errors.As(err, &sem):
-		name := topName(sem.JSONPointer)
+	case errors.As(err, &invalid):
+		return invalid
+	case errors.As(err, &te):
+		name, _, _ := strings.Cut(te.Field, ".")
 		if name == "" {
 			return key.Invalid("body must be a JSON object")
 		}
@@ -225,28 +199,25 @@ func decodeError(err error, dst any) error {
 		if name == "" {
 			return key.Invalid("a field has the wrong type")
 		}
-		if sem.GoType == nil {
-			return key.Invalid("field %q has the wrong type", name)
-		}
-		return key.Invalid("field %q must be %s", name, jsonKind(sem.GoType))
+		return key.Invalid("field %q must be %s", name, jsonKind(te.Type))
 	}
 	return key.Invalid("body is not valid JSON")
 }
 
 // DecodeField decodes the value of the body's field name into dst with
 // Decode's rules (for bodies read first into raw values, like a PATCH).
-func DecodeField(name string, v jsontext.Value, dst any) error {
-	err := jsonv2.Unmarshal(v, dst, strict)
+func DecodeField(name string, v json.RawMessage, dst any) error {
+	err := json.Unmarshal(v, dst)
 	if err == nil {
 		return nil
 	}
 	var invalid *key.InvalidError
-	var sem *jsonv2.SemanticError
+	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &invalid):
 		return invalid
-	case errors.As(err, &sem) && sem.GoType != nil:
-		return key.Invalid("field %q must be %s", name, jsonKind(sem.GoType))
+	case errors.As(err, &te) && te.Type != nil:
+		return key.Invalid("field %q must be %s", name, jsonKind(te.Type))
 	}
 	return key.Invalid("field %q has the wrong type", name)
 }
@@ -279,28 +250,6 @@ func safeName(name string) (string, bool) {
 	return name, true
 }
 
-// pointerName is the last member name of the JSON pointer an error names.
-func pointerName(err error) string {
-	var sem *jsonv2.SemanticError
-	var syntax *jsontext.SyntacticError
-	var p jsontext.Pointer
-	switch {
-	case errors.As(err, &sem):
-		p = sem.JSONPointer
-	case errors.As(err, &syntax):
-		p = syntax.JSONPointer
-	}
-	return p.LastToken()
-}
-
-// topName is the first member name of a JSON pointer: the body's field.
-func topName(p jsontext.Pointer) string {
-	for tok := range p.Tokens() {
-		return tok
-	}
-	return ""
-}
-
 // fieldNames lists the JSON member names of the struct dst points to.
 func fieldNames(dst any) []string {
 	t := reflect.TypeOf(dst)
@@ -312,19 +261,26 @@ func fieldNames(dst any) []string {
 	}
 	var names []string
 	for f := range t.Fields() {
-		if !f.IsExported() {
-			continue
+		if name := jsonName(f); name != "" {
+			names = append(names, name)
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		names = append(names, name)
 	}
 	return names
+}
+
+// jsonName is the member name of struct field f, or "" when it has none.
+func jsonName(f reflect.StructField) string {
+	if !f.IsExported() {
+		return ""
+	}
+	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	switch name {
+	case "-":
+		return ""
+	case "":
+		return f.Name
+	}
+	return name
 }
 
 func jsonKind(t reflect.Type) string {

@@ -17,7 +17,7 @@ import (
 )
 
 func TestErrorTable(t *testing.T) {
-	secret := key.NewSecret(key.NewClientID(key.EnvTest))
+	secret := key.DefaultBrand.NewSecret(key.NewClientID(key.EnvTest))
 	var logs strings.Builder
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	cases := []struct {
@@ -97,6 +97,18 @@ func TestDecode(t *testing.T) {
 		{name: "invalid UTF-8 in a name", body: "{\"na\xc3me\":\"a\"}", wantErr: key.ErrInvalid, wantMsg: "body is not valid UTF-8"},
 		{name: "escaped lone surrogate", body: `{"name":"\ud800"}`, wantErr: key.ErrInvalid, wantMsg: "body is not valid UTF-8"},
 		{name: "escaped pair is fine", body: `{"name":"\ud83d\ude00"}`},
+		{name: "escaped lone low surrogate", body: `{"name":"\udc00"}`, wantErr: key.ErrInvalid, wantMsg: "body is not valid UTF-8"},
+		{name: "high surrogate then a letter", body: `{"name":"\ud800\u0041"}`, wantErr: key.ErrInvalid, wantMsg: "body is not valid UTF-8"},
+		{name: "escaped backslash before u is text", body: `{"name":"\\ud800"}`},
+		{name: "lone surrogate in a name", body: `{"\ud800":1}`, wantErr: key.ErrInvalid, wantMsg: "body is not valid UTF-8"},
+		{name: "first error in the body wins", body: `{"name":"x","name":"y","nam":1}`, wantErr: key.ErrInvalid, wantMsg: `field "name" is given more than once`},
+		{name: "duplicate secret-shaped name is not echoed", body: `{"list":[],"sk_test_abcdefghijklmnop":1,"sk_test_abcdefghijklmnop":1}`,
+			wantErr: key.ErrInvalid, wantMsg: "the body has an unknown field"},
+		{name: "number out of range", body: `{"count":1e400}`, wantErr: key.ErrInvalid, wantMsg: `field "count" must be an integer in range`},
+		{name: "trailing garbage", body: `{"name":"x"} x`, wantErr: key.ErrInvalid, wantMsg: "body must hold a single JSON object"},
+		{name: "extra close", body: `{"name":"x"}}`, wantErr: key.ErrInvalid, wantMsg: "body must hold a single JSON object"},
+		{name: "number body", body: `5`, wantErr: key.ErrInvalid, wantMsg: "body must be a JSON object"},
+		{name: "object in a list of strings", body: `{"list":[{"a":1,"a":2}]}`, wantErr: key.ErrInvalid, wantMsg: `field "a" is given more than once`},
 		{name: "type", body: `{"count":"2"}`, wantErr: key.ErrInvalid, wantMsg: `field "count" must be an integer in range`},
 		{name: "fraction", body: `{"count":1.5}`, wantErr: key.ErrInvalid, wantMsg: `field "count" must be an integer in range`},
 		{name: "element type", body: `{"list":[1]}`, wantErr: key.ErrInvalid, wantMsg: `field "list" must be a string`},
@@ -105,7 +117,7 @@ func TestDecode(t *testing.T) {
 		{name: "null optional body", body: " null\n", optional: true, wantErr: key.ErrInvalid, wantMsg: "body must be a JSON object"},
 		{name: "string body", body: `"x"`, wantErr: key.ErrInvalid, wantMsg: "body must be a JSON object"},
 		{name: "trailing", body: `{} {}`, wantErr: key.ErrInvalid, wantMsg: "body must hold a single JSON object"},
-		{name: "secret-shaped unknown name is not echoed", body: `{"sk_test_abcdefghijklmnop":1}`, wantErr: key.ErrInvalid,
+		{name: "secret-shaped unknown name is not echoed", body: `{"paykeys_sk_test_abcdefghijklmnop":1}`, wantErr: key.ErrInvalid,
 			wantMsg: "the body has an unknown field"},
 		{name: "odd unknown name is not echoed", body: `{"a b\u202e":1}`, wantErr: key.ErrInvalid, wantMsg: "the body has an unknown field"},
 		{name: "too large", body: `{"name":"` + strings.Repeat("x", MaxBody) + `"}`, wantErr: ErrTooLarge},

@@ -35,8 +35,8 @@ func TestDecisionCodes(t *testing.T) {
 			}
 			expiringID, expiring := e.newKey(key.NewParams{ExpiresAt: &past})
 			_ = expiringID
-			unknown := key.NewSecret(key.NewClientID(key.EnvTest))
-			wrong := key.NewSecret(id) // well formed, names the key, but not its secret
+			unknown := key.DefaultBrand.NewSecret(key.NewClientID(key.EnvTest))
+			wrong := key.DefaultBrand.NewSecret(id) // well formed, names the key, but not its secret
 			now := e.clock()
 			body := []byte(`{"amount":1000,"currency":"eur"}`)
 			signed := func(clientID, secret string) event {
@@ -57,7 +57,7 @@ func TestDecisionCodes(t *testing.T) {
 					ev.setHeader("Authorization", "")
 					return ev
 				}, nil, 401, key.CodeMalformed},
-				{"garbage secret", func() event { return e.event(f.bearer).bearer("sk_test_nope") }, nil, 401, key.CodeMalformed},
+				{"garbage secret", func() event { return e.event(f.bearer).bearer("paykeys_sk_test_nope") }, nil, 401, key.CodeMalformed},
 				{"checksum typo", func() event { return e.event(f.bearer).bearer(sk[:20] + flip(sk[20]) + sk[21:]) }, nil, 401, key.CodeMalformed},
 				{"bearer and hmac", func() event { ev := signed(id, sk); ev.setHeader("X-API-Key", sk); return ev }, nil, 401, key.CodeMalformed},
 				{"unknown key", func() event { return e.event(f.bearer).bearer(unknown) }, nil, 401, key.CodeNotFound},
@@ -296,7 +296,7 @@ func TestStoreCallsOnMiss(t *testing.T) {
 	}
 	// Unknown keys are negatively cached: a flood of one garbage key is one read.
 	e2.ddb.Reset()
-	garbage := key.NewSecret(key.NewClientID(key.EnvTest))
+	garbage := key.DefaultBrand.NewSecret(key.NewClientID(key.EnvTest))
 	for range 50 {
 		if o := e2.authorize(e2.event("rest-bearer.json").bearer(garbage)); o.Status != 401 {
 			t.Fatalf("garbage: %d", o.Status)
@@ -308,7 +308,7 @@ func TestStoreCallsOnMiss(t *testing.T) {
 	// Malformed secrets never reach the store at all.
 	e2.ddb.Reset()
 	for range 50 {
-		e2.authorize(e2.event("rest-bearer.json").bearer("sk_test_" + strings.Repeat("x", 61)))
+		e2.authorize(e2.event("rest-bearer.json").bearer("paykeys_sk_test_" + strings.Repeat("x", 61)))
 	}
 	if g := e2.ddb.Calls("GetItem"); g != 0 {
 		t.Fatalf("malformed secrets made %d reads", g)
@@ -318,7 +318,7 @@ func TestStoreCallsOnMiss(t *testing.T) {
 // Unknown or broken events are denied, never allowed.
 func TestUnknownEvents(t *testing.T) {
 	e := newEnv(t, authz.Options{})
-	for _, raw := range []string{`{}`, `[]`, `not json`, `{"type":"TOKEN","methodArn":"arn:x","authorizationToken":"sk_test_x"}`, `{"version":"1.0","type":"REQUEST"}`} {
+	for _, raw := range []string{`{}`, `[]`, `not json`, `{"type":"TOKEN","methodArn":"arn:x","authorizationToken":"paykeys_sk_test_x"}`, `{"version":"1.0","type":"REQUEST"}`} {
 		if _, err := e.h.Handle(context.Background(), []byte(raw)); err == nil || err.Error() != "Unauthorized" {
 			t.Errorf("%s: err = %v, want Unauthorized", raw, err)
 		}

@@ -59,7 +59,7 @@ func BenchmarkHandleBearerCached(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	event := json.RawMessage(strings.Replace(string(raw), "sk_test_PLACEHOLDER", iss.Secret, 1))
+	event := json.RawMessage(strings.Replace(string(raw), "paykeys_sk_test_PLACEHOLDER", iss.Secret, 1))
 	routes, err := authorizer.ParseRoutes("GET /demo/{proxy+}=payments:read;ANY /demo/{proxy+}=payments:write")
 	if err != nil {
 		b.Fatal(err)

@@ -314,7 +314,7 @@ func TestOutagesHaveTheirOwnCode(t *testing.T) {
 			// One real bad signature, counted; the outages are not.
 			e.h.Engine = authz.New(e.store, e.secrets, e.store, authz.Options{})
 			e.h.Engine.Now = e.clock
-			if o := e.authorize(e.event(f.hmac).sign(t, id, key.NewSecret(id), e.clock(), nil)); o.Code != key.CodeSignatureInvalid {
+			if o := e.authorize(e.event(f.hmac).sign(t, id, key.DefaultBrand.NewSecret(id), e.clock(), nil)); o.Code != key.CodeSignatureInvalid {
 				t.Fatalf("bad signature: %s", o.Code)
 			}
 			if err := rec.Flush(context.Background()); err != nil {

@@ -28,14 +28,15 @@ func TestDecisionLineRedactsThePath(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ev map[string]any
-	if err := json.Unmarshal([]byte(strings.Replace(string(raw), "sk_test_PLACEHOLDER", iss.Secret, 1)), &ev); err != nil {
+	if err := json.Unmarshal([]byte(strings.Replace(string(raw), "paykeys_sk_test_PLACEHOLDER", iss.Secret, 1)), &ev); err != nil {
 		t.Fatal(err)
 	}
 	routes, err := authorizer.ParseRoutes("GET /demo/{proxy+}=payments:read")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{"/demo/" + iss.Secret, "/demo/x/paykeys_" + iss.Secret + "/y"} {
+	unbranded := iss.Secret[len("paykeys_"):] // the form before brands
+	for _, path := range []string{"/demo/" + iss.Secret, "/demo/x/" + unbranded + "/y"} {
 		ev["rawPath"] = path
 		ev["routeKey"] = "GET /demo/{proxy+}"
 		event, _ := json.Marshal(ev)
@@ -47,9 +48,9 @@ func TestDecisionLineRedactsThePath(t *testing.T) {
 		if _, err := h.Handle(context.Background(), event); err != nil {
 			t.Fatal(err)
 		}
-		if strings.Contains(logs.String(), iss.Secret[8:]) || !strings.Contains(logs.String(), `"path":"/demo/`+key.Redacted) &&
+		if strings.Contains(logs.String(), iss.Secret[len("paykeys_sk_test_"):]) || !strings.Contains(logs.String(), `"path":"/demo/`+key.Redacted) &&
 			!strings.Contains(logs.String(), `"path":"/demo/x/`+key.Redacted+`/y"`) {
-			t.Errorf("decision line for %s = %s", strings.ReplaceAll(path, iss.Secret, "<secret>"), logs.String())
+			t.Errorf("decision line for %s = %s", strings.ReplaceAll(strings.ReplaceAll(path, iss.Secret, "<secret>"), unbranded, "<unbranded secret>"), logs.String())
 		}
 	}
 }

@@ -71,7 +71,7 @@ func TestUsageCountersMatchDecisions(t *testing.T) {
 
 	id, sk := e.newKey(key.NewParams{Scopes: []string{"payments:read"}})
 	otherID, _ := e.newKey(key.NewParams{}) // never used: must show no usage
-	wrong := key.NewSecret(id)              // well formed, names the key, but not its secret
+	wrong := key.DefaultBrand.NewSecret(id) // well formed, names the key, but not its secret
 	ghost := key.NewClientID(key.EnvTest)   // no key has it
 	writesBefore := e.ddb.Calls("TransactWriteItems") + e.ddb.Calls("UpdateItem")
 
@@ -110,9 +110,9 @@ func TestUsageCountersMatchDecisions(t *testing.T) {
 	expect("signed with a wrong secret", get("http-hmac.json").sign(t, id, wrong, e.clock(), nil), 401, key.CodeSignatureInvalid)
 	expect("stale timestamp", get("http-hmac.json").sign(t, id, sk, e.clock().Add(-400*time.Second), nil), 401, key.CodeTimestampWindow)
 	// Counted nowhere: a client ID that names no key, and no client ID at all.
-	expect("unknown key", get("http-bearer.json").bearer(key.NewSecret(ghost)), 401, key.CodeNotFound)
+	expect("unknown key", get("http-bearer.json").bearer(key.DefaultBrand.NewSecret(ghost)), 401, key.CodeNotFound)
 	expect("unknown client ID, signed", get("http-hmac.json").sign(t, ghost, sk, e.clock(), nil), 401, key.CodeNotFound)
-	expect("malformed", get("http-bearer.json").bearer("sk_test_nope"), 401, key.CodeMalformed)
+	expect("malformed", get("http-bearer.json").bearer("paykeys_sk_test_nope"), 401, key.CodeMalformed)
 
 	if n := e.ddb.Calls("TransactWriteItems") + e.ddb.Calls("UpdateItem") - writesBefore; n != 0 {
 		t.Fatalf("%d usage writes during decisions: want none before a flush", n)
@@ -126,8 +126,8 @@ func TestUsageCountersMatchDecisions(t *testing.T) {
 	serviceVerify("service verify", `{"secret":"`+sk+`","scope":"payments:read","ip":"203.0.113.5"}`, true, key.CodeValid)
 	serviceVerify("service verify, wrong secret", `{"secret":"`+wrong+`"}`, false, key.CodeNotFound)
 	serviceVerify("service verify, scope not granted", `{"secret":"`+sk+`","scope":"payments:write"}`, false, key.CodeInsufficientScope)
-	serviceVerify("service verify, unknown key", `{"secret":"`+key.NewSecret(ghost)+`"}`, false, key.CodeNotFound)
-	serviceVerify("service verify, malformed", `{"secret":"sk_test_nope"}`, false, key.CodeMalformed)
+	serviceVerify("service verify, unknown key", `{"secret":"`+key.DefaultBrand.NewSecret(ghost)+`"}`, false, key.CodeNotFound)
+	serviceVerify("service verify, malformed", `{"secret":"paykeys_sk_test_nope"}`, false, key.CodeMalformed)
 	if err := rec.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -81,6 +81,7 @@ type Options struct {
 	NegativeTTL time.Duration // how long an unknown key is remembered; default 5 s
 	CacheSize   int           // keys (and unknown IDs, and secrets) held at most; default 10000
 	Feed        Feed          // the change feed; nil: changes are seen only when the TTL ends
+	Brand       key.Brand     // the prefix of the deployment's secrets; "" is key.DefaultBrand
 }
 
 // Engine decides. It is safe for concurrent use and meant to live for the
@@ -89,6 +90,7 @@ type Engine struct {
 	keys    Keys
 	secrets Secrets
 	nonces  Nonces
+	brand   key.Brand
 	Now     func() time.Time
 
 	known   *ttlcache.Cache[cachedKey]
@@ -131,7 +133,7 @@ func New(keys Keys, secrets Secrets, nonces Nonces, o Options) *Engine {
 		o.CacheSize = 10000
 	}
 	return &Engine{
-		keys: keys, secrets: secrets, nonces: nonces, Now: time.Now, noCache: noCache,
+		keys: keys, secrets: secrets, nonces: nonces, brand: o.Brand, Now: time.Now, noCache: noCache,
 		known:   ttlcache.New[cachedKey](o.CacheSize, o.CacheTTL),
 		unknown: ttlcache.New[struct{}](o.CacheSize, o.NegativeTTL),
 		secret:  ttlcache.New[*secretSet](o.CacheSize, o.CacheTTL),
@@ -228,7 +230,7 @@ func (e *Engine) DecideBearer(ctx context.Context, secret string, need key.Requi
 
 func (e *Engine) bearer(ctx context.Context, r Request) (Decision, error) {
 	d := Decision{Mode: key.ModeBearer}
-	parsed, ok := key.ParseSecret(r.Bearer)
+	parsed, ok := e.brand.ParseSecret(r.Bearer)
 	if !ok {
 		d.Code = key.CodeMalformed
 		return d, nil

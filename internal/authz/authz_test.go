@@ -247,7 +247,7 @@ func TestNewSecretRefreshesCachedKey(t *testing.T) {
 			if d, _ := f.e.Decide(ctx, tt.request(f, "nonce-aaaaaaaaaaaaaaaa")); d.Code != key.CodeValid {
 				t.Fatalf("before reset: %s", d.Code)
 			}
-			iss, err := f.k.Reset(0, "99999999-2222-4333-8444-555555555555", now)
+			iss, err := f.k.Reset(key.DefaultBrand, 0, "99999999-2222-4333-8444-555555555555", now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -269,9 +269,9 @@ func TestNewSecretRefreshesCachedKey(t *testing.T) {
 			}
 			// The refreshed copy is the cache's now: well-formed garbage for
 			// the same key re-reads at most once a second.
-			body := "sk_test_" + next.ID[len("ck_test_"):] + strings.Repeat("0", 33)
+			body := "paykeys_sk_test_" + next.ID[len("ck_test_"):] + strings.Repeat("0", 33)
 			garbage := Request{Bearer: body + key.Checksum(body), Need: f.need}
-			if _, ok := key.ParseSecret(garbage.Bearer); !ok {
+			if _, ok := key.DefaultBrand.ParseSecret(garbage.Bearer); !ok {
 				t.Fatal("the garbage secret is not well formed")
 			}
 			for range 5 {
@@ -290,5 +290,34 @@ func TestNewSecretRefreshesCachedKey(t *testing.T) {
 				t.Errorf("reads after garbage a second later = %d, want 2", got)
 			}
 		})
+	}
+}
+
+// An engine accepts secrets of its own brand only: another brand's, or the
+// unbranded form, is MALFORMED with no read, though its checksum holds.
+func TestBrandIsTheDeployments(t *testing.T) {
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	iss, err := key.New(key.NewParams{MerchantID: "m_1", Name: "k", Environment: key.EnvTest,
+		Scopes: []string{"payments:write"}, Brand: "acme"}, "v-1", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := &fakeKeys{keys: map[string]*key.Key{iss.Key.ID: iss.Key}}
+	e := New(keys, &fakeSecrets{}, &fakeNonces{seen: map[string]bool{}}, Options{Brand: "acme"})
+	e.Now = func() time.Time { return now }
+	need := key.Requirement{Environment: key.EnvTest, Scope: "payments:write"}
+	if d, err := e.DecideBearer(context.Background(), iss.Secret, need); err != nil || d.Code != key.CodeValid {
+		t.Fatalf("acme secret at an acme engine: %+v %v", d, err)
+	}
+	reads := keys.calls.Load()
+	tail := iss.Secret[len("acme_sk_test_") : len(iss.Secret)-6]
+	for _, prefix := range []string{"paykeys_sk_test_", "sk_test_"} {
+		forged := prefix + tail + key.Checksum(prefix+tail)
+		if d, _ := e.DecideBearer(context.Background(), forged, need); d.Code != key.CodeMalformed {
+			t.Errorf("%s… at an acme engine: %s", prefix, d.Code)
+		}
+	}
+	if got := keys.calls.Load() - reads; got != 0 {
+		t.Errorf("foreign brands cost %d reads", got)
 	}
 }

@@ -44,6 +44,10 @@ type Config struct {
 	// MAX_KEYS_PER_MERCHANT: the most keys that are not revoked a merchant
 	// may have, default 500.
 	MaxKeysPerMerchant int
+	// BRAND: the prefix of every secret, <brand>_sk_<env>_..., 2..16
+	// lowercase letters, default paykeys. Only secrets of this brand are
+	// accepted, so changing it ends every secret issued before.
+	Brand key.Brand
 }
 
 // Load reads the configuration through getenv (os.Getenv in main).
@@ -101,6 +105,9 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, errors.New("MAX_KEYS_PER_MERCHANT must be an integer from 1 to 1000000"))
 	}
 	c.MaxKeysPerMerchant = maxKeys
+	if c.Brand, err = key.ParseBrand(getenv("BRAND")); err != nil {
+		errs = append(errs, fmt.Errorf("BRAND: %w", err))
+	}
 	if !strings.HasSuffix(c.SecretPrefix, "/") {
 		errs = append(errs, errors.New(`SECRET_PREFIX must end with "/"`))
 	}

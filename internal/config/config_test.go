@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/paykeys/paykeys/internal/key"
 )
 
 func env(vars map[string]string) func(string) string {
@@ -132,6 +134,35 @@ func TestLoadWebhookAllowPrivate(t *testing.T) {
 			}
 			if err == nil && (c.WebhookAllowPrivate != tt.allowPrivate || c.WebhookLoopbackOnly != tt.loopback) {
 				t.Errorf("allow private %v, loopback only %v; want %v, %v", c.WebhookAllowPrivate, c.WebhookLoopbackOnly, tt.allowPrivate, tt.loopback)
+			}
+		})
+	}
+}
+
+func TestBrand(t *testing.T) {
+	cases := []struct {
+		value   string
+		want    key.Brand
+		wantErr bool
+	}{
+		{"", key.DefaultBrand, false},
+		{"acme", "acme", false},
+		{"Acme", "", true},
+		{"a", "", true},
+		{"acme_pay", "", true},
+	}
+	for _, c := range cases {
+		t.Run(c.value, func(t *testing.T) {
+			env := map[string]string{"TABLE_NAME": "t", "BRAND": c.value}
+			cfg, err := Load(func(k string) string { return env[k] })
+			if c.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "BRAND") {
+					t.Fatalf("err = %v, want one naming BRAND", err)
+				}
+				return
+			}
+			if err != nil || cfg.Brand != c.want {
+				t.Fatalf("Brand = %q, %v; want %q", cfg.Brand, err, c.want)
 			}
 		})
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/paykeys/paykeys/internal/delivery"
+	"github.com/paykeys/paykeys/internal/hook"
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/outbox"
 	"github.com/paykeys/paykeys/internal/secret"
@@ -32,7 +33,7 @@ type fixture struct {
 	worker *delivery.Worker
 	hits   *atomic.Int64
 	actor  key.Actor
-	ep     *store.Endpoint
+	ep     *hook.Endpoint
 }
 
 func newFixture(tb testing.TB) *fixture {
@@ -74,8 +75,8 @@ func (f *fixture) pending(tb testing.TB, n int) {
 	for i := 0; i < n; i++ {
 		ev := outbox.Event{ID: key.NewID("msg_"), Type: "webhook.test", MerchantID: "m_1", ResourceID: f.ep.ID,
 			EndpointID: f.ep.ID, CreatedAt: now, Data: []byte(`{"type":"webhook.test"}`)}
-		d := &store.Delivery{ID: ev.ID, EndpointID: f.ep.ID, MerchantID: "m_1", EventType: ev.Type,
-			Status: store.DeliveryPending, NextAttemptAt: &now, CreatedAt: now}
+		d := &hook.Delivery{ID: ev.ID, EndpointID: f.ep.ID, MerchantID: "m_1", EventType: ev.Type,
+			Status: hook.DeliveryPending, NextAttemptAt: &now, CreatedAt: now}
 		if err := f.st.SaveTestEvent(context.Background(), ev, d, nil); err != nil {
 			tb.Fatal(err)
 		}

@@ -20,25 +20,27 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/paykeys/paykeys/internal/hook"
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/outbox"
+	"github.com/paykeys/paykeys/internal/retry"
 	"github.com/paykeys/paykeys/internal/store"
 	"github.com/paykeys/paykeys/internal/ttlcache"
 	"github.com/paykeys/paykeys/internal/webhook"
-	"github.com/paykeys/paykeys/internal/webhooksvc"
+	"golang.org/x/sync/errgroup"
 )
 
 // Store is the metadata store as the worker uses it.
 type Store interface {
-	AllEndpoints(ctx context.Context, merchantID string) ([]*store.Endpoint, error)
-	GetEndpoint(ctx context.Context, id string) (*store.Endpoint, error)
-	SaveEndpoint(ctx context.Context, e *store.Endpoint, a *store.AuditRecord) error
+	AllEndpoints(ctx context.Context, merchantID string) ([]*hook.Endpoint, error)
+	GetEndpoint(ctx context.Context, id string) (*hook.Endpoint, error)
+	SaveEndpoint(ctx context.Context, e *hook.Endpoint, a *store.AuditRecord) error
 	GetEvent(ctx context.Context, id string) (*outbox.Event, error)
-	GetDelivery(ctx context.Context, endpointID, id string) (*store.Delivery, error)
-	SaveDelivery(ctx context.Context, d *store.Delivery) error
+	GetDelivery(ctx context.Context, endpointID, id string) (*hook.Delivery, error)
+	SaveDelivery(ctx context.Context, d *hook.Delivery) error
 	FannedOut(ctx context.Context, eventID string) error
 	PendingEvents(ctx context.Context, now time.Time, limit int) ([]outbox.Event, error)
-	DueDeliveries(ctx context.Context, now time.Time, limit int) ([]*store.Delivery, error)
+	DueDeliveries(ctx context.Context, now time.Time, limit int) ([]*hook.Delivery, error)
 }
 
 // Secrets reads one version of an endpoint's signing secret.
@@ -95,19 +97,19 @@ func (w *Worker) secretCache() *ttlcache.Cache[[]byte] {
 // FanOut makes sure a delivery exists for each endpoint that receives ev,
 // then takes ev out of the due index. It returns the deliveries still
 // pending, to attempt now.
-func (w *Worker) FanOut(ctx context.Context, ev *outbox.Event) ([]*store.Delivery, error) {
+func (w *Worker) FanOut(ctx context.Context, ev *outbox.Event) ([]*hook.Delivery, error) {
 	eps, err := w.Store.AllEndpoints(ctx, ev.MerchantID)
 	if err != nil {
 		return nil, err
 	}
-	var pending []*store.Delivery
+	var pending []*hook.Delivery
 	for _, e := range eps {
-		if !webhooksvc.Receives(e, ev) {
+		if !hook.Receives(e, ev) {
 			continue
 		}
 		now := w.Now().UTC()
-		d := &store.Delivery{ID: ev.ID, EndpointID: e.ID, MerchantID: ev.MerchantID, EventType: ev.Type,
-			Status: store.DeliveryPending, NextAttemptAt: &now, CreatedAt: now}
+		d := &hook.Delivery{ID: ev.ID, EndpointID: e.ID, MerchantID: ev.MerchantID, EventType: ev.Type,
+			Status: hook.DeliveryPending, NextAttemptAt: &now, CreatedAt: now}
 		err := w.Store.SaveDelivery(ctx, d)
 		if errors.Is(err, store.ErrStale) { // made by an earlier try
 			d, err = w.Store.GetDelivery(ctx, e.ID, ev.ID)
@@ -115,7 +117,7 @@ func (w *Worker) FanOut(ctx context.Context, ev *outbox.Event) ([]*store.Deliver
 		if err != nil {
 			return nil, fmt.Errorf("fan out %s to %s: %w", ev.ID, e.ID, err)
 		}
-		if d.Status == store.DeliveryPending {
+		if d.Status == hook.DeliveryPending {
 			pending = append(pending, d)
 		}
 	}
@@ -129,9 +131,9 @@ func (w *Worker) FanOut(ctx context.Context, ev *outbox.Event) ([]*store.Deliver
 // returns the delivery as recorded, or d unchanged when it is not due (done,
 // or claimed by another worker). An error means the attempt's outcome could
 // not be recorded; the delivery becomes due again when its lease ends.
-func (w *Worker) Attempt(ctx context.Context, d *store.Delivery) (*store.Delivery, error) {
+func (w *Worker) Attempt(ctx context.Context, d *hook.Delivery) (*hook.Delivery, error) {
 	now := w.Now().UTC()
-	if d.Status != store.DeliveryPending || d.NextAttemptAt == nil || d.NextAttemptAt.After(now) {
+	if d.Status != hook.DeliveryPending || d.NextAttemptAt == nil || d.NextAttemptAt.After(now) {
 		return d, nil
 	}
 	claimed := *d
@@ -151,7 +153,7 @@ func (w *Worker) Attempt(ctx context.Context, d *store.Delivery) (*store.Deliver
 		return w.finish(ctx, d, nil, webhook.Attempt{At: now, Error: "endpoint deleted"}, false)
 	case err != nil:
 		return nil, err
-	case e.Status != webhooksvc.StatusEnabled:
+	case e.Status != hook.StatusEnabled:
 		return w.finish(ctx, d, nil, webhook.Attempt{At: now, Error: "endpoint disabled"}, false)
 	}
 	ev, err := w.Store.GetEvent(ctx, d.ID)
@@ -162,7 +164,7 @@ func (w *Worker) Attempt(ctx context.Context, d *store.Delivery) (*store.Deliver
 		return nil, err
 	}
 	var secrets [][]byte
-	for _, v := range webhooksvc.SigningVersions(e, now) {
+	for _, v := range hook.SigningVersions(e, now) {
 		s, err := w.secret(ctx, e.ID, v)
 		if err != nil {
 			return nil, err
@@ -180,7 +182,7 @@ func (w *Worker) secret(ctx context.Context, endpointID, versionID string) ([]by
 	if s, ok := c.Get(versionID, now); ok {
 		return s, nil
 	}
-	raw, err := w.Secrets.Get(ctx, webhooksvc.SecretName(endpointID), versionID)
+	raw, err := w.Secrets.Get(ctx, hook.SecretName(endpointID), versionID)
 	if err != nil {
 		return nil, fmt.Errorf("signing secret of %s: %w", endpointID, err)
 	}
@@ -195,21 +197,21 @@ func (w *Worker) secret(ctx context.Context, endpointID, versionID string) ([]by
 // finish records an attempt on the claimed delivery, decides what comes
 // next, and updates the endpoint's health. sent says whether a request was
 // made (a skipped delivery ends at once and says nothing about the endpoint).
-func (w *Worker) finish(ctx context.Context, d *store.Delivery, e *store.Endpoint, att webhook.Attempt, sent bool) (*store.Delivery, error) {
-	d.Attempts = append(d.Attempts, store.DeliveryAttempt{
+func (w *Worker) finish(ctx context.Context, d *hook.Delivery, e *hook.Endpoint, att webhook.Attempt, sent bool) (*hook.Delivery, error) {
+	d.Attempts = append(d.Attempts, hook.Attempt{
 		At: att.At.UTC(), ResponseStatus: att.Status, LatencyMS: att.Latency.Milliseconds(),
 		Error: att.Error, ResponseBody: att.ResponseBody,
 	})
 	now := w.Now().UTC()
 	outcome := att.Outcome()
-	d.Status, d.NextAttemptAt = store.DeliveryFailed, nil
+	d.Status, d.NextAttemptAt = hook.DeliveryFailed, nil
 	switch {
 	case !sent:
 	case outcome == webhook.Succeeded:
-		d.Status = store.DeliverySucceeded
+		d.Status = hook.DeliverySucceeded
 	case outcome == webhook.Failed:
 		if next, ok := webhook.NextAttempt(len(d.Attempts), now, att.RetryAfter, w.Rand); ok {
-			d.Status, d.NextAttemptAt = store.DeliveryPending, &next
+			d.Status, d.NextAttemptAt = hook.DeliveryPending, &next
 		}
 	}
 	var disabled string
@@ -219,7 +221,7 @@ func (w *Worker) finish(ctx context.Context, d *store.Delivery, e *store.Endpoin
 			w.Log.ErrorContext(ctx, "endpoint health not recorded", "endpoint_id", e.ID, "error", err)
 		}
 		if disabled != "" {
-			d.Status, d.NextAttemptAt = store.DeliveryFailed, nil
+			d.Status, d.NextAttemptAt = hook.DeliveryFailed, nil
 		}
 	}
 	err := w.Store.SaveDelivery(ctx, d)
@@ -236,44 +238,56 @@ func (w *Worker) finish(ctx context.Context, d *store.Delivery, e *store.Endpoin
 // health records an attempt's outcome on its endpoint: a success clears the
 // failure streak, a failure starts one, a 410 or a streak of FailingFor
 // disables the endpoint. It returns the reason when it disabled it.
-func (w *Worker) health(ctx context.Context, e *store.Endpoint, o webhook.Outcome, now time.Time) (string, error) {
-	for range 5 {
-		var reason string
+func (w *Worker) health(ctx context.Context, e *hook.Endpoint, o webhook.Outcome, now time.Time) (string, error) {
+	id := e.ID
+	var reason string
+	err := retry.OnConflict(ctx, healthAttempts, store.ErrStale, func(attempt int) error {
+		reason = ""
+		if attempt > 1 { // a concurrent change won: decide again on the endpoint as it is now
+			var err error
+			if e, err = w.Store.GetEndpoint(ctx, id); err != nil {
+				return err
+			}
+			if e.Status != hook.StatusEnabled {
+				return nil
+			}
+		}
 		switch {
 		case o == webhook.Succeeded && e.FailingSince == nil:
-			return "", nil
+			return nil
 		case o == webhook.Succeeded:
 			e.FailingSince = nil
 		case o == webhook.Gone:
-			reason = webhooksvc.ReasonGone
+			reason = hook.ReasonGone
 		case e.FailingSince == nil:
 			e.FailingSince = &now
-		case now.Sub(*e.FailingSince) >= webhooksvc.FailingFor:
-			reason = webhooksvc.ReasonFailing
+		case now.Sub(*e.FailingSince) >= hook.FailingFor:
+			reason = hook.ReasonFailing
 		default:
-			return "", nil // still failing, not for long enough
+			return nil // still failing, not for long enough
 		}
 		var a *store.AuditRecord
 		if reason != "" {
-			e.Status, e.DisabledReason = webhooksvc.StatusDisabled, reason
+			e.Status, e.DisabledReason = hook.StatusDisabled, reason
 			a = &store.AuditRecord{ID: key.NewID("aud_"), MerchantID: e.MerchantID, Actor: "system:webhook",
 				Action: "webhook.disable", ResourceType: "webhook_endpoint", ResourceID: e.ID,
 				Outcome: "success", CreatedAt: now}
 		}
 		e.UpdatedAt = now
-		err := w.Store.SaveEndpoint(ctx, e, a)
-		if !errors.Is(err, store.ErrStale) {
-			return reason, err
-		}
-		if e, err = w.Store.GetEndpoint(ctx, e.ID); err != nil {
-			return "", err
-		}
-		if e.Status != webhooksvc.StatusEnabled {
-			return "", nil
-		}
+		return w.Store.SaveEndpoint(ctx, e, a)
+	})
+	switch {
+	case errors.Is(err, store.ErrStale):
+		return "", fmt.Errorf("endpoint %s: too many concurrent changes: %w", id, err)
+	case err != nil:
+		return reason, err
 	}
-	return "", fmt.Errorf("endpoint %s: too many concurrent changes", e.ID)
+	return reason, nil
 }
+
+// healthAttempts bounds the tries to record an attempt's outcome on its
+// endpoint while concurrent changes win.
+const healthAttempts = 5
 
 // Stats count one sweep's work.
 type Stats struct {
@@ -329,7 +343,7 @@ func (w *Worker) Sweep(ctx context.Context) (Stats, error) {
 
 // AttemptAll attempts deliveries concurrently, at most Concurrency at a
 // time, and returns how many it attempted and how many failed to record.
-func (w *Worker) AttemptAll(ctx context.Context, ds []*store.Delivery) (attempted, errs int) {
+func (w *Worker) AttemptAll(ctx context.Context, ds []*hook.Delivery) (attempted, errs int) {
 	var n atomic.Int64
 	errs = w.parallel(len(ds), func(i int) bool {
 		got, err := w.Attempt(ctx, ds[i])
@@ -349,18 +363,16 @@ func (w *Worker) AttemptAll(ctx context.Context, ds []*store.Delivery) (attempte
 // how many calls reported failure.
 func (w *Worker) parallel(n int, fn func(i int) bool) int {
 	var failed atomic.Int64
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, max(w.Concurrency, 1))
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
+	var g errgroup.Group
+	g.SetLimit(max(w.Concurrency, 1))
+	for i := range n {
+		g.Go(func() error {
 			if !fn(i) {
 				failed.Add(1)
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait() // fn reports failures by counting, never by an error
 	return int(failed.Load())
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/paykeys/paykeys/internal/delivery"
+	"github.com/paykeys/paykeys/internal/hook"
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/outbox"
 	"github.com/paykeys/paykeys/internal/store"
@@ -22,21 +23,21 @@ import (
 // rules, so the worker's own logic and costs can be tested without I/O.
 type memStore struct {
 	mu         sync.Mutex
-	endpoints  map[string]*store.Endpoint
+	endpoints  map[string]*hook.Endpoint
 	events     map[string]*outbox.Event
 	pending    map[string]bool // events not fanned out
-	deliveries map[string]*store.Delivery
+	deliveries map[string]*hook.Delivery
 }
 
 func newMemStore() *memStore {
-	return &memStore{endpoints: map[string]*store.Endpoint{}, events: map[string]*outbox.Event{},
-		pending: map[string]bool{}, deliveries: map[string]*store.Delivery{}}
+	return &memStore{endpoints: map[string]*hook.Endpoint{}, events: map[string]*outbox.Event{},
+		pending: map[string]bool{}, deliveries: map[string]*hook.Delivery{}}
 }
 
-func (m *memStore) AllEndpoints(_ context.Context, merchant string) ([]*store.Endpoint, error) {
+func (m *memStore) AllEndpoints(_ context.Context, merchant string) ([]*hook.Endpoint, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []*store.Endpoint
+	var out []*hook.Endpoint
 	for _, e := range m.endpoints {
 		if e.MerchantID == merchant {
 			c := *e
@@ -46,7 +47,7 @@ func (m *memStore) AllEndpoints(_ context.Context, merchant string) ([]*store.En
 	return out, nil
 }
 
-func (m *memStore) GetEndpoint(_ context.Context, id string) (*store.Endpoint, error) {
+func (m *memStore) GetEndpoint(_ context.Context, id string) (*hook.Endpoint, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e, ok := m.endpoints[id]
@@ -57,7 +58,7 @@ func (m *memStore) GetEndpoint(_ context.Context, id string) (*store.Endpoint, e
 	return &c, nil
 }
 
-func (m *memStore) SaveEndpoint(_ context.Context, e *store.Endpoint, _ *store.AuditRecord) error {
+func (m *memStore) SaveEndpoint(_ context.Context, e *hook.Endpoint, _ *store.AuditRecord) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if old, ok := m.endpoints[e.ID]; ok && old.Revision != e.Revision {
@@ -79,7 +80,7 @@ func (m *memStore) GetEvent(_ context.Context, id string) (*outbox.Event, error)
 	return ev, nil
 }
 
-func (m *memStore) GetDelivery(_ context.Context, endpointID, id string) (*store.Delivery, error) {
+func (m *memStore) GetDelivery(_ context.Context, endpointID, id string) (*hook.Delivery, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	d, ok := m.deliveries[endpointID+id]
@@ -90,7 +91,7 @@ func (m *memStore) GetDelivery(_ context.Context, endpointID, id string) (*store
 	return &c, nil
 }
 
-func (m *memStore) SaveDelivery(_ context.Context, d *store.Delivery) error {
+func (m *memStore) SaveDelivery(_ context.Context, d *hook.Delivery) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old, ok := m.deliveries[d.EndpointID+d.ID]
@@ -99,7 +100,7 @@ func (m *memStore) SaveDelivery(_ context.Context, d *store.Delivery) error {
 	}
 	d.Revision++
 	c := *d
-	c.Attempts = append([]store.DeliveryAttempt(nil), d.Attempts...)
+	c.Attempts = append([]hook.Attempt(nil), d.Attempts...)
 	m.deliveries[d.EndpointID+d.ID] = &c
 	return nil
 }
@@ -124,15 +125,15 @@ func (m *memStore) PendingEvents(_ context.Context, _ time.Time, limit int) ([]o
 	return out, nil
 }
 
-func (m *memStore) DueDeliveries(_ context.Context, now time.Time, limit int) ([]*store.Delivery, error) {
+func (m *memStore) DueDeliveries(_ context.Context, now time.Time, limit int) ([]*hook.Delivery, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []*store.Delivery
+	var out []*hook.Delivery
 	for _, d := range m.deliveries {
 		if len(out) == limit {
 			break
 		}
-		if d.Status == store.DeliveryPending && d.NextAttemptAt != nil && !d.NextAttemptAt.After(now) {
+		if d.Status == hook.DeliveryPending && d.NextAttemptAt != nil && !d.NextAttemptAt.After(now) {
 			c := *d
 			out = append(out, &c)
 		}
@@ -149,7 +150,7 @@ func (s memSecrets) Get(context.Context, string, string) (string, error) { retur
 func newMemWorker(t testing.TB, url string, n int) (*delivery.Worker, *memStore) {
 	m := newMemStore()
 	now := time.Now().UTC()
-	m.endpoints["we_1"] = &store.Endpoint{ID: "we_1", MerchantID: "m_1", URL: url, EventTypes: []string{"*"},
+	m.endpoints["we_1"] = &hook.Endpoint{ID: "we_1", MerchantID: "m_1", URL: url, EventTypes: []string{"*"},
 		Status: "enabled", SecretVersionID: "v1", CreatedAt: now, Revision: 1}
 	for i := 0; i < n; i++ {
 		id := fmt.Sprintf("msg_%d", i)
@@ -174,7 +175,7 @@ func TestSweepSendsEachEventOnce(t *testing.T) {
 		t.Errorf("second sweep = %+v, %d received", st, hits.Load())
 	}
 	for _, d := range m.deliveries {
-		if d.Status != store.DeliverySucceeded || len(d.Attempts) != 1 {
+		if d.Status != hook.DeliverySucceeded || len(d.Attempts) != 1 {
 			t.Fatalf("delivery %s: %s, %d attempts", d.ID, d.Status, len(d.Attempts))
 		}
 	}

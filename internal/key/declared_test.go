@@ -28,7 +28,7 @@ func TestDeclaredScopes(t *testing.T) {
 		{"undeclared resource", d, []string{"payouts:read"}, `scope "payouts:read" is not one`},
 		{"wildcard matching nothing", d, []string{"payouts:*"}, `scope "payouts:*" is not one`},
 		{"bad shape is not echoed", d, []string{"Payments Read"}, "scopes[0] must look like resource:action"},
-		{"secret-shaped is not echoed", d, []string{"sk_live_abc:read"}, "scopes[0] is not one this deployment declares"},
+		{"secret-shaped is not echoed", d, []string{"paykeys_sk_live_abc:read"}, "scopes[0] is not one this deployment declares"},
 		{"nothing declared refuses every scope", DeclaredScopes{}, []string{"payments:read"}, "it declares no scopes"},
 		{"nothing declared refuses star", DeclaredScopes{}, []string{"*"}, "it declares no scopes"},
 		{"nothing declared allows none", DeclaredScopes{}, []string{}, ""},

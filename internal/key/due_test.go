@@ -12,7 +12,7 @@ const day = 24 * time.Hour
 func dueKey(change func(k *Key)) *Key {
 	k := &Key{
 		ID: "ck_test_due", MerchantID: "m_1", Status: StatusActive,
-		SecretVersion: 1, SecretVersionID: "v-1", SecretHash: Hash("sk_test_current"), SecretIssuedAt: t0,
+		SecretVersion: 1, SecretVersionID: "v-1", SecretHash: Hash("paykeys_sk_test_current"), SecretIssuedAt: t0,
 		CreatedAt: t0, UpdatedAt: t0,
 	}
 	if change != nil {
@@ -24,9 +24,9 @@ func dueKey(change func(k *Key)) *Key {
 // withPrevious gives k a previous secret (version 1) whose grace ends at end,
 // and makes the current secret version 2, issued at issued.
 func withPrevious(k *Key, issued, end time.Time) {
-	k.PrevSecretHash, k.PrevSecretVersion, k.PrevSecretVersionID = Hash("sk_test_previous"), 1, "v-1"
+	k.PrevSecretHash, k.PrevSecretVersion, k.PrevSecretVersionID = Hash("paykeys_sk_test_previous"), 1, "v-1"
 	k.PrevSecretExpiresAt = &end
-	k.SecretVersion, k.SecretVersionID, k.SecretHash, k.SecretIssuedAt = 2, "v-2", Hash("sk_test_current2"), issued
+	k.SecretVersion, k.SecretVersionID, k.SecretHash, k.SecretIssuedAt = 2, "v-2", Hash("paykeys_sk_test_current2"), issued
 }
 
 func TestDueAtAndNextDue(t *testing.T) {
@@ -256,10 +256,10 @@ func TestSweep(t *testing.T) {
 				if n.RetiringSecretVersionID != "v-1" {
 					t.Errorf("retiring %q, want v-1", n.RetiringSecretVersionID)
 				}
-				if n.MatchSecret(Hash("sk_test_previous"), t0) != NoMatch {
+				if n.MatchSecret(Hash("paykeys_sk_test_previous"), t0) != NoMatch {
 					t.Error("the previous secret still matches")
 				}
-				if n.MatchSecret(Hash("sk_test_current2"), t0) != MatchCurrent {
+				if n.MatchSecret(Hash("paykeys_sk_test_current2"), t0) != MatchCurrent {
 					t.Error("the current secret no longer matches")
 				}
 				if old.PrevSecretVersionID != "v-1" {
@@ -314,7 +314,7 @@ func TestSweepOverTime(t *testing.T) {
 	count := map[Duty]int{}
 	for now := t0; now.Before(exp.Add(10 * day)); now = now.Add(6 * time.Hour) {
 		if now.Equal(t0.Add(50 * day)) { // a reset with an hour of grace
-			iss, err := k.Reset(time.Hour, "v-2", now)
+			iss, err := k.Reset(DefaultBrand, time.Hour, "v-2", now)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -16,6 +16,7 @@ type NewParams struct {
 	AuthModes    []string // nil: both
 	ExpiresAt    *time.Time
 	RotationDays *int
+	Brand        Brand // of the secret; "" is DefaultBrand
 }
 
 // Issued is a key together with its secret, as seen only at create and reset.
@@ -64,7 +65,7 @@ func New(p NewParams, versionID string, now time.Time) (Issued, error) {
 		return Issued{}, err
 	}
 	k.ID = NewClientID(k.Environment)
-	secret := NewSecret(k.ID)
+	secret := p.Brand.NewSecret(k.ID)
 	k.setSecret(secret, 1, versionID, now)
 	return Issued{Key: k, Secret: secret}, nil
 }
@@ -88,9 +89,10 @@ func ValidateGrace(grace time.Duration) error {
 	return nil
 }
 
-// Reset returns a copy of k with a new secret. The old secret keeps working
-// for grace (never past the key's expiry); an older previous secret ends at once.
-func (k *Key) Reset(grace time.Duration, versionID string, now time.Time) (Issued, error) {
+// Reset returns a copy of k with a new secret of brand b. The old secret
+// keeps working for grace (never past the key's expiry); an older previous
+// secret ends at once.
+func (k *Key) Reset(b Brand, grace time.Duration, versionID string, now time.Time) (Issued, error) {
 	if err := ValidateGrace(grace); err != nil {
 		return Issued{}, err
 	}
@@ -109,7 +111,7 @@ func (k *Key) Reset(grace time.Duration, versionID string, now time.Time) (Issue
 		n.PrevSecretVersionID = k.SecretVersionID
 		n.PrevSecretExpiresAt = &end
 	}
-	secret := NewSecret(k.ID)
+	secret := b.NewSecret(k.ID)
 	n.setSecret(secret, k.SecretVersion+1, versionID, now)
 	n.UpdatedAt = now
 	return Issued{Key: n, Secret: secret}, nil

@@ -6,19 +6,25 @@ import (
 )
 
 func TestRedactSecrets(t *testing.T) {
-	sk := NewSecret(NewClientID(EnvLive))
+	sk := DefaultBrand.NewSecret(NewClientID(EnvLive))
+	tail := sk[len("paykeys_sk_live_"):]
+	acme := Brand("acme").NewSecret(NewClientID(EnvTest))
 	cases := []struct{ in, want string }{
 		{"GET /v1/keys/" + sk, "GET /v1/keys/" + Redacted},
 		{"/v1/keys?cursor=" + sk + "&limit=2", "/v1/keys?cursor=" + Redacted + "&limit=2"},
-		{"paykeys_" + sk + " and acme_sk_test_Abc123", Redacted + " and " + Redacted},
+		{sk + " and acme_sk_test_Abc123", Redacted + " and " + Redacted},
+		{"another brand: " + acme, "another brand: " + Redacted},
+		{"the old form: sk_live_" + tail, "the old form: " + Redacted},
 		{"x=sk_live_ZZZ", "x=" + Redacted},
 		{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw/d+e3== tail", Redacted + " tail"},
 		{"/demo/whsec_ab%2Bc%2Fd%3D", "/demo/" + Redacted},
 		{"ck_test_5Vq0000000000000000000 is public", "ck_test_5Vq0000000000000000000 is public"},
 		{"task_sk_other", "task_sk_other"},
-		{"/v1/keys/sk%5Ftest%5F" + sk[8:], "/v1/keys/" + Redacted},
-		{"/demo/x?q=paykeys%5fsk%5flive%5f" + sk[8:] + "&a=1", "/demo/x?q=" + Redacted + "&a=1"},
-		{"/demo/SK_TEST_" + sk[8:], "/demo/" + Redacted},
+		{"/v1/keys/sk%5Ftest%5F" + tail, "/v1/keys/" + Redacted},
+		{"/v1/keys/paykeys%5Fsk%5Flive%5F" + tail, "/v1/keys/" + Redacted},
+		{"/demo/x?q=paykeys%5fsk%5flive%5f" + tail + "&a=1", "/demo/x?q=" + Redacted + "&a=1"},
+		{"/demo/SK_TEST_" + tail, "/demo/" + Redacted},
+		{"/demo/PAYKEYS_SK_TEST_" + tail, "/demo/" + Redacted},
 		{"POST " + strings.ToUpper(sk), "POST " + Redacted},
 		{"sk%5Fother", "sk%5Fother"},
 		{"desk_test_", "desk_test_"},
@@ -35,7 +41,7 @@ func TestRedactSecrets(t *testing.T) {
 }
 
 func TestEchoableID(t *testing.T) {
-	sk := NewSecret(NewClientID(EnvTest))
+	sk := DefaultBrand.NewSecret(NewClientID(EnvTest))
 	cases := []struct {
 		s  string
 		ok bool
@@ -45,7 +51,7 @@ func TestEchoableID(t *testing.T) {
 		{NewID("msg_"), true},
 		{NewID("aud_"), true},
 		{sk, false},
-		{"we_" + sk[8:35], true}, // base62 of the right length is an ID shape, whatever its origin
+		{"we_" + sk[len("paykeys_sk_test_"):][:27], true}, // base62 of the right length is an ID shape, whatever its origin
 		{"ck_test_x", false},
 		{"sk_" + strings.Repeat("a", 27), false},
 		{"we_" + strings.Repeat("a", 26) + "!", false},

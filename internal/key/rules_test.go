@@ -151,7 +151,7 @@ func TestResetGrace(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r, err := orig.Key.Reset(c.grace, "v2", t0)
+			r, err := orig.Key.Reset(DefaultBrand, c.grace, "v2", t0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -172,34 +172,34 @@ func TestResetGrace(t *testing.T) {
 				t.Fatal("old secret still works at the end of its grace")
 			}
 			// A second reset ends the older previous secret at once.
-			r2, _ := n.Reset(c.grace, "v3", t0.Add(time.Second))
+			r2, _ := n.Reset(DefaultBrand, c.grace, "v3", t0.Add(time.Second))
 			if r2.Key.MatchSecret(Hash(orig.Secret), t0.Add(2*time.Second)) != NoMatch {
 				t.Fatal("a reset during a grace period kept the older secret alive")
 			}
 		})
 	}
-	if _, err := orig.Key.Reset(-time.Second, "v", t0); !errors.Is(err, ErrInvalid) {
+	if _, err := orig.Key.Reset(DefaultBrand, -time.Second, "v", t0); !errors.Is(err, ErrInvalid) {
 		t.Fatal("negative grace accepted")
 	}
-	if _, err := orig.Key.Reset(MaxGracePeriod+time.Second, "v", t0); !errors.Is(err, ErrInvalid) {
+	if _, err := orig.Key.Reset(DefaultBrand, MaxGracePeriod+time.Second, "v", t0); !errors.Is(err, ErrInvalid) {
 		t.Fatal("grace over 7 days accepted")
 	}
-	if _, err := orig.Key.Revoke(t0).Reset(0, "v", t0); !errors.Is(err, ErrConflict) {
+	if _, err := orig.Key.Revoke(t0).Reset(DefaultBrand, 0, "v", t0); !errors.Is(err, ErrConflict) {
 		t.Fatal("reset of a revoked key allowed")
 	}
-	if _, err := orig.Key.Reset(0, "v", exp); !errors.Is(err, ErrConflict) {
+	if _, err := orig.Key.Reset(DefaultBrand, 0, "v", exp); !errors.Is(err, ErrConflict) {
 		t.Fatal("reset of an expired key allowed")
 	}
 	dis := orig.Key.Clone()
 	dis.Status = StatusDisabled
-	if _, err := dis.Reset(0, "v", t0); err != nil {
+	if _, err := dis.Reset(DefaultBrand, 0, "v", t0); err != nil {
 		t.Fatalf("reset of a disabled key refused: %v", err)
 	}
 }
 
 func TestRevokeKeepsLastHash(t *testing.T) {
 	iss := newKey(t, NewParams{})
-	r, _ := iss.Key.Reset(time.Hour, "v2", t0)
+	r, _ := iss.Key.Reset(DefaultBrand, time.Hour, "v2", t0)
 	rev := r.Key.Revoke(t0)
 	if rev.Status != StatusRevoked || rev.MatchSecret(Hash(r.Secret), t0) != MatchCurrent {
 		t.Fatal("revoked key must still recognise its last secret")
@@ -271,7 +271,7 @@ func TestExpiredKeyIsFinal(t *testing.T) {
 				}
 			})
 		}
-		if _, err := k.Reset(0, "v2", exp.Add(time.Second)); !errors.Is(err, ErrConflict) {
+		if _, err := k.Reset(DefaultBrand, 0, "v2", exp.Add(time.Second)); !errors.Is(err, ErrConflict) {
 			t.Fatalf("%s: reset after expiry: %v, want conflict", kname, err)
 		}
 		if v := k.View(exp); v.Status != StatusExpired {

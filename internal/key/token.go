@@ -10,22 +10,24 @@ import (
 // Token layout (the OpenAPI document: ClientId and Secret):
 //
 //	client ID: ck_<env>_<22 base62>
-//	secret:    sk_<env>_<22 base62 of the client ID><33 base62 random><6 base62 CRC32>
+//	secret:    <brand>_sk_<env>_<22 base62 of the client ID><33 base62 random><6 base62 CRC32>
 //
 // The secret embeds its client ID's random part, so finding a secret's key is one
-// GetItem, and ends in a checksum, so a mistyped secret is rejected with no I/O.
+// GetItem, and ends in a checksum of everything before it, so a mistyped secret
+// is rejected with no I/O. The brand (a deployment setting, see Brand) lets
+// secret scanners tell our secrets from anyone else's.
 const (
 	alphabet       = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	idRandLen      = 22 // ~131 bits: collision-free client IDs
 	secretRandLen  = 33 // ~196 bits of entropy (>= 192)
 	checksumLen    = 6
 	clientIDPrefix = "ck_"
-	secretPrefix   = "sk_"
+	secretMark     = "sk_"
 	envTest        = "test"
 	envLive        = "live"
-	envPrefixLen   = len("sk_test_")
-	// SecretLen is the length of every well-formed secret.
-	SecretLen = envPrefixLen + idRandLen + secretRandLen + checksumLen
+	envPrefixLen   = len("ck_test_")
+	// secretTailLen is the length of a secret after its "<brand>_sk_<env>_".
+	secretTailLen = idRandLen + secretRandLen + checksumLen
 	// ClientIDLen is the length of every well-formed client ID.
 	ClientIDLen = envPrefixLen + idRandLen
 )
@@ -68,12 +70,6 @@ func NewClientID(env Environment) string {
 	return clientIDPrefix + string(env) + "_" + randomBase62(idRandLen)
 }
 
-// NewSecret returns a fresh secret bound to clientID, which must be well formed.
-func NewSecret(clientID string) string {
-	body := secretPrefix + clientID[len(clientIDPrefix):] + randomBase62(secretRandLen)
-	return body + Checksum(body)
-}
-
 // ParsedSecret is what can be learnt from a secret without any I/O.
 type ParsedSecret struct {
 	Environment Environment
@@ -99,24 +95,6 @@ func parseEnvPrefix(s, prefix string) (Environment, bool) {
 		return Environment(env), true
 	}
 	return "", false
-}
-
-// ParseSecret checks a secret's shape and checksum and names its key.
-// It does no I/O and allocates only the client ID.
-func ParseSecret(s string) (ParsedSecret, bool) {
-	if len(s) != SecretLen {
-		return ParsedSecret{}, false
-	}
-	env, ok := parseEnvPrefix(s, secretPrefix)
-	if !ok || !isBase62(s[envPrefixLen:]) {
-		return ParsedSecret{}, false
-	}
-	body := s[:SecretLen-checksumLen]
-	if Checksum(body) != s[SecretLen-checksumLen:] {
-		return ParsedSecret{}, false
-	}
-	id := clientIDPrefix + s[len(secretPrefix):envPrefixLen+idRandLen]
-	return ParsedSecret{Environment: env, ClientID: id}, true
 }
 
 // ValidClientID reports whether s has the shape of a client ID.

@@ -3,6 +3,8 @@ package key
 import (
 	"hash/crc32"
 	"math/big"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -24,7 +26,7 @@ func checksumReference(s string) string {
 }
 
 func TestChecksumMatchesContract(t *testing.T) {
-	for _, s := range []string{"", "sk_test_", "sk_live_abc", strings.Repeat("z", 61)} {
+	for _, s := range []string{"", "paykeys_sk_test_", "paykeys_sk_live_abc", strings.Repeat("z", 61)} {
 		if got, want := Checksum(s), checksumReference(s); got != want {
 			t.Errorf("Checksum(%q) = %s, want %s", s, got, want)
 		}
@@ -40,17 +42,17 @@ func TestNewSecretShape(t *testing.T) {
 		if !strings.HasPrefix(id, "ck_"+string(env)+"_") || len(id) != ClientIDLen || !ValidClientID(id) {
 			t.Fatalf("client ID %q has the wrong shape", id)
 		}
-		s := NewSecret(id)
-		if !strings.HasPrefix(s, "sk_"+string(env)+"_") || len(s) != SecretLen {
+		s := DefaultBrand.NewSecret(id)
+		if !strings.HasPrefix(s, "paykeys_sk_"+string(env)+"_") || len(s) != DefaultBrand.SecretLen() || len(s) != 77 {
 			t.Fatalf("secret has the wrong shape (len %d)", len(s))
 		}
-		if !isBase62(s[len("sk_test_"):]) {
+		if !isBase62(s[len("paykeys_sk_test_"):]) {
 			t.Fatal("secret body is not base62")
 		}
 		if Checksum(s[:len(s)-6]) != s[len(s)-6:] {
 			t.Fatal("secret does not end with its checksum")
 		}
-		p, ok := ParseSecret(s)
+		p, ok := DefaultBrand.ParseSecret(s)
 		if !ok || p.ClientID != id || p.Environment != env {
 			t.Fatalf("ParseSecret = %+v, %v; want %s", p, ok, id)
 		}
@@ -66,7 +68,7 @@ func TestSecretEntropyIsAtLeast192Bits(t *testing.T) {
 	seen := map[string]bool{}
 	id := NewClientID(EnvTest)
 	for range 1000 {
-		s := NewSecret(id)
+		s := DefaultBrand.NewSecret(id)
 		if seen[s] {
 			t.Fatal("duplicate secret")
 		}
@@ -92,7 +94,7 @@ func TestRandomBase62IsRoughlyUniform(t *testing.T) {
 }
 
 func TestParseSecretRejects(t *testing.T) {
-	good := NewSecret(NewClientID(EnvLive))
+	good := DefaultBrand.NewSecret(NewClientID(EnvLive))
 	flip := func(i int) string {
 		b := []byte(good)
 		if b[i] == 'a' {
@@ -109,14 +111,16 @@ func TestParseSecretRejects(t *testing.T) {
 		"typo in body":     flip(20),
 		"typo in checksum": flip(len(good) - 1),
 		"wrong prefix":     "pk" + good[2:],
-		"unknown env":      "sk_prod" + good[7:],
+		"unknown env":      "paykeys_sk_prod" + good[15:],
+		"no brand":         good[len("paykeys_"):],
+		"upper-case brand": "PAYKEYS" + good[7:],
 		"non-base62":       good[:30] + "-" + good[31:],
 		"client ID":        NewClientID(EnvLive),
 		"whitespace":       " " + good[1:],
 	}
 	for name, s := range cases {
 		t.Run(name, func(t *testing.T) {
-			if _, ok := ParseSecret(s); ok {
+			if _, ok := DefaultBrand.ParseSecret(s); ok {
 				t.Fatalf("ParseSecret accepted %q", s)
 			}
 		})
@@ -124,7 +128,7 @@ func TestParseSecretRejects(t *testing.T) {
 }
 
 func TestHashAndHint(t *testing.T) {
-	s := NewSecret(NewClientID(EnvTest))
+	s := DefaultBrand.NewSecret(NewClientID(EnvTest))
 	if h1, h2 := Hash(s), Hash(s); string(h1) != string(h2) || len(h1) != 32 {
 		t.Fatal("hash is not a stable SHA-256")
 	}
@@ -145,26 +149,95 @@ func TestNewVersionIDIsUUIDv4(t *testing.T) {
 
 func FuzzParseSecret(f *testing.F) {
 	id := NewClientID(EnvTest)
-	f.Add(NewSecret(id))
-	f.Add(NewSecret(NewClientID(EnvLive)))
-	f.Add("sk_test_")
+	f.Add(DefaultBrand.NewSecret(id))
+	f.Add(DefaultBrand.NewSecret(NewClientID(EnvLive)))
+	f.Add("paykeys_sk_test_")
 	f.Add("")
-	f.Add(strings.Repeat("0", SecretLen))
+	f.Add(strings.Repeat("0", DefaultBrand.SecretLen()))
 	f.Fuzz(func(t *testing.T, s string) {
-		p, ok := ParseSecret(s)
+		p, ok := DefaultBrand.ParseSecret(s)
 		if !ok {
 			return
 		}
 		// Anything accepted has the exact shape and a valid checksum, and
 		// names a well-formed client ID of the same environment.
-		if len(s) != SecretLen || Checksum(s[:SecretLen-6]) != s[SecretLen-6:] {
+		if len(s) != DefaultBrand.SecretLen() || Checksum(s[:DefaultBrand.SecretLen()-6]) != s[DefaultBrand.SecretLen()-6:] {
 			t.Fatalf("accepted a secret with a bad checksum: %q", s)
 		}
 		if !ValidClientID(p.ClientID) || !strings.HasPrefix(p.ClientID, "ck_"+string(p.Environment)+"_") {
 			t.Fatalf("accepted %q naming client ID %q", s, p.ClientID)
 		}
-		if !strings.HasPrefix(s, "sk_"+string(p.Environment)+"_") {
+		if !strings.HasPrefix(s, "paykeys_sk_"+string(p.Environment)+"_") {
 			t.Fatalf("environment %q does not match prefix of %q", p.Environment, s)
 		}
 	})
+}
+
+func TestBrand(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want Brand
+		ok   bool
+	}{
+		{"", DefaultBrand, true},
+		{"paykeys", "paykeys", true},
+		{"ab", "ab", true},
+		{"abcdefghijklmnop", "abcdefghijklmnop", true},
+		{"a", "", false},
+		{"abcdefghijklmnopq", "", false},
+		{"Acme", "", false},
+		{"acme_x", "", false},
+		{"acme1", "", false},
+		{"ácme", "", false},
+	} {
+		got, err := ParseBrand(c.in)
+		if (err == nil) != c.ok || got != c.want {
+			t.Errorf("ParseBrand(%q) = %q, %v", c.in, got, err)
+		}
+	}
+
+	// A deployment accepts exactly its own brand: not the default, not
+	// another brand, not the unbranded form, though each checksum holds.
+	acme := Brand("acme")
+	id := NewClientID(EnvLive)
+	s := acme.NewSecret(id)
+	if !strings.HasPrefix(s, "acme_sk_live_") || len(s) != acme.SecretLen() {
+		t.Fatalf("acme secret %q has the wrong shape", s)
+	}
+	if p, ok := acme.ParseSecret(s); !ok || p.ClientID != id || p.Environment != EnvLive {
+		t.Fatalf("acme.ParseSecret = %+v, %v", p, ok)
+	}
+	tail := s[len("acme_sk_live_"):]
+	for _, prefix := range []string{"paykeys_sk_live_", "acmex_sk_live_", "acm_sk_live_", "ACME_sk_live_", "paykeys_sk_live_"} {
+		body := prefix + tail[:len(tail)-checksumLen]
+		if _, ok := acme.ParseSecret(body + Checksum(body)); ok {
+			t.Errorf("acme accepted %q", body+Checksum(body))
+		}
+	}
+	if _, ok := DefaultBrand.ParseSecret(s); ok {
+		t.Error("the default brand accepted an acme secret")
+	}
+	if !strings.HasPrefix(Brand("").NewSecret(id), "paykeys_sk_live_") {
+		t.Error("the zero brand is not the default")
+	}
+}
+
+func TestScannerPattern(t *testing.T) {
+	if got, want := DefaultBrand.ScannerPattern(), `\bpaykeys_sk_(?:test|live)_[0-9A-Za-z]{61}\b`; got != want {
+		t.Fatalf("ScannerPattern = %s, want %s (the README publishes it)", got, want)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil || !strings.Contains(string(readme), "\n"+DefaultBrand.ScannerPattern()+"\n") {
+		t.Fatalf("the README does not publish the pattern %s (%v)", DefaultBrand.ScannerPattern(), err)
+	}
+	re := regexp.MustCompile(DefaultBrand.ScannerPattern())
+	s := DefaultBrand.NewSecret(NewClientID(EnvTest))
+	if got := re.FindString("export KEY=" + s + "\n"); got != s {
+		t.Errorf("the pattern found %q in a line holding %q", got, s)
+	}
+	for _, miss := range []string{s + "x", "x" + s, s[len("paykeys_"):], Brand("acme").NewSecret(NewClientID(EnvTest)), s[:len(s)-1]} {
+		if re.MatchString(miss) {
+			t.Errorf("the pattern matched %q", miss)
+		}
+	}
 }

@@ -14,22 +14,17 @@ import (
 // retry runs op on a fresh read of the key until it commits without a
 // concurrent change winning, at most MaxAttempts times.
 func (s *Service) retry(ctx context.Context, a key.Actor, id string, op func(k *key.Key) error) error {
-	for attempt := 1; ; attempt++ {
+	err := retry.OnConflict(ctx, s.MaxAttempts, store.ErrStale, func(int) error {
 		k, err := s.getOwned(ctx, a, id)
 		if err != nil {
 			return err
 		}
-		err = op(k)
-		if !errors.Is(err, store.ErrStale) {
-			return err
-		}
-		if attempt >= s.MaxAttempts {
-			return key.Conflict("key %s is being changed concurrently; retry", id)
-		}
-		if err := retry.Pause(ctx, attempt); err != nil {
-			return err
-		}
+		return op(k)
+	})
+	if errors.Is(err, store.ErrStale) {
+		return key.Conflict("key %s is being changed concurrently; retry", id)
 	}
+	return err
 }
 
 // Update applies a patch. A patch that changes nothing writes and announces nothing.

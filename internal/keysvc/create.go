@@ -37,6 +37,7 @@ func (s *Service) Create(ctx context.Context, a key.Actor, p key.NewParams, idem
 			return c, err
 		}
 	}
+	p.Brand = s.Brand
 	now := s.Now()
 	issued, err := key.New(p, key.NewVersionID(), now)
 	if err != nil {
@@ -84,15 +85,9 @@ var errReplayGone = key.Conflict("the key created with this Idempotency-Key no l
 // createKey writes the new key record, trying again while concurrent creates
 // of the same merchant (which all update its count of keys) win.
 func (s *Service) createKey(ctx context.Context, k *key.Key, x store.Extras) error {
-	for attempt := 1; ; attempt++ {
-		err := s.Store.CreateKey(ctx, k, x)
-		if !errors.Is(err, store.ErrStale) || attempt >= s.MaxAttempts {
-			return err
-		}
-		if err := retry.Pause(ctx, attempt); err != nil {
-			return err
-		}
-	}
+	return retry.OnConflict(ctx, s.MaxAttempts, store.ErrStale, func(int) error {
+		return s.Store.CreateKey(ctx, k, x)
+	})
 }
 
 // replay returns the result of an earlier create by the same user with the

@@ -51,6 +51,8 @@ type Service struct {
 	Secrets Secrets
 	Log     *slog.Logger
 	Now     func() time.Time
+	// Brand is the prefix of the secrets the service mints and accepts.
+	Brand key.Brand
 
 	// VerifyLimit tries per VerifyWindow per key for the per-key verify route.
 	VerifyLimit  int

@@ -21,7 +21,7 @@ func (s *Service) Reset(ctx context.Context, a key.Actor, id string, grace time.
 	err := s.retry(ctx, a, id, func(k *key.Key) error {
 		now := s.Now()
 		var err error
-		if issued, err = k.Reset(grace, key.NewVersionID(), now); err != nil {
+		if issued, err = k.Reset(s.Brand, grace, key.NewVersionID(), now); err != nil {
 			return err
 		}
 		n := issued.Key

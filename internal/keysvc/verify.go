@@ -30,7 +30,7 @@ func (s *Service) Verify(ctx context.Context, a key.Actor, id, secret string) (V
 	if !ok {
 		return Verification{}, &key.RateLimitedError{RetryAfter: retryAfter}
 	}
-	parsed, wellFormed := key.ParseSecret(secret)
+	parsed, wellFormed := s.Brand.ParseSecret(secret)
 	match := k.MatchSecret(key.Hash(secret), now)
 	return Verification{
 		Valid:  wellFormed && parsed.ClientID == k.ID && match != key.NoMatch && k.Status != key.StatusRevoked,

@@ -18,8 +18,9 @@ type stringer string
 func (s stringer) String() string { return string(s) }
 
 func TestHandlerRedactsEverywhere(t *testing.T) {
-	sk := key.NewSecret(key.NewClientID(key.EnvTest))
-	branded := "paykeys_" + key.NewSecret(key.NewClientID(key.EnvLive))
+	sk := key.DefaultBrand.NewSecret(key.NewClientID(key.EnvTest))
+	other := key.Brand("acme").NewSecret(key.NewClientID(key.EnvLive)) // another deployment's brand
+	unbranded := sk[len("paykeys_"):]                                  // the form before brands
 	whsec := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw/d+e3c4V5a0="
 	cases := []struct {
 		name string
@@ -27,7 +28,8 @@ func TestHandlerRedactsEverywhere(t *testing.T) {
 	}{
 		{"message", func(l *slog.Logger) { l.Info("got " + sk) }},
 		{"string attr", func(l *slog.Logger) { l.Info("request", "path", "/v1/keys/"+sk) }},
-		{"branded secret", func(l *slog.Logger) { l.Info("request", "path", "/v1/keys/"+branded+"/reset") }},
+		{"another brand's secret", func(l *slog.Logger) { l.Info("request", "path", "/v1/keys/"+other+"/reset") }},
+		{"unbranded secret", func(l *slog.Logger) { l.Info("request", "path", "/v1/keys/"+unbranded) }},
 		{"webhook secret", func(l *slog.Logger) { l.Warn("x", "detail", "secret="+whsec) }},
 		{"percent-encoded webhook secret", func(l *slog.Logger) {
 			l.Info("x", "query", "s=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw%2Fd%2Be3c4V5a0%3D")
@@ -47,7 +49,7 @@ func TestHandlerRedactsEverywhere(t *testing.T) {
 			var buf bytes.Buffer
 			c.log(slog.New(Handler(slog.NewJSONHandler(&buf, nil))))
 			out := buf.String()
-			for _, s := range []string{sk, branded, whsec, "whsec_MfKQ", sk[:20]} {
+			for _, s := range []string{sk, other, unbranded, unbranded[:20], whsec, "whsec_MfKQ", sk[:20]} {
 				if strings.Contains(out, s) {
 					t.Fatalf("log holds a secret: %s", out)
 				}

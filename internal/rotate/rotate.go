@@ -25,6 +25,7 @@ import (
 
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/outbox"
+	"github.com/paykeys/paykeys/internal/retry"
 	"github.com/paykeys/paykeys/internal/store"
 )
 
@@ -228,64 +229,72 @@ func (j *Job) handleOne(ctx context.Context, r *run, id string) {
 // (a grace period ended), and from a fresh read after a concurrent change.
 func (j *Job) handle(ctx context.Context, r *run, id string) error {
 	var k *key.Key
-	wrote, stale := false, 0
+	wrote := false
 	for pass := 0; ; pass++ {
 		// A sweep needs at most two writes (the second retires a version);
 		// more means something keeps the key due, so leave it to the next run.
 		if pass > j.maxAttempts()+2 {
 			return errors.New("still due after repeated writes")
 		}
-		if k == nil {
-			var err error
-			if k, err = j.Store.GetKey(ctx, id); err != nil {
-				if errors.Is(err, key.ErrNotFound) {
-					return nil
+		done := false
+		err := retry.OnConflict(ctx, j.maxAttempts(), store.ErrStale, func(attempt int) error {
+			if attempt > 1 { // a concurrent change won: start again from a fresh read
+				r.add(func(st *Stats) { st.Stale++ })
+				k = nil
+			}
+			if k == nil {
+				var err error
+				if k, err = j.Store.GetKey(ctx, id); err != nil {
+					if errors.Is(err, key.ErrNotFound) {
+						done = true
+						return nil
+					}
+					return err
 				}
+			}
+			now := j.Now()
+			n, retired := k, ""
+			if v := k.RetiringSecretVersionID; v != "" && k.Status != key.StatusRevoked {
+				if err := j.Secrets.Retire(ctx, k.ID, v, k.SecretVersionID); err != nil {
+					return fmt.Errorf("retire secret version %s: %w", v, err)
+				}
+				n, retired = k.SecretRetired(v), v
+			}
+			n, duties := n.Sweep(now)
+			if n == k {
+				r.add(func(st *Stats) {
+					st.Keys++
+					if !wrote {
+						st.Skipped++
+					}
+				})
+				done = true
+				return nil
+			}
+			x := j.extras(r.id, n, duties, now)
+			if err := j.Store.UpdateKey(ctx, n, x); err != nil {
 				return err
 			}
-		}
-		now := j.Now()
-		n, retired := k, ""
-		if v := k.RetiringSecretVersionID; v != "" && k.Status != key.StatusRevoked {
-			if err := j.Secrets.Retire(ctx, k.ID, v, k.SecretVersionID); err != nil {
-				return fmt.Errorf("retire secret version %s: %w", v, err)
-			}
-			n, retired = k.SecretRetired(v), v
-		}
-		n, duties := n.Sweep(now)
-		if n == k {
+			wrote = true
 			r.add(func(st *Stats) {
-				st.Keys++
-				if !wrote {
-					st.Skipped++
+				st.Updated++
+				st.Events += len(x.Events)
+				for _, e := range x.Events {
+					st.ByType[e.Type]++
+				}
+				if retired != "" {
+					st.Retired++
 				}
 			})
+			k = n // at its new revision; a version it now lists to retire is next
 			return nil
-		}
-		x := j.extras(r.id, n, duties, now)
-		if err := j.Store.UpdateKey(ctx, n, x); err != nil {
-			if !errors.Is(err, store.ErrStale) {
-				return err
-			}
-			if stale++; stale >= j.maxAttempts() {
-				return fmt.Errorf("gave up after %d concurrent changes: %w", stale, err)
-			}
-			r.add(func(st *Stats) { st.Stale++ })
-			k = nil
-			continue
-		}
-		wrote = true
-		r.add(func(st *Stats) {
-			st.Updated++
-			st.Events += len(x.Events)
-			for _, e := range x.Events {
-				st.ByType[e.Type]++
-			}
-			if retired != "" {
-				st.Retired++
-			}
 		})
-		k = n // at its new revision; a version it now lists to retire is next
+		if errors.Is(err, store.ErrStale) {
+			return fmt.Errorf("gave up after %d concurrent changes: %w", j.maxAttempts(), err)
+		}
+		if err != nil || done {
+			return err
+		}
 	}
 }
 

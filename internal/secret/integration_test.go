@@ -43,7 +43,7 @@ func uuid(t *testing.T) string {
 func create(t *testing.T, ctx context.Context, s *secret.Store) (clientID, v1 string) {
 	t.Helper()
 	clientID, v1 = "ck_test_"+uuid(t)[:8], uuid(t)
-	if err := s.Create(ctx, clientID, v1, "sk_test_one"); err != nil {
+	if err := s.Create(ctx, clientID, v1, "paykeys_sk_test_one"); err != nil {
 		t.Fatalf("Create: %v", err)
 	}
 	t.Cleanup(func() {
@@ -86,7 +86,7 @@ func TestCreateGet(t *testing.T) {
 	s, api := newStore(t)
 	clientID, v1 := create(t, ctx, s)
 
-	if got := get(t, ctx, s, clientID, v1); got != "sk_test_one" {
+	if got := get(t, ctx, s, clientID, v1); got != "paykeys_sk_test_one" {
 		t.Errorf("Get = %q", got)
 	}
 	if got, want := labels(t, ctx, api, s, clientID), map[string][]string{v1: {secret.StageCurrent}}; !reflect.DeepEqual(got, want) {
@@ -101,17 +101,17 @@ func TestCreateGet(t *testing.T) {
 	}
 
 	// A retry with the same version and value is success and changes nothing.
-	if err := s.Create(ctx, clientID, v1, "sk_test_one"); err != nil {
+	if err := s.Create(ctx, clientID, v1, "paykeys_sk_test_one"); err != nil {
 		t.Errorf("Create retry: %v", err)
 	}
 	// The same version with another value, or another version, is refused.
-	if err := s.Create(ctx, clientID, v1, "sk_test_other"); !errors.Is(err, secret.ErrExists) {
+	if err := s.Create(ctx, clientID, v1, "paykeys_sk_test_other"); !errors.Is(err, secret.ErrExists) {
 		t.Errorf("Create same version, other value = %v, want ErrExists", err)
 	}
-	if err := s.Create(ctx, clientID, uuid(t), "sk_test_other"); !errors.Is(err, secret.ErrExists) {
+	if err := s.Create(ctx, clientID, uuid(t), "paykeys_sk_test_other"); !errors.Is(err, secret.ErrExists) {
 		t.Errorf("Create other version = %v, want ErrExists", err)
 	}
-	if got := get(t, ctx, s, clientID, v1); got != "sk_test_one" {
+	if got := get(t, ctx, s, clientID, v1); got != "paykeys_sk_test_one" {
 		t.Errorf("Get after refused creates = %q", got)
 	}
 }
@@ -122,20 +122,20 @@ func TestStageLeavesCurrentAlone(t *testing.T) {
 	clientID, v1 := create(t, ctx, s)
 	v2 := uuid(t)
 
-	if err := s.Stage(ctx, clientID, v2, "sk_test_two"); err != nil {
+	if err := s.Stage(ctx, clientID, v2, "paykeys_sk_test_two"); err != nil {
 		t.Fatalf("Stage: %v", err)
 	}
-	if err := s.Stage(ctx, clientID, v2, "sk_test_two"); err != nil {
+	if err := s.Stage(ctx, clientID, v2, "paykeys_sk_test_two"); err != nil {
 		t.Fatalf("Stage retry: %v", err)
 	}
 	want := map[string][]string{v1: {secret.StageCurrent}, v2: {secret.StagePending}}
 	if got := labels(t, ctx, api, s, clientID); !reflect.DeepEqual(got, want) {
 		t.Errorf("labels = %v, want %v", got, want)
 	}
-	if got := get(t, ctx, s, clientID, v1); got != "sk_test_one" {
+	if got := get(t, ctx, s, clientID, v1); got != "paykeys_sk_test_one" {
 		t.Errorf("Get v1 = %q", got)
 	}
-	if got := get(t, ctx, s, clientID, v2); got != "sk_test_two" {
+	if got := get(t, ctx, s, clientID, v2); got != "paykeys_sk_test_two" {
 		t.Errorf("Get v2 = %q", got)
 	}
 	// AWSCURRENT read by stage still is v1.
@@ -168,7 +168,7 @@ func TestPromote(t *testing.T) {
 			s, api := newStore(t)
 			clientID, v1 := create(t, ctx, s)
 			v2 := uuid(t)
-			if err := s.Stage(ctx, clientID, v2, "sk_test_two"); err != nil {
+			if err := s.Stage(ctx, clientID, v2, "paykeys_sk_test_two"); err != nil {
 				t.Fatalf("Stage: %v", err)
 			}
 			prev := ""
@@ -186,23 +186,23 @@ func TestPromote(t *testing.T) {
 				}
 			}
 			// A late retry of the Stage that made v2 changes nothing.
-			if err := s.Stage(ctx, clientID, v2, "sk_test_two"); err != nil {
+			if err := s.Stage(ctx, clientID, v2, "paykeys_sk_test_two"); err != nil {
 				t.Fatalf("Stage retry after Promote: %v", err)
 			}
 			if got := labels(t, ctx, api, s, clientID); !reflect.DeepEqual(got, want) {
 				t.Errorf("labels after a late Stage retry = %v, want %v", got, want)
 			}
 			// Both versions stay readable by ID whatever their labels.
-			if got := get(t, ctx, s, clientID, v1); got != "sk_test_one" {
+			if got := get(t, ctx, s, clientID, v1); got != "paykeys_sk_test_one" {
 				t.Errorf("Get v1 = %q", got)
 			}
-			if got := get(t, ctx, s, clientID, v2); got != "sk_test_two" {
+			if got := get(t, ctx, s, clientID, v2); got != "paykeys_sk_test_two" {
 				t.Errorf("Get v2 = %q", got)
 			}
 
 			// A further reset inside the grace period ends the older previous.
 			v3 := uuid(t)
-			if err := s.Stage(ctx, clientID, v3, "sk_test_three"); err != nil {
+			if err := s.Stage(ctx, clientID, v3, "paykeys_sk_test_three"); err != nil {
 				t.Fatalf("Stage v3: %v", err)
 			}
 			if err := s.Promote(ctx, clientID, v3, v2); err != nil {
@@ -249,7 +249,7 @@ func TestConcurrentPromotesConverge(t *testing.T) {
 	versions := make([]string, n)
 	for i := range versions {
 		versions[i] = uuid(t)
-		if err := s.Stage(ctx, clientID, versions[i], fmt.Sprintf("sk_test_%d", i)); err != nil {
+		if err := s.Stage(ctx, clientID, versions[i], fmt.Sprintf("paykeys_sk_test_%d", i)); err != nil {
 			t.Fatalf("Stage %d: %v", i, err)
 		}
 	}
@@ -299,7 +299,7 @@ func TestConcurrentPromotesConverge(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("labels = %v, want %v", got, want)
 	}
-	if got := get(t, ctx, s, clientID, winner); got != fmt.Sprintf("sk_test_%d", n-1) {
+	if got := get(t, ctx, s, clientID, winner); got != fmt.Sprintf("paykeys_sk_test_%d", n-1) {
 		t.Errorf("Get winner = %q", got)
 	}
 }
@@ -344,7 +344,7 @@ func TestCreateOverScheduledDeletion(t *testing.T) {
 		t.Fatalf("DeleteSecret: %v", err)
 	}
 	// Secrets Manager answers InvalidRequestException, moto ResourceExistsException.
-	err := s.Create(ctx, clientID, uuid(t), "sk_test_two")
+	err := s.Create(ctx, clientID, uuid(t), "paykeys_sk_test_two")
 	if !errors.Is(err, secret.ErrScheduledForDeletion) && !errors.Is(err, secret.ErrExists) {
 		t.Errorf("Create over a scheduled deletion = %v, want ErrScheduledForDeletion or ErrExists", err)
 	}

@@ -65,7 +65,7 @@ func (s *Store) Promote(ctx context.Context, clientID, currentVersionID, previou
 
 		d, err := s.api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: name})
 		if err != nil {
-			return fmt.Errorf("secret %s: promote: describe: %w", clientID, mapNotFound(err))
+			return fmt.Errorf("secret %s: promote: describe: %w", clientID, s.mapNotFound(ctx, aws.ToString(name), err))
 		}
 		if d.DeletedDate != nil {
 			return fmt.Errorf("secret %s: promote: %w: scheduled for deletion", clientID, ErrNotFound)
@@ -101,7 +101,7 @@ func (s *Store) Promote(ctx context.Context, clientID, currentVersionID, previou
 			if err == nil {
 				continue
 			}
-			if mapped := mapNotFound(err); errors.Is(mapped, ErrNotFound) {
+			if mapped := s.mapNotFound(ctx, aws.ToString(name), err); errors.Is(mapped, ErrNotFound) {
 				return fmt.Errorf("secret %s: promote: %s: %w", clientID, m, mapped)
 			}
 			if !isLabelConflict(err) {
@@ -226,7 +226,7 @@ func (s *Store) versionExists(ctx context.Context, name *string, versionID strin
 	for {
 		out, err := s.api.ListSecretVersionIds(ctx, in)
 		if err != nil {
-			return fmt.Errorf("list versions: %w", mapNotFound(err))
+			return fmt.Errorf("list versions: %w", s.mapNotFound(ctx, aws.ToString(name), err))
 		}
 		for _, v := range out.Versions {
 			if aws.ToString(v.VersionId) == versionID {
@@ -242,11 +242,12 @@ func (s *Store) versionExists(ctx context.Context, name *string, versionID strin
 
 // isLabelConflict reports the errors UpdateSecretVersionStage gives when a
 // label is not on the version named to remove it from, which is how a
-// concurrent move shows.
+// concurrent move shows. The caller has ruled out a deleted secret first
+// (mapNotFound), which Secrets Manager refuses with the same exception.
 func isLabelConflict(err error) bool {
 	var ip *types.InvalidParameterException
 	var ir *types.InvalidRequestException
-	return errors.As(err, &ip) || (errors.As(err, &ir) && !isMarkedDeleted(err))
+	return errors.As(err, &ip) || errors.As(err, &ir)
 }
 
 func backoff(round int) time.Duration {

@@ -61,7 +61,7 @@ func (s *Store) Retire(ctx context.Context, clientID, versionID, currentVersionI
 		lastConflict = nil
 		d, err := s.api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: name})
 		if err != nil {
-			if errors.Is(mapNotFound(err), ErrNotFound) {
+			if errors.Is(s.mapNotFound(ctx, aws.ToString(name), err), ErrNotFound) {
 				return nil
 			}
 			return fmt.Errorf("secret %s: retire: describe: %w", clientID, err)
@@ -107,7 +107,7 @@ func (s *Store) Retire(ctx context.Context, clientID, versionID, currentVersionI
 			if err == nil {
 				continue // the next round reads the labels again to confirm
 			}
-			if mapped := mapNotFound(err); errors.Is(mapped, ErrNotFound) {
+			if mapped := s.mapNotFound(ctx, aws.ToString(name), err); errors.Is(mapped, ErrNotFound) {
 				return nil
 			}
 			if !isLabelConflict(err) {

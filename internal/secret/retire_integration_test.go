@@ -32,7 +32,7 @@ func TestRetireRemovesPreviousLabel(t *testing.T) {
 	ctx := testenv.Context(t)
 	s, api := newStore(t)
 	clientID, v1 := create(t, ctx, s)
-	v2 := resetTo(t, ctx, s, clientID, "sk_test_two", v1)
+	v2 := resetTo(t, ctx, s, clientID, "paykeys_sk_test_two", v1)
 	if got, want := labels(t, ctx, api, s, clientID), map[string][]string{v1: {secret.StagePrevious}, v2: {secret.StageCurrent}}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("before: labels %v, want %v", got, want)
 	}
@@ -45,7 +45,7 @@ func TestRetireRemovesPreviousLabel(t *testing.T) {
 			t.Errorf("after: labels %v, want %v", got, want)
 		}
 	}
-	if got := get(t, ctx, s, clientID, v2); got != "sk_test_two" {
+	if got := get(t, ctx, s, clientID, v2); got != "paykeys_sk_test_two" {
 		t.Errorf("current value %q", got)
 	}
 
@@ -66,7 +66,7 @@ func TestRetireRemovesPreviousLabel(t *testing.T) {
 	}
 	if got, err := s.Get(ctx, clientID, v1); err != nil {
 		t.Logf("the retired version no longer answers: %v", err)
-	} else if got != "sk_test_one" {
+	} else if got != "paykeys_sk_test_one" {
 		t.Errorf("retired version answers %q", got)
 	} else {
 		t.Log("as documented: the retired version is unlabelled but still readable by its VersionId")
@@ -81,7 +81,7 @@ func TestRetireMovesStaleCurrentLabel(t *testing.T) {
 	s, api := newStore(t)
 	clientID, v1 := create(t, ctx, s)
 	v2 := uuid(t)
-	if err := s.Stage(ctx, clientID, v2, "sk_test_two"); err != nil {
+	if err := s.Stage(ctx, clientID, v2, "paykeys_sk_test_two"); err != nil {
 		t.Fatal(err)
 	}
 	// The labels never moved: v1 AWSCURRENT, v2 AWSPENDING.

@@ -118,7 +118,7 @@ func (s *Store) Create(ctx context.Context, clientID, versionID, value string) e
 		return nil
 	case isCode(err, "ResourceExistsException"):
 		return fmt.Errorf("secret %s: create version %s: %w: %w", clientID, versionID, ErrExists, err)
-	case isMarkedDeleted(err):
+	case s.markedDeleted(ctx, s.Name(clientID), err):
 		return fmt.Errorf("secret %s: create: %w: %w", clientID, ErrScheduledForDeletion, err)
 	default:
 		return fmt.Errorf("secret %s: create: %w", clientID, err)
@@ -142,7 +142,7 @@ func (s *Store) Stage(ctx context.Context, clientID, versionID, value string) er
 		if isCode(err, "ResourceExistsException") {
 			return fmt.Errorf("secret %s: stage version %s: %w: %w", clientID, versionID, ErrExists, err)
 		}
-		return fmt.Errorf("secret %s: stage version %s: %w", clientID, versionID, mapNotFound(err))
+		return fmt.Errorf("secret %s: stage version %s: %w", clientID, versionID, s.mapNotFound(ctx, s.Name(clientID), err))
 	}
 	return nil
 }
@@ -158,7 +158,7 @@ func (s *Store) Get(ctx context.Context, clientID, versionID string) (string, er
 		VersionId: aws.String(versionID),
 	})
 	if err != nil {
-		return "", fmt.Errorf("secret %s: get version %s: %w", clientID, versionID, mapNotFound(err))
+		return "", fmt.Errorf("secret %s: get version %s: %w", clientID, versionID, s.mapNotFound(ctx, s.Name(clientID), err))
 	}
 	if out.SecretString == nil {
 		return "", fmt.Errorf("secret %s: get version %s: the version holds no string value", clientID, versionID)
@@ -176,7 +176,7 @@ func (s *Store) Delete(ctx context.Context, clientID string) error {
 		SecretId:                   aws.String(s.Name(clientID)),
 		ForceDeleteWithoutRecovery: aws.Bool(true),
 	})
-	if err != nil && !errors.Is(mapNotFound(err), ErrNotFound) {
+	if err != nil && !errors.Is(s.mapNotFound(ctx, s.Name(clientID), err), ErrNotFound) {
 		return fmt.Errorf("secret %s: delete: %w", clientID, err)
 	}
 	return nil
@@ -218,25 +218,29 @@ func checkVersionID(versionID string) error {
 }
 
 // mapNotFound turns "no such secret or version" and "secret being deleted"
-// into ErrNotFound, keeping the SDK error in the chain.
-func mapNotFound(err error) error {
+// into ErrNotFound, keeping the SDK error in the chain. name is the secret
+// the failed call named.
+func (s *Store) mapNotFound(ctx context.Context, name string, err error) error {
 	var nf *types.ResourceNotFoundException
-	if errors.As(err, &nf) || isMarkedDeleted(err) {
+	if errors.As(err, &nf) || s.markedDeleted(ctx, name, err) {
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
 	return err
 }
 
-// isMarkedDeleted reports Secrets Manager's refusal to touch a secret that is
-// scheduled for deletion (an InvalidRequestException whose message says so;
-// the same exception type covers other refusals).
-func isMarkedDeleted(err error) bool {
+// markedDeleted reports Secrets Manager's refusal to touch a secret that is
+// scheduled for deletion. That refusal has no error code of its own (an
+// InvalidRequestException, which covers other refusals too), so for that
+// error the secret's own state decides: it is marked deleted when
+// DescribeSecret shows a deletion date, or no longer finds it.
+func (s *Store) markedDeleted(ctx context.Context, name string, err error) bool {
 	var ir *types.InvalidRequestException
 	if !errors.As(err, &ir) {
 		return false
 	}
-	msg := strings.ToLower(ir.ErrorMessage())
-	return strings.Contains(msg, "delet")
+	d, derr := s.api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
+	var nf *types.ResourceNotFoundException
+	return derr == nil && d.DeletedDate != nil || errors.As(derr, &nf)
 }
 
 func isCode(err error, code string) bool {

@@ -310,7 +310,8 @@ func TestPromoteErrors(t *testing.T) {
 			name: "secret deleted while promoting",
 			fake: func() *fakeAPI {
 				f := newFake(map[string][]string{v1: {StageCurrent}, v2: {StagePending}})
-				f.beforeUpdate = func(*fakeAPI, *secretsmanager.UpdateSecretVersionStageInput) error {
+				f.beforeUpdate = func(f *fakeAPI, _ *secretsmanager.UpdateSecretVersionStageInput) error {
+					f.deleted = true
 					return opErr("UpdateSecretVersionStage", &types.InvalidRequestException{Message: aws.String("You can't perform this operation on the secret because it was marked for deletion.")})
 				}
 				return f
@@ -362,11 +363,13 @@ func TestPromoteErrors(t *testing.T) {
 
 // TestErrorMapping checks how SDK errors come out of each method.
 func TestErrorMapping(t *testing.T) {
-	const value = "sk_test_THISMUSTNEVERAPPEARINANERROR000000"
+	const value = "paykeys_sk_test_THISMUSTNEVERAPPEARINANERROR000000"
 	var (
 		notFoundErr = notFound("Op")
-		deletedErr  = opErr("Op", &types.InvalidRequestException{Message: aws.String("You tried to perform the operation on a secret that's currently marked deleted.")})
-		pendingErr  = opErr("Op", &types.InvalidRequestException{Message: aws.String("You can't create this secret because a secret with this name is already scheduled for deletion.")})
+		// The refusals of a secret scheduled for deletion are told apart by
+		// the secret's state (DeletedDate), never by their message.
+		deletedErr  = opErr("Op", &types.InvalidRequestException{Message: aws.String("refused")})
+		pendingErr  = opErr("Op", &types.InvalidRequestException{Message: aws.String("refused")})
 		existsErr   = opErr("Op", &types.ResourceExistsException{Message: aws.String("The operation failed because the secret already exists.")})
 		otherReqErr = opErr("Op", &types.InvalidRequestException{Message: aws.String("KMS key is disabled")})
 		throttleErr = opErr("Op", errors.New("throttled"))
@@ -388,6 +391,7 @@ func TestErrorMapping(t *testing.T) {
 		{"create exists", create, existsErr, ErrExists, true},
 		{"create scheduled for deletion", create, pendingErr, ErrScheduledForDeletion, true},
 		{"create other invalid request", create, otherReqErr, otherReqErr, true},
+		{"create refused, secret not deleted", create, pendingErr, pendingErr, true},
 		{"create throttled", create, throttleErr, throttleErr, true},
 		{"stage ok", stage, nil, nil, false},
 		{"stage secret missing", stage, notFoundErr, ErrNotFound, true},
@@ -397,6 +401,7 @@ func TestErrorMapping(t *testing.T) {
 		{"get missing", get, notFoundErr, ErrNotFound, true},
 		{"get deleted", get, deletedErr, ErrNotFound, true},
 		{"get other invalid request", get, otherReqErr, otherReqErr, true},
+		{"get refused, secret not deleted", get, deletedErr, deletedErr, true},
 		{"get throttled", get, throttleErr, throttleErr, true},
 		{"delete ok", del, nil, nil, false},
 		{"delete missing is success", del, notFoundErr, nil, false},
@@ -407,6 +412,9 @@ func TestErrorMapping(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFake(nil)
 			f.err = tt.sdkErr
+			// The deleted and pending refusals come from a secret scheduled
+			// for deletion, unless the case says otherwise.
+			f.deleted = (tt.sdkErr == deletedErr || tt.sdkErr == pendingErr) && !strings.Contains(tt.name, "not deleted")
 			err := tt.call(New(f, "paykeys/"))
 			if tt.want == nil {
 				if err != nil {
@@ -422,6 +430,9 @@ func TestErrorMapping(t *testing.T) {
 			}
 			if tt.want != ErrNotFound && errors.Is(err, ErrNotFound) {
 				t.Errorf("%v maps to ErrNotFound", err)
+			}
+			if tt.want != ErrScheduledForDeletion && errors.Is(err, ErrScheduledForDeletion) {
+				t.Errorf("%v maps to ErrScheduledForDeletion", err)
 			}
 			msg := err.Error()
 			if !strings.Contains(msg, clientID) {

@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/paykeys/paykeys/internal/hook"
 )
 
 // writeLog records every item write the store asks DynamoDB for, inside
@@ -31,15 +33,12 @@ func (w *writeLog) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...fu
 	return &dynamodb.PutItemOutput{}, nil
 }
 
-// UpdateItem answers ALL_NEW with the values the update sets, which is what
-// a refusal's claim reads back when it is new.
+// UpdateItem answers a refusal's claim as a new claim reads back.
 func (w *writeLog) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
 	w.add("Update", in.Key, in.ConditionExpression)
 	out := map[string]types.AttributeValue{}
-	for n, name := range in.ExpressionAttributeNames {
-		if v, ok := in.ExpressionAttributeValues[":"+strings.TrimPrefix(n, "#")]; ok {
-			out[name] = v
-		}
+	if strings.HasPrefix(stringAttr(in.Key, attrPK), "REFUSAL#") {
+		out = map[string]types.AttributeValue{attrRecSK: avS(fmtTime(t0) + "#aud_1"), attrRecAt: avTime(t0), kID: avS("aud_1"), rCount: avN(1)}
 	}
 	return &dynamodb.UpdateItemOutput{Attributes: out}, nil
 }
@@ -85,7 +84,7 @@ func TestAuditRecordsAreOnlyAppended(t *testing.T) {
 		"put audit":      func(s *Store) error { return s.PutAudit(ctx, rec()) },
 		"record refusal": func(s *Store) error { return s.RecordRefusal(ctx, rec()) },
 		"delete endpoint": func(s *Store) error {
-			return s.DeleteEndpoint(ctx, &Endpoint{ID: "we_1", MerchantID: "m_1", Revision: 2}, rec())
+			return s.DeleteEndpoint(ctx, &hook.Endpoint{ID: "we_1", MerchantID: "m_1", Revision: 2}, rec())
 		},
 	} {
 		w := &writeLog{}

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
@@ -31,27 +32,25 @@ func countPK(merchant string) string { return "MERCHANT#" + merchant + "#COUNT" 
 // countUp counts one more of what, provided fewer than limit are counted
 // (limit 0: no limit).
 func (s *Store) countUp(merchant, what string, limit int) types.TransactWriteItem {
-	u := &types.Update{
-		TableName:                 aws.String(s.table),
-		Key:                       itemKey(countPK(merchant), what),
-		UpdateExpression:          aws.String("ADD #n :one"),
-		ExpressionAttributeNames:  map[string]string{"#n": rCount},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":one": avN(1)},
-	}
+	u := expression.Add(attrOf(rCount), val(avN(1)))
+	var cond *expression.ConditionBuilder
 	if limit > 0 {
-		u.ConditionExpression = aws.String("attribute_not_exists(#n) OR #n < :max")
-		u.ExpressionAttributeValues[":max"] = avN(int64(limit))
+		c := expression.Or(attrOf(rCount).AttributeNotExists(), attrOf(rCount).LessThan(val(avN(int64(limit)))))
+		cond = &c
 	}
-	return types.TransactWriteItem{Update: u}
+	b := mustBuildUpdate(u, cond)
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName: aws.String(s.table), Key: itemKey(countPK(merchant), what),
+		UpdateExpression: b.update, ConditionExpression: b.condition,
+		ExpressionAttributeNames: b.names, ExpressionAttributeValues: b.values,
+	}}
 }
 
 // countDown counts one fewer of what.
 func (s *Store) countDown(merchant, what string) types.TransactWriteItem {
+	b := mustBuildUpdate(expression.Add(attrOf(rCount), val(avN(-1))), nil)
 	return types.TransactWriteItem{Update: &types.Update{
-		TableName:                 aws.String(s.table),
-		Key:                       itemKey(countPK(merchant), what),
-		UpdateExpression:          aws.String("ADD #n :minus"),
-		ExpressionAttributeNames:  map[string]string{"#n": rCount},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":minus": avN(-1)},
+		TableName: aws.String(s.table), Key: itemKey(countPK(merchant), what),
+		UpdateExpression: b.update, ExpressionAttributeNames: b.names, ExpressionAttributeValues: b.values,
 	}}
 }

@@ -7,10 +7,9 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -78,43 +77,30 @@ func (s *Store) UpdateKey(ctx context.Context, k *key.Key, x Extras) error {
 	if err := checkKey(k); err != nil {
 		return fmt.Errorf("store: update key: %w", err)
 	}
-	names := map[string]string{}
-	values := map[string]types.AttributeValue{
-		":rev":  avN(k.Revision),
-		":next": avN(k.Revision + 1),
-	}
 	attrs := keyAttrs(k)
-	sets := make([]string, 0, len(attrs)+1)
-	for i, name := range slices.Sorted(maps.Keys(attrs)) {
-		if keyFixedAttrs[name] {
-			continue
-		}
-		n, v := "#a"+strconv.Itoa(i), ":a"+strconv.Itoa(i)
-		names[n] = name
-		values[v] = attrs[name]
-		sets = append(sets, n+" = "+v)
-	}
-	names["#rev"] = kRevision
-	sets = append(sets, "#rev = :next")
-	var removes []string
-	for _, name := range keyOptionalAttrs {
-		if _, ok := attrs[name]; !ok {
-			n := "#r" + strconv.Itoa(len(removes))
-			names[n] = name
-			removes = append(removes, n)
+	u := expression.Set(attrOf(kRevision), val(avN(k.Revision+1)))
+	for _, n := range slices.Sorted(maps.Keys(attrs)) {
+		if !keyFixedAttrs[n] {
+			u = u.Set(attrOf(n), val(attrs[n]))
 		}
 	}
-	expr := "SET " + strings.Join(sets, ", ")
-	if len(removes) > 0 {
-		expr += " REMOVE " + strings.Join(removes, ", ")
+	for _, n := range keyOptionalAttrs {
+		if _, ok := attrs[n]; !ok {
+			u = u.Remove(attrOf(n))
+		}
+	}
+	cond := attrOf(kRevision).Equal(val(avN(k.Revision)))
+	b, err := buildUpdate(u, &cond)
+	if err != nil {
+		return fmt.Errorf("store: update key %s: %w", k.ID, err)
 	}
 	items := []types.TransactWriteItem{{Update: &types.Update{
 		TableName:                 aws.String(s.table),
 		Key:                       itemKey(keyPK(k.ID), keySK),
-		UpdateExpression:          aws.String(expr),
-		ConditionExpression:       aws.String("#rev = :rev"),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: values,
+		UpdateExpression:          b.update,
+		ConditionExpression:       b.condition,
+		ExpressionAttributeNames:  b.names,
+		ExpressionAttributeValues: b.values,
 	}}}
 	if x.Revokes {
 		items = append(items, s.countDown(k.MerchantID, countKeys))

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/paykeys/paykeys/internal/retry"
 )
 
 // RateLimit counts a try against the limiter name and reports whether it is
@@ -30,22 +31,23 @@ func (s *Store) RateLimit(ctx context.Context, name string, limit int, window ti
 		return false, 0, errors.New("store: rate limit: time before 1970")
 	}
 	k := itemKey(ratePK(name), rateSK)
-	for range rateAttempts {
+	err = retry.OnConflict(ctx, rateAttempts, ErrStale, func(int) error {
 		out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: k, ConsistentRead: aws.Bool(true)})
 		if err != nil {
-			return false, 0, fmt.Errorf("store: rate limit %s: %w", name, err)
+			return fmt.Errorf("store: rate limit %s: %w", name, err)
 		}
 		d := &decoder{item: out.Item}
 		version, _ := d.n(rVersion, false)
 		tries := d.int64s(rTries)
 		if d.err != nil {
-			return false, 0, fmt.Errorf("store: rate limit %s: %w", name, d.err)
+			return fmt.Errorf("store: rate limit %s: %w", name, d.err)
 		}
 		inWindow := slices.DeleteFunc(tries, func(ms int64) bool { return ms <= now.Add(-window).UnixMilli() })
 		if len(inWindow) >= limit {
 			oldest := time.UnixMilli(inWindow[len(inWindow)-limit])
 			wait := math.Ceil(float64(oldest.Add(window).Sub(now)) / float64(time.Second))
-			return false, time.Duration(max(wait, 1)) * time.Second, nil
+			allowed, retryAfter = false, time.Duration(max(wait, 1))*time.Second
+			return nil
 		}
 		inWindow = append(inWindow, now.UnixMilli())
 		list := make([]types.AttributeValue, len(inWindow))
@@ -71,13 +73,21 @@ func (s *Store) RateLimit(ctx context.Context, name string, limit int, window ti
 		})
 		var ccf *types.ConditionalCheckFailedException
 		switch {
-		case err == nil:
-			return true, 0, nil
-		case !errors.As(err, &ccf):
-			return false, 0, fmt.Errorf("store: rate limit %s: %w", name, err)
+		case errors.As(err, &ccf):
+			return ErrStale // a concurrent try wrote first: read again
+		case err != nil:
+			return fmt.Errorf("store: rate limit %s: %w", name, err)
 		}
+		allowed, retryAfter = true, 0
+		return nil
+	})
+	switch {
+	case errors.Is(err, ErrStale):
+		return false, time.Second, nil
+	case err != nil:
+		return false, 0, err
 	}
-	return false, time.Second, nil
+	return allowed, retryAfter, nil
 }
 
 // The rate limiter's item.

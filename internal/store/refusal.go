@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -86,13 +87,15 @@ func (s *Store) RecordRefusal(ctx context.Context, r *AuditRecord) error {
 	}
 	if len(out.Item) == 0 && resource != "" {
 		// A new resource for this actor in this window: within budget?
+		cond := expression.Or(attrOf(rCount).AttributeNotExists(), attrOf(rCount).LessThan(val(avN(RefusalResources))))
+		b := mustBuildUpdate(expression.Add(attrOf(rCount), val(avN(1))).Set(attrOf(attrTTL), val(ttl)), &cond)
 		_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 aws.String(s.table),
 			Key:                       itemKey(refusalBudgetPK(r), windowSK),
-			UpdateExpression:          aws.String("ADD #n :one SET #ttl = :ttl"),
-			ConditionExpression:       aws.String("attribute_not_exists(#n) OR #n < :max"),
-			ExpressionAttributeNames:  map[string]string{"#n": rCount, "#ttl": attrTTL},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":one": avN(1), ":max": avN(RefusalResources), ":ttl": ttl},
+			UpdateExpression:          b.update,
+			ConditionExpression:       b.condition,
+			ExpressionAttributeNames:  b.names,
+			ExpressionAttributeValues: b.values,
 		})
 		var ccf *types.ConditionalCheckFailedException
 		switch {
@@ -105,15 +108,16 @@ func (s *Store) RecordRefusal(ctx context.Context, r *AuditRecord) error {
 
 	// Claim (or find) the record this refusal adds to, and count the
 	// attempt in the claim: the record itself is never changed.
+	b := mustBuildUpdate(ifNotExists(expression.Add(attrOf(rCount), val(avN(1))), map[string]types.AttributeValue{
+		attrRecSK: avS(auditSK(r)), attrRecAt: avTime(r.CreatedAt), kID: avS(r.ID),
+	}), nil)
 	claim, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                aws.String(s.table),
-		Key:                      itemKey(refusalPK(r, resource), windowSK),
-		UpdateExpression:         aws.String("SET #sk = if_not_exists(#sk, :sk), #at = if_not_exists(#at, :at), #id = if_not_exists(#id, :id) ADD #n :one"),
-		ExpressionAttributeNames: map[string]string{"#sk": attrRecSK, "#at": attrRecAt, "#id": kID, "#n": rCount},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":sk": avS(auditSK(r)), ":at": avTime(r.CreatedAt), ":id": avS(r.ID), ":one": avN(1),
-		},
-		ReturnValues: types.ReturnValueAllNew,
+		TableName:                 aws.String(s.table),
+		Key:                       itemKey(refusalPK(r, resource), windowSK),
+		UpdateExpression:          b.update,
+		ExpressionAttributeNames:  b.names,
+		ExpressionAttributeValues: b.values,
+		ReturnValues:              types.ReturnValueAllNew,
 	})
 	if err != nil {
 		return fmt.Errorf("store: record refusal: %w", err)

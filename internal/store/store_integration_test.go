@@ -162,7 +162,7 @@ func TestCreateGetRoundTrip(t *testing.T) {
 		if full {
 			exp, days := now.Add(48*time.Hour), 90
 			k.ExpiresAt, k.RotationDays = &exp, &days
-			iss, err := k.Reset(time.Hour, "v-2", now)
+			iss, err := k.Reset(key.DefaultBrand, time.Hour, "v-2", now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -314,7 +314,7 @@ func TestUpdateKey(t *testing.T) {
 	k := newKey(t, "m_1", key.EnvTest, now)
 	exp, days := now.Add(48*time.Hour), 30
 	k.ExpiresAt, k.RotationDays = &exp, &days
-	iss, err := k.Reset(time.Hour, "v-2", now)
+	iss, err := k.Reset(key.DefaultBrand, time.Hour, "v-2", now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -97,13 +97,11 @@ func (s *Store) AddUsage(ctx context.Context, clientID string, day UsageDay, tok
 	if len(token) > 36 {
 		return fmt.Errorf("store: add usage of %s: request token longer than 36 characters", clientID)
 	}
-	names := map[string]string{"#ttl": attrTTL}
-	values := map[string]types.AttributeValue{":ttl": avN(start.Add(usageTTL).Unix())}
-	var adds []string
+	u := expression.Set(attrOf(attrTTL), val(avN(start.Add(usageTTL).Unix())))
+	adds := 0
 	add := func(attr string, n int64) {
-		i := strconv.Itoa(len(adds))
-		names["#c"+i], values[":c"+i] = attr, avN(n)
-		adds = append(adds, "#c"+i+" :c"+i)
+		u = u.Add(attrOf(attr), val(avN(n)))
+		adds++
 	}
 	if day.Allowed < 0 {
 		return fmt.Errorf("store: add usage of %s: negative count", clientID)
@@ -122,28 +120,37 @@ func (s *Store) AddUsage(ctx context.Context, clientID string, day UsageDay, tok
 			add(uDeniedPrefix+code, n)
 		}
 	}
-	if len(adds) == 0 {
+	if adds == 0 {
 		return nil
+	}
+	keyExists := attrOf(attrPK).AttributeExists()
+	check, err := expression.NewBuilder().WithCondition(keyExists).Build()
+	if err != nil {
+		return fmt.Errorf("store: add usage of %s: %w", clientID, err)
+	}
+	b, err := buildUpdate(u, nil)
+	if err != nil {
+		return fmt.Errorf("store: add usage of %s: %w", clientID, err)
 	}
 	in := &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{ConditionCheck: &types.ConditionCheck{
 			TableName:                aws.String(s.table),
 			Key:                      itemKey(keyPK(clientID), keySK),
-			ConditionExpression:      aws.String("attribute_exists(#pk)"),
-			ExpressionAttributeNames: map[string]string{"#pk": attrPK},
+			ConditionExpression:      check.Condition(),
+			ExpressionAttributeNames: check.Names(),
 		}},
 		{Update: &types.Update{
 			TableName:                 aws.String(s.table),
 			Key:                       itemKey(usagePK(clientID), usageSK(day.Date)),
-			UpdateExpression:          aws.String("ADD " + strings.Join(adds, ", ") + " SET #ttl = :ttl"),
-			ExpressionAttributeNames:  names,
-			ExpressionAttributeValues: values,
+			UpdateExpression:          b.update,
+			ExpressionAttributeNames:  b.names,
+			ExpressionAttributeValues: b.values,
 		}},
 	}}
 	if token != "" {
 		in.ClientRequestToken = aws.String(token)
 	}
-	_, err := s.api.TransactWriteItems(ctx, in)
+	_, err = s.api.TransactWriteItems(ctx, in)
 	var tce *types.TransactionCanceledException
 	switch {
 	case errors.As(err, &tce) && len(tce.CancellationReasons) == 2 &&
@@ -169,28 +176,36 @@ func (s *Store) SetLastUsed(ctx context.Context, clientID string, at time.Time, 
 	if !key.ValidClientID(clientID) {
 		return false, nil
 	}
-	names := map[string]string{"#at": kLastUsedAt, "#ip": kLastUsedIP}
-	values := map[string]types.AttributeValue{":at": avTime(at)}
-	expr := "SET #at = :at REMOVE #ip"
+	u := expression.Set(attrOf(kLastUsedAt), val(avTime(at)))
 	if ip != "" {
-		expr = "SET #at = :at, #ip = :ip"
-		values[":ip"] = avS(ip)
+		u = u.Set(attrOf(kLastUsedIP), val(avS(ip)))
+	} else {
+		u = u.Remove(attrOf(kLastUsedIP))
 	}
-	_, err := s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	// Times are written at a fixed width in UTC, so they compare as strings.
+	later := expression.Or(attrOf(kLastUsedAt).AttributeNotExists(), attrOf(kLastUsedAt).LessThan(val(avTime(at))))
+	b, err := buildUpdate(u, &later)
+	if err != nil {
+		return false, fmt.Errorf("store: set last use of %s: %w", clientID, err)
+	}
+	check, err := expression.NewBuilder().WithCondition(attrOf(attrPK).AttributeExists()).Build()
+	if err != nil {
+		return false, fmt.Errorf("store: set last use of %s: %w", clientID, err)
+	}
+	_, err = s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{ConditionCheck: &types.ConditionCheck{
 			TableName:                aws.String(s.table),
 			Key:                      itemKey(keyPK(clientID), keySK),
-			ConditionExpression:      aws.String("attribute_exists(#pk)"),
-			ExpressionAttributeNames: map[string]string{"#pk": attrPK},
+			ConditionExpression:      check.Condition(),
+			ExpressionAttributeNames: check.Names(),
 		}},
 		{Update: &types.Update{
-			TableName: aws.String(s.table),
-			Key:       itemKey(usagePK(clientID), lastUsedSK),
-			// Times are written at a fixed width in UTC, so they compare as strings.
-			UpdateExpression:          aws.String(expr),
-			ConditionExpression:       aws.String("attribute_not_exists(#at) OR #at < :at"),
-			ExpressionAttributeNames:  names,
-			ExpressionAttributeValues: values,
+			TableName:                 aws.String(s.table),
+			Key:                       itemKey(usagePK(clientID), lastUsedSK),
+			UpdateExpression:          b.update,
+			ConditionExpression:       b.condition,
+			ExpressionAttributeNames:  b.names,
+			ExpressionAttributeValues: b.values,
 		}},
 	}})
 	var tce *types.TransactionCanceledException

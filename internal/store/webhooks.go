@@ -8,9 +8,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/paykeys/paykeys/internal/hook"
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/outbox"
 )
@@ -34,10 +36,8 @@ func endpointDeliveriesPK(endpoint string) string {
 	return "WEBHOOK#" + endpoint + "#DELIVERIES"
 }
 
-// Endpoint is a merchant's webhook endpoint. Its signing secrets live in the
-// secret store; the endpoint names their versions. While a rotation's
-// overlap lasts (until SecretRotationEndsAt), the previous secret signs too.
-type Endpoint struct {
+// endpointRecord is the stored form of a hook.Endpoint.
+type endpointRecord struct {
 	ID                   string     `dynamodbav:"id"`
 	MerchantID           string     `dynamodbav:"merchant_id"`
 	URL                  string     `dynamodbav:"url"`
@@ -54,41 +54,76 @@ type Endpoint struct {
 	Revision             int64      `dynamodbav:"revision"`
 }
 
-// DeliveryAttempt is one try at sending a delivery.
-type DeliveryAttempt struct {
-	At             time.Time `dynamodbav:"at" json:"at"`
-	ResponseStatus int       `dynamodbav:"response_status" json:"response_status"`
-	LatencyMS      int64     `dynamodbav:"latency_ms" json:"latency_ms"`
-	Error          string    `dynamodbav:"error" json:"error"`
-	ResponseBody   string    `dynamodbav:"response_body" json:"response_body"`
+func endpointRecordOf(e *hook.Endpoint) endpointRecord {
+	return endpointRecord{
+		ID: e.ID, MerchantID: e.MerchantID, URL: e.URL, EventTypes: e.EventTypes, Description: e.Description,
+		Status: string(e.Status), DisabledReason: e.DisabledReason, SecretVersionID: e.SecretVersionID,
+		PrevSecretVersionID: e.PrevSecretVersionID, SecretRotationEndsAt: e.SecretRotationEndsAt,
+		FailingSince: e.FailingSince, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, Revision: e.Revision,
+	}
 }
 
-// Delivery is one event to one endpoint. Its ID is the event's ID, which is
-// the webhook-id every attempt carries.
-type Delivery struct {
-	ID         string            `dynamodbav:"id"`
-	EndpointID string            `dynamodbav:"endpoint_id"`
-	MerchantID string            `dynamodbav:"merchant_id"`
-	EventType  string            `dynamodbav:"event_type"`
-	Status     string            `dynamodbav:"status"`
-	Attempts   []DeliveryAttempt `dynamodbav:"attempts"`
-	// NextAttemptAt is when a pending delivery is next due. A worker claims
-	// a delivery by moving it forward by a lease, so that a worker that dies
-	// mid-attempt leaves it due again when the lease ends.
-	NextAttemptAt *time.Time `dynamodbav:"next_attempt_at,omitempty"`
-	CreatedAt     time.Time  `dynamodbav:"created_at"`
-	Revision      int64      `dynamodbav:"revision"`
+func (r *endpointRecord) endpoint() *hook.Endpoint {
+	return &hook.Endpoint{
+		ID: r.ID, MerchantID: r.MerchantID, URL: r.URL, EventTypes: r.EventTypes, Description: r.Description,
+		Status: hook.EndpointStatus(r.Status), DisabledReason: r.DisabledReason, SecretVersionID: r.SecretVersionID,
+		PrevSecretVersionID: r.PrevSecretVersionID, SecretRotationEndsAt: r.SecretRotationEndsAt,
+		FailingSince: r.FailingSince, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Revision: r.Revision,
+	}
 }
 
-// Delivery statuses.
-const (
-	DeliveryPending   = "pending"
-	DeliverySucceeded = "succeeded"
-	DeliveryFailed    = "failed"
-)
+// attemptRecord is the stored form of a hook.Attempt.
+type attemptRecord struct {
+	At             time.Time `dynamodbav:"at"`
+	ResponseStatus int       `dynamodbav:"response_status"`
+	LatencyMS      int64     `dynamodbav:"latency_ms"`
+	Error          string    `dynamodbav:"error"`
+	ResponseBody   string    `dynamodbav:"response_body"`
+}
 
-func endpointItem(e *Endpoint) (map[string]types.AttributeValue, error) {
-	m, err := attributevalue.MarshalMap(e)
+// deliveryRecord is the stored form of a hook.Delivery.
+type deliveryRecord struct {
+	ID            string          `dynamodbav:"id"`
+	EndpointID    string          `dynamodbav:"endpoint_id"`
+	MerchantID    string          `dynamodbav:"merchant_id"`
+	EventType     string          `dynamodbav:"event_type"`
+	Status        string          `dynamodbav:"status"`
+	Attempts      []attemptRecord `dynamodbav:"attempts"`
+	NextAttemptAt *time.Time      `dynamodbav:"next_attempt_at,omitempty"`
+	CreatedAt     time.Time       `dynamodbav:"created_at"`
+	Revision      int64           `dynamodbav:"revision"`
+}
+
+func deliveryRecordOf(d *hook.Delivery) deliveryRecord {
+	r := deliveryRecord{
+		ID: d.ID, EndpointID: d.EndpointID, MerchantID: d.MerchantID, EventType: d.EventType,
+		Status: string(d.Status), NextAttemptAt: d.NextAttemptAt, CreatedAt: d.CreatedAt, Revision: d.Revision,
+	}
+	if d.Attempts != nil {
+		r.Attempts = make([]attemptRecord, len(d.Attempts))
+		for i, a := range d.Attempts {
+			r.Attempts[i] = attemptRecord(a)
+		}
+	}
+	return r
+}
+
+func (r *deliveryRecord) delivery() *hook.Delivery {
+	d := &hook.Delivery{
+		ID: r.ID, EndpointID: r.EndpointID, MerchantID: r.MerchantID, EventType: r.EventType,
+		Status: hook.DeliveryStatus(r.Status), NextAttemptAt: r.NextAttemptAt, CreatedAt: r.CreatedAt, Revision: r.Revision,
+	}
+	if r.Attempts != nil {
+		d.Attempts = make([]hook.Attempt, len(r.Attempts))
+		for i, a := range r.Attempts {
+			d.Attempts[i] = hook.Attempt(a)
+		}
+	}
+	return d
+}
+
+func endpointItem(e *hook.Endpoint) (map[string]types.AttributeValue, error) {
+	m, err := attributevalue.MarshalMap(endpointRecordOf(e))
 	if err != nil {
 		return nil, err
 	}
@@ -103,8 +138,8 @@ func endpointItem(e *Endpoint) (map[string]types.AttributeValue, error) {
 	return m, nil
 }
 
-func deliveryItem(d *Delivery) (map[string]types.AttributeValue, error) {
-	m, err := attributevalue.MarshalMap(d)
+func deliveryItem(d *hook.Delivery) (map[string]types.AttributeValue, error) {
+	m, err := attributevalue.MarshalMap(deliveryRecordOf(d))
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +148,7 @@ func deliveryItem(d *Delivery) (map[string]types.AttributeValue, error) {
 	m[attrGSI1PK] = avS(endpointDeliveriesPK(d.EndpointID))
 	m[attrGSI1SK] = avS(fmtTime(d.CreatedAt) + "#" + d.ID)
 	m[attrTTL] = avN(d.CreatedAt.Add(deliveryTTL).Unix())
-	if d.Status == DeliveryPending && d.NextAttemptAt != nil {
+	if d.Status == hook.DeliveryPending && d.NextAttemptAt != nil {
 		m[attrGSI2PK] = avS(dueDelivery)
 		m[attrGSI2SK] = avS(fmtTime(*d.NextAttemptAt) + "#" + d.EndpointID + "#" + d.ID)
 	}
@@ -161,7 +196,7 @@ func (s *Store) auditPut(a *AuditRecord) types.TransactWriteItem {
 // endpoint when e.Revision is 0 (as CreateEndpoint with no limit), otherwise
 // a change to the stored revision e.Revision (ErrStale when another change
 // won). On success e.Revision is the new revision.
-func (s *Store) SaveEndpoint(ctx context.Context, e *Endpoint, a *AuditRecord) error {
+func (s *Store) SaveEndpoint(ctx context.Context, e *hook.Endpoint, a *AuditRecord) error {
 	if e.Revision == 0 {
 		return s.CreateEndpoint(ctx, e, a, 0)
 	}
@@ -173,14 +208,14 @@ func (s *Store) SaveEndpoint(ctx context.Context, e *Endpoint, a *AuditRecord) e
 // limit of them are already counted it writes nothing and returns
 // ErrLimitReached (limit 0: no limit). A concurrent write of the merchant's
 // count is ErrStale; the create may be tried again.
-func (s *Store) CreateEndpoint(ctx context.Context, e *Endpoint, a *AuditRecord, limit int) error {
+func (s *Store) CreateEndpoint(ctx context.Context, e *hook.Endpoint, a *AuditRecord, limit int) error {
 	if e.Revision != 0 {
 		return fmt.Errorf("store: create endpoint %s: revision %d is not new", e.ID, e.Revision)
 	}
 	return s.saveEndpoint(ctx, e, a, limit)
 }
 
-func (s *Store) saveEndpoint(ctx context.Context, e *Endpoint, a *AuditRecord, limit int) error {
+func (s *Store) saveEndpoint(ctx context.Context, e *hook.Endpoint, a *AuditRecord, limit int) error {
 	prev := e.Revision
 	e.Revision++
 	item, err := endpointItem(e)
@@ -211,7 +246,7 @@ func (s *Store) saveEndpoint(ctx context.Context, e *Endpoint, a *AuditRecord, l
 // DeleteEndpoint deletes e if it is still at e.Revision, with its audit
 // record, and counts one endpoint fewer for its merchant. Its deliveries stay for their log until TTL removes them; pending
 // ones are never attempted again (the worker finds no endpoint).
-func (s *Store) DeleteEndpoint(ctx context.Context, e *Endpoint, a *AuditRecord) error {
+func (s *Store) DeleteEndpoint(ctx context.Context, e *hook.Endpoint, a *AuditRecord) error {
 	items := []types.TransactWriteItem{{Delete: &types.Delete{
 		TableName:                 aws.String(s.table),
 		Key:                       itemKey(endpointPK(e.ID), endpointSK),
@@ -226,27 +261,27 @@ func (s *Store) DeleteEndpoint(ctx context.Context, e *Endpoint, a *AuditRecord)
 }
 
 // GetEndpoint reads an endpoint consistently; a missing one wraps key.ErrNotFound.
-func (s *Store) GetEndpoint(ctx context.Context, id string) (*Endpoint, error) {
-	var e Endpoint
+func (s *Store) GetEndpoint(ctx context.Context, id string) (*hook.Endpoint, error) {
+	var e endpointRecord
 	if err := s.getItem(ctx, itemKey(endpointPK(id), endpointSK), &e); err != nil {
 		if errors.Is(err, key.ErrNotFound) {
 			return nil, key.NotFound("webhook endpoint", id)
 		}
 		return nil, fmt.Errorf("store: get endpoint %s: %w", id, err)
 	}
-	return &e, nil
+	return e.endpoint(), nil
 }
 
 // GetDelivery reads a delivery consistently; a missing one wraps key.ErrNotFound.
-func (s *Store) GetDelivery(ctx context.Context, endpointID, id string) (*Delivery, error) {
-	var d Delivery
+func (s *Store) GetDelivery(ctx context.Context, endpointID, id string) (*hook.Delivery, error) {
+	var d deliveryRecord
 	if err := s.getItem(ctx, itemKey(endpointPK(endpointID), deliverySK(id)), &d); err != nil {
 		if errors.Is(err, key.ErrNotFound) {
 			return nil, key.NotFound("delivery", id)
 		}
 		return nil, fmt.Errorf("store: get delivery %s: %w", id, err)
 	}
-	return &d, nil
+	return d.delivery(), nil
 }
 
 // GetEvent reads an outbox event; a missing one (or one past its TTL)
@@ -280,20 +315,22 @@ func (s *Store) getItem(ctx context.Context, k map[string]types.AttributeValue, 
 }
 
 // ListEndpoints returns a page of a merchant's endpoints, newest first.
-func (s *Store) ListEndpoints(ctx context.Context, merchantID string, limit int, cur string) ([]*Endpoint, string, error) {
-	return listPage[Endpoint](ctx, s, cursorEndpoints, merchantID, merchantEndpointsPK(merchantID), limit, cur,
+func (s *Store) ListEndpoints(ctx context.Context, merchantID string, limit int, cur string) ([]*hook.Endpoint, string, error) {
+	page, next, err := listPage[endpointRecord](ctx, s, cursorEndpoints, merchantID, merchantEndpointsPK(merchantID), limit, cur,
 		func(id string) map[string]types.AttributeValue { return itemKey(endpointPK(id), endpointSK) },
-		func(e *Endpoint) (string, bool) { return e.ID, e.MerchantID == merchantID })
+		func(e *endpointRecord) (string, bool) { return e.ID, e.MerchantID == merchantID })
+	return mapAll(page, (*endpointRecord).endpoint), next, err
 }
 
 // ListDeliveries returns a page of an endpoint's deliveries, newest first.
 // The caller has checked that the endpoint belongs to merchantID.
-func (s *Store) ListDeliveries(ctx context.Context, merchantID, endpointID string, limit int, cur string) ([]*Delivery, string, error) {
-	return listPage[Delivery](ctx, s, cursorDeliveries, merchantID+"/"+endpointID, endpointDeliveriesPK(endpointID), limit, cur,
+func (s *Store) ListDeliveries(ctx context.Context, merchantID, endpointID string, limit int, cur string) ([]*hook.Delivery, string, error) {
+	page, next, err := listPage[deliveryRecord](ctx, s, cursorDeliveries, merchantID+"/"+endpointID, endpointDeliveriesPK(endpointID), limit, cur,
 		func(id string) map[string]types.AttributeValue {
 			return itemKey(endpointPK(endpointID), deliverySK(id))
 		},
-		func(d *Delivery) (string, bool) { return d.ID, d.MerchantID == merchantID })
+		func(d *deliveryRecord) (string, bool) { return d.ID, d.MerchantID == merchantID })
+	return mapAll(page, (*deliveryRecord).delivery), next, err
 }
 
 // listPage reads one page of gsi1 partition pk, newest first. keyOf is the
@@ -355,7 +392,7 @@ func listPage[T any](ctx context.Context, s *Store, kind, owner, pk string, limi
 
 // AllEndpoints returns every endpoint of a merchant (at most a few dozen),
 // for fan-out and the per-merchant limit.
-func (s *Store) AllEndpoints(ctx context.Context, merchantID string) ([]*Endpoint, error) {
+func (s *Store) AllEndpoints(ctx context.Context, merchantID string) ([]*hook.Endpoint, error) {
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		IndexName:                 aws.String(indexGSI1),
@@ -363,18 +400,18 @@ func (s *Store) AllEndpoints(ctx context.Context, merchantID string) ([]*Endpoin
 		ExpressionAttributeNames:  map[string]string{"#pk": attrGSI1PK},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(merchantEndpointsPK(merchantID))},
 	}
-	var all []*Endpoint
+	var all []*hook.Endpoint
 	for {
 		out, err := s.api.Query(ctx, in)
 		if err != nil {
 			return nil, fmt.Errorf("store: endpoints of %s: %w", merchantID, err)
 		}
 		for _, item := range out.Items {
-			var e Endpoint
+			var e endpointRecord
 			if err := attributevalue.UnmarshalMap(item, &e); err != nil {
 				return nil, fmt.Errorf("store: endpoints of %s: %w", merchantID, err)
 			}
-			all = append(all, &e)
+			all = append(all, e.endpoint())
 		}
 		if len(out.LastEvaluatedKey) == 0 {
 			return all, nil
@@ -386,7 +423,7 @@ func (s *Store) AllEndpoints(ctx context.Context, merchantID string) ([]*Endpoin
 // SaveDelivery writes d: new when d.Revision is 0 (a delivery that already
 // exists is left alone and reported as ErrStale), otherwise replacing the
 // stored revision d.Revision. On success d.Revision is the new revision.
-func (s *Store) SaveDelivery(ctx context.Context, d *Delivery) error {
+func (s *Store) SaveDelivery(ctx context.Context, d *hook.Delivery) error {
 	prev := d.Revision
 	d.Revision++
 	item, err := deliveryItem(d)
@@ -411,7 +448,7 @@ func (s *Store) SaveDelivery(ctx context.Context, d *Delivery) error {
 // the stored revision d.Revision, together with the audit record of the
 // retry, in one transaction (ErrStale when another change won). On success
 // d.Revision is the new revision.
-func (s *Store) RetryDelivery(ctx context.Context, d *Delivery, a *AuditRecord) error {
+func (s *Store) RetryDelivery(ctx context.Context, d *hook.Delivery, a *AuditRecord) error {
 	prev := d.Revision
 	if prev == 0 || a == nil {
 		return fmt.Errorf("store: retry delivery %s: not a stored delivery with an audit record", d.ID)
@@ -439,7 +476,7 @@ func putInput(p *types.Put) *dynamodb.PutItemInput {
 
 // SaveTestEvent writes a webhook.test event for one endpoint together with
 // its pending delivery and the audit record, in one transaction.
-func (s *Store) SaveTestEvent(ctx context.Context, e outbox.Event, d *Delivery, a *AuditRecord) error {
+func (s *Store) SaveTestEvent(ctx context.Context, e outbox.Event, d *hook.Delivery, a *AuditRecord) error {
 	d.Revision = 1
 	item, err := deliveryItem(d)
 	if err != nil {
@@ -483,9 +520,29 @@ func dueQuery[T any](ctx context.Context, s *Store, partition string, now time.T
 	return res, nil
 }
 
-func unmarshal[T any](item map[string]types.AttributeValue) (*T, error) {
-	v := new(T)
-	return v, attributevalue.UnmarshalMap(item, v)
+// decodeRecord reads an item into its record type R and maps that to the
+// domain type D.
+func decodeRecord[R any, D any](conv func(*R) D) func(map[string]types.AttributeValue) (D, error) {
+	return func(item map[string]types.AttributeValue) (D, error) {
+		r := new(R)
+		if err := attributevalue.UnmarshalMap(item, r); err != nil {
+			var zero D
+			return zero, err
+		}
+		return conv(r), nil
+	}
+}
+
+// mapAll maps each of rs with conv; nil stays nil.
+func mapAll[R any, D any](rs []*R, conv func(*R) D) []D {
+	if rs == nil {
+		return nil
+	}
+	out := make([]D, len(rs))
+	for i, r := range rs {
+		out[i] = conv(r)
+	}
+	return out
 }
 
 // PendingEvents lists outbox events not yet fanned out, oldest first.
@@ -494,24 +551,26 @@ func (s *Store) PendingEvents(ctx context.Context, now time.Time, limit int) ([]
 }
 
 // DueDeliveries lists pending deliveries whose next attempt is due.
-func (s *Store) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]*Delivery, error) {
-	return dueQuery(ctx, s, dueDelivery, now, limit, unmarshal[Delivery])
+func (s *Store) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]*hook.Delivery, error) {
+	return dueQuery(ctx, s, dueDelivery, now, limit, decodeRecord((*deliveryRecord).delivery))
 }
 
 // EndedOverlaps lists endpoints whose secret rotation overlap has ended.
-func (s *Store) EndedOverlaps(ctx context.Context, now time.Time, limit int) ([]*Endpoint, error) {
-	return dueQuery(ctx, s, dueWebhook, now, limit, unmarshal[Endpoint])
+func (s *Store) EndedOverlaps(ctx context.Context, now time.Time, limit int) ([]*hook.Endpoint, error) {
+	return dueQuery(ctx, s, dueWebhook, now, limit, decodeRecord((*endpointRecord).endpoint))
 }
 
 // FannedOut takes an outbox event out of the due index once a delivery
 // exists for each endpoint it goes to.
 func (s *Store) FannedOut(ctx context.Context, eventID string) error {
+	cond := attrOf(attrPK).AttributeExists()
+	b := mustBuildUpdate(expression.Remove(attrOf(attrGSI2PK)).Remove(attrOf(attrGSI2SK)), &cond)
 	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(s.table),
 		Key:                      itemKey(eventPK(eventID), eventSK),
-		UpdateExpression:         aws.String("REMOVE #gpk, #gsk"),
-		ConditionExpression:      aws.String("attribute_exists(#pk)"),
-		ExpressionAttributeNames: map[string]string{"#gpk": attrGSI2PK, "#gsk": attrGSI2SK, "#pk": attrPK},
+		UpdateExpression:         b.update,
+		ConditionExpression:      b.condition,
+		ExpressionAttributeNames: b.names,
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if err != nil && !errors.As(err, &ccf) {

@@ -33,6 +33,7 @@ import (
 
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/store"
+	"golang.org/x/sync/errgroup"
 )
 
 // Sink is where counts are written; *store.Store is one.
@@ -299,12 +300,10 @@ func (r *Recorder) Flush(ctx context.Context) error {
 			firstErr = err
 		}
 	}
-	sem := make(chan struct{}, r.o.Workers)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(r.o.Workers)
 	for _, b := range work {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
+		g.Go(func() error {
 			err := r.sink.AddUsage(ctx, b.k.id, b.c.day(b.k.date), b.token)
 			mu.Lock()
 			defer mu.Unlock()
@@ -318,12 +317,11 @@ func (r *Recorder) Flush(ctx context.Context) error {
 				failed = append(failed, b)
 				fail(err)
 			}
+			return nil
 		})
 	}
 	for id, l := range touches {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
+		g.Go(func() error {
 			_, err := r.sink.SetLastUsed(ctx, id, l.at, l.ip)
 			if err != nil {
 				mu.Lock()
@@ -331,9 +329,10 @@ func (r *Recorder) Flush(ctx context.Context) error {
 				fail(err)
 				mu.Unlock()
 			}
+			return nil
 		})
 	}
-	wg.Wait()
+	_ = g.Wait() // failures are collected above, never returned
 
 	r.mu.Lock()
 	r.inflight = 0

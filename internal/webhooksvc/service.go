@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/paykeys/paykeys/internal/hook"
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/outbox"
 	"github.com/paykeys/paykeys/internal/retry"
@@ -18,18 +19,18 @@ import (
 
 // Store is the metadata store as this package uses it.
 type Store interface {
-	SaveEndpoint(ctx context.Context, e *store.Endpoint, a *store.AuditRecord) error
-	CreateEndpoint(ctx context.Context, e *store.Endpoint, a *store.AuditRecord, limit int) error
-	DeleteEndpoint(ctx context.Context, e *store.Endpoint, a *store.AuditRecord) error
-	GetEndpoint(ctx context.Context, id string) (*store.Endpoint, error)
-	ListEndpoints(ctx context.Context, merchantID string, limit int, cursor string) ([]*store.Endpoint, string, error)
-	AllEndpoints(ctx context.Context, merchantID string) ([]*store.Endpoint, error)
-	GetDelivery(ctx context.Context, endpointID, id string) (*store.Delivery, error)
-	SaveDelivery(ctx context.Context, d *store.Delivery) error
-	RetryDelivery(ctx context.Context, d *store.Delivery, a *store.AuditRecord) error
-	ListDeliveries(ctx context.Context, merchantID, endpointID string, limit int, cursor string) ([]*store.Delivery, string, error)
-	SaveTestEvent(ctx context.Context, e outbox.Event, d *store.Delivery, a *store.AuditRecord) error
-	EndedOverlaps(ctx context.Context, now time.Time, limit int) ([]*store.Endpoint, error)
+	SaveEndpoint(ctx context.Context, e *hook.Endpoint, a *store.AuditRecord) error
+	CreateEndpoint(ctx context.Context, e *hook.Endpoint, a *store.AuditRecord, limit int) error
+	DeleteEndpoint(ctx context.Context, e *hook.Endpoint, a *store.AuditRecord) error
+	GetEndpoint(ctx context.Context, id string) (*hook.Endpoint, error)
+	ListEndpoints(ctx context.Context, merchantID string, limit int, cursor string) ([]*hook.Endpoint, string, error)
+	AllEndpoints(ctx context.Context, merchantID string) ([]*hook.Endpoint, error)
+	GetDelivery(ctx context.Context, endpointID, id string) (*hook.Delivery, error)
+	SaveDelivery(ctx context.Context, d *hook.Delivery) error
+	RetryDelivery(ctx context.Context, d *hook.Delivery, a *store.AuditRecord) error
+	ListDeliveries(ctx context.Context, merchantID, endpointID string, limit int, cursor string) ([]*hook.Delivery, string, error)
+	SaveTestEvent(ctx context.Context, e outbox.Event, d *hook.Delivery, a *store.AuditRecord) error
+	EndedOverlaps(ctx context.Context, now time.Time, limit int) ([]*hook.Endpoint, error)
 }
 
 // Secrets is the secret store as this package uses it: endpoints' signing
@@ -49,7 +50,7 @@ type URLChecker interface {
 
 // Sender attempts a delivery at once (test and retry), if the service has one.
 type Sender interface {
-	Attempt(ctx context.Context, d *store.Delivery) (*store.Delivery, error)
+	Attempt(ctx context.Context, d *hook.Delivery) (*hook.Delivery, error)
 }
 
 // Service runs endpoint operations.
@@ -68,7 +69,7 @@ type Service struct {
 // New returns a Service with production defaults.
 func New(st Store, sec Secrets, urls URLChecker, log *slog.Logger) *Service {
 	return &Service{Store: st, Secrets: sec, URLs: urls, Log: log, Now: time.Now,
-		MaxPerMerchant: DefaultMaxPerMerchant, MaxAttempts: 8}
+		MaxPerMerchant: hook.DefaultMaxPerMerchant, MaxAttempts: 8}
 }
 
 // CreateParams are a new endpoint's settings. EventTypes nil means the field
@@ -87,13 +88,6 @@ type Patch struct {
 	Status      *string
 }
 
-func checkDescription(d string) error {
-	if len([]rune(d)) > MaxDescription {
-		return key.Invalid("description must be at most %d characters", MaxDescription)
-	}
-	return key.ValidateText("description", d)
-}
-
 func audit(a key.Actor, action, id string, now time.Time) *store.AuditRecord {
 	return &store.AuditRecord{
 		ID: key.NewID("aud_"), MerchantID: a.MerchantID, Actor: a.Subject, Role: a.Role,
@@ -104,38 +98,32 @@ func audit(a key.Actor, action, id string, now time.Time) *store.AuditRecord {
 
 // Create registers an endpoint and returns it with its signing secret,
 // shown this once.
-func (s *Service) Create(ctx context.Context, a key.Actor, p CreateParams) (*store.Endpoint, string, error) {
-	types, err := ParseEventTypes(p.EventTypes, p.EventTypes != nil)
+func (s *Service) Create(ctx context.Context, a key.Actor, p CreateParams) (*hook.Endpoint, string, error) {
+	types, err := hook.ParseEventTypes(p.EventTypes, p.EventTypes != nil)
 	if err != nil {
 		return nil, "", err
 	}
-	if err := checkDescription(p.Description); err != nil {
+	if err := hook.ValidateDescription(p.Description); err != nil {
 		return nil, "", err
 	}
 	if err := s.URLs.CheckURL(ctx, p.URL); err != nil {
 		return nil, "", err
 	}
 	now := s.Now().UTC()
-	e := &store.Endpoint{
+	e := &hook.Endpoint{
 		ID: key.NewID("we_"), MerchantID: a.MerchantID, URL: p.URL, EventTypes: types,
-		Description: p.Description, Status: StatusEnabled, SecretVersionID: key.NewVersionID(),
+		Description: p.Description, Status: hook.StatusEnabled, SecretVersionID: key.NewVersionID(),
 		CreatedAt: now, UpdatedAt: now,
 	}
 	secret := webhook.NewSecret()
-	if err := s.Secrets.Create(ctx, SecretName(e.ID), e.SecretVersionID, secret); err != nil {
+	if err := s.Secrets.Create(ctx, hook.SecretName(e.ID), e.SecretVersionID, secret); err != nil {
 		return nil, "", fmt.Errorf("create endpoint %s: %w", e.ID, err)
 	}
 	// The limit is enforced by the store in the create's own transaction, so
 	// concurrent creates cannot go past it; they only retry each other.
-	for attempt := 1; ; attempt++ {
-		err = s.Store.CreateEndpoint(ctx, e, audit(a, "webhook.create", e.ID, now), s.MaxPerMerchant)
-		if !errors.Is(err, store.ErrStale) || attempt >= s.MaxAttempts {
-			break
-		}
-		if err = retry.Pause(ctx, attempt); err != nil {
-			break
-		}
-	}
+	err = retry.OnConflict(ctx, s.MaxAttempts, store.ErrStale, func(int) error {
+		return s.Store.CreateEndpoint(ctx, e, audit(a, "webhook.create", e.ID, now), s.MaxPerMerchant)
+	})
 	if err != nil {
 		s.cleanup(e.ID)
 		if errors.Is(err, store.ErrLimitReached) {
@@ -153,14 +141,14 @@ func (s *Service) Create(ctx context.Context, a key.Actor, p CreateParams) (*sto
 func (s *Service) cleanup(id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := s.Secrets.Delete(ctx, SecretName(id)); err != nil {
+	if err := s.Secrets.Delete(ctx, hook.SecretName(id)); err != nil {
 		s.Log.Error("signing secret left without an endpoint", "endpoint_id", id, "error", err)
 	}
 }
 
 // Get returns one of the actor's endpoints; another merchant's is not found.
-func (s *Service) Get(ctx context.Context, a key.Actor, id string) (*store.Endpoint, error) {
-	if !ValidID(id) {
+func (s *Service) Get(ctx context.Context, a key.Actor, id string) (*hook.Endpoint, error) {
+	if !hook.ValidID(id) {
 		return nil, key.NotFound("webhook endpoint", id)
 	}
 	e, err := s.Store.GetEndpoint(ctx, id)
@@ -174,53 +162,68 @@ func (s *Service) Get(ctx context.Context, a key.Actor, id string) (*store.Endpo
 }
 
 // List returns a page of the actor's endpoints, newest first.
-func (s *Service) List(ctx context.Context, a key.Actor, limit int, cursor string) ([]*store.Endpoint, string, error) {
+func (s *Service) List(ctx context.Context, a key.Actor, limit int, cursor string) ([]*hook.Endpoint, string, error) {
 	return s.Store.ListEndpoints(ctx, a.MerchantID, limit, cursor)
 }
 
 // change reads an endpoint, applies fn, and saves it, retrying when a
 // concurrent change wins. fn returns false when nothing changed; after it,
 // *changes (if not nil) names the fields it changed, for the audit record.
-func (s *Service) change(ctx context.Context, a key.Actor, id, action string, changes *[]string, fn func(e *store.Endpoint, now time.Time) (bool, error)) (*store.Endpoint, error) {
-	for range s.MaxAttempts {
+func (s *Service) change(ctx context.Context, a key.Actor, id, action string, changes *[]string, fn func(e *hook.Endpoint, now time.Time) (bool, error)) (*hook.Endpoint, error) {
+	var out *hook.Endpoint
+	err := retry.OnConflict(ctx, s.MaxAttempts, store.ErrStale, func(int) error {
 		e, err := s.Get(ctx, a, id)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		now := s.Now().UTC()
 		changed, err := fn(e, now)
 		if err != nil || !changed {
-			return e, err
+			out = e
+			return err
 		}
 		e.UpdatedAt = now
 		rec := audit(a, action, id, now)
 		if changes != nil {
 			rec.Changes = *changes
 		}
-		err = s.Store.SaveEndpoint(ctx, e, rec)
-		if !errors.Is(err, store.ErrStale) {
-			return e, err
-		}
+		out = e
+		return s.Store.SaveEndpoint(ctx, e, rec)
+	})
+	if errors.Is(err, store.ErrStale) {
+		return nil, errTooFast("webhook endpoint", id)
 	}
-	return nil, key.Conflict("webhook endpoint %s is changing too fast; try again", id)
+	if err != nil && out == nil {
+		return nil, err
+	}
+	return out, err
+}
+
+// errTooFast answers a change that lost every race to concurrent changes.
+func errTooFast(what, id string) error {
+	return key.Conflict("%s %s is changing too fast; try again", what, id)
 }
 
 // Update applies a patch. A patch that changes nothing writes nothing.
-func (s *Service) Update(ctx context.Context, a key.Actor, id string, p Patch) (*store.Endpoint, error) {
+func (s *Service) Update(ctx context.Context, a key.Actor, id string, p Patch) (*hook.Endpoint, error) {
 	var types []string
 	if p.EventTypes != nil {
 		var err error
-		if types, err = ParseEventTypes(*p.EventTypes, true); err != nil {
+		if types, err = hook.ParseEventTypes(*p.EventTypes, true); err != nil {
 			return nil, err
 		}
 	}
 	if p.Description != nil {
-		if err := checkDescription(*p.Description); err != nil {
+		if err := hook.ValidateDescription(*p.Description); err != nil {
 			return nil, err
 		}
 	}
-	if p.Status != nil && *p.Status != StatusEnabled && *p.Status != StatusDisabled {
-		return nil, key.Invalid("status must be enabled or disabled")
+	var status hook.EndpointStatus
+	if p.Status != nil {
+		var err error
+		if status, err = hook.ParseEndpointStatus(*p.Status); err != nil {
+			return nil, err
+		}
 	}
 	if p.URL != nil {
 		if err := s.URLs.CheckURL(ctx, *p.URL); err != nil {
@@ -228,7 +231,7 @@ func (s *Service) Update(ctx context.Context, a key.Actor, id string, p Patch) (
 		}
 	}
 	var changes []string
-	return s.change(ctx, a, id, "webhook.update", &changes, func(e *store.Endpoint, _ time.Time) (bool, error) {
+	return s.change(ctx, a, id, "webhook.update", &changes, func(e *hook.Endpoint, _ time.Time) (bool, error) {
 		before := *e
 		if p.URL != nil {
 			e.URL = *p.URL
@@ -239,11 +242,11 @@ func (s *Service) Update(ctx context.Context, a key.Actor, id string, p Patch) (
 		if p.Description != nil {
 			e.Description = *p.Description
 		}
-		if p.Status != nil && *p.Status != e.Status {
-			e.Status = *p.Status
+		if status != "" && status != e.Status {
+			e.Status = status
 			e.DisabledReason, e.FailingSince = "", nil
-			if e.Status == StatusDisabled {
-				e.DisabledReason = ReasonManual
+			if e.Status == hook.StatusDisabled {
+				e.DisabledReason = hook.ReasonManual
 			}
 		}
 		changes = changes[:0]
@@ -267,38 +270,37 @@ func (s *Service) Update(ctx context.Context, a key.Actor, id string, p Patch) (
 // Delete deletes an endpoint and its signing secrets. Its pending
 // deliveries are never attempted again.
 func (s *Service) Delete(ctx context.Context, a key.Actor, id string) error {
-	for range s.MaxAttempts {
+	err := retry.OnConflict(ctx, s.MaxAttempts, store.ErrStale, func(int) error {
 		e, err := s.Get(ctx, a, id)
 		if err != nil {
 			return err
 		}
-		err = s.Store.DeleteEndpoint(ctx, e, audit(a, "webhook.delete", id, s.Now().UTC()))
-		if errors.Is(err, store.ErrStale) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		s.cleanup(id)
-		return nil
+		return s.Store.DeleteEndpoint(ctx, e, audit(a, "webhook.delete", id, s.Now().UTC()))
+	})
+	if errors.Is(err, store.ErrStale) {
+		return errTooFast("webhook endpoint", id)
 	}
-	return key.Conflict("webhook endpoint %s is changing too fast; try again", id)
+	if err != nil {
+		return err
+	}
+	s.cleanup(id)
+	return nil
 }
 
 // RotateSecret gives an endpoint a new signing secret, returned this once.
 // The old one keeps signing too until overlap has passed (0 ends it at once).
-func (s *Service) RotateSecret(ctx context.Context, a key.Actor, id string, overlap time.Duration) (*store.Endpoint, string, error) {
-	if overlap < 0 || overlap > MaxOverlap {
-		return nil, "", key.Invalid("overlap_seconds must be 0..%d", int(MaxOverlap.Seconds()))
+func (s *Service) RotateSecret(ctx context.Context, a key.Actor, id string, overlap time.Duration) (*hook.Endpoint, string, error) {
+	if err := hook.ValidateOverlap(overlap); err != nil {
+		return nil, "", err
 	}
 	if _, err := s.Get(ctx, a, id); err != nil {
 		return nil, "", err
 	}
 	secret, versionID := webhook.NewSecret(), key.NewVersionID()
-	if err := s.Secrets.Stage(ctx, SecretName(id), versionID, secret); err != nil {
+	if err := s.Secrets.Stage(ctx, hook.SecretName(id), versionID, secret); err != nil {
 		return nil, "", fmt.Errorf("rotate endpoint %s secret: %w", id, err)
 	}
-	e, err := s.change(ctx, a, id, "webhook.rotate_secret", nil, func(e *store.Endpoint, now time.Time) (bool, error) {
+	e, err := s.change(ctx, a, id, "webhook.rotate_secret", nil, func(e *hook.Endpoint, now time.Time) (bool, error) {
 		e.PrevSecretVersionID, e.SecretRotationEndsAt = "", nil
 		if overlap > 0 {
 			end := now.Add(overlap)
@@ -311,29 +313,29 @@ func (s *Service) RotateSecret(ctx context.Context, a key.Actor, id string, over
 		return nil, "", err
 	}
 	// The labels follow the record; the record alone decides what signs.
-	if err := s.Secrets.Promote(ctx, SecretName(id), e.SecretVersionID, e.PrevSecretVersionID); err != nil {
+	if err := s.Secrets.Promote(ctx, hook.SecretName(id), e.SecretVersionID, e.PrevSecretVersionID); err != nil {
 		s.Log.WarnContext(ctx, "signing secret labels lag the endpoint", "endpoint_id", id, "error", err)
 	}
 	return e, secret, nil
 }
 
 // Deliveries returns a page of an endpoint's deliveries, newest first.
-func (s *Service) Deliveries(ctx context.Context, a key.Actor, id string, limit int, cursor string) ([]*store.Delivery, string, error) {
+func (s *Service) Deliveries(ctx context.Context, a key.Actor, id string, limit int, cursor string) ([]*hook.Delivery, string, error) {
 	if _, err := s.Get(ctx, a, id); err != nil {
 		return nil, "", err
 	}
 	return s.Store.ListDeliveries(ctx, a.MerchantID, id, limit, cursor)
 }
 
-func enabled(e *store.Endpoint) error {
-	if e.Status != StatusEnabled {
+func enabled(e *hook.Endpoint) error {
+	if e.Status != hook.StatusEnabled {
 		return key.Conflict("webhook endpoint %s is disabled", e.ID)
 	}
 	return nil
 }
 
 // Test sends a webhook.test event to one endpoint, whatever its event types.
-func (s *Service) Test(ctx context.Context, a key.Actor, id string) (*store.Delivery, error) {
+func (s *Service) Test(ctx context.Context, a key.Actor, id string) (*hook.Delivery, error) {
 	e, err := s.Get(ctx, a, id)
 	if err != nil {
 		return nil, err
@@ -349,8 +351,8 @@ func (s *Service) Test(ctx context.Context, a key.Actor, id string) (*store.Deli
 	}
 	ev := outbox.Event{ID: key.NewID("msg_"), Type: outbox.EventWebhookTest, MerchantID: a.MerchantID,
 		ResourceID: id, EndpointID: id, CreatedAt: now, Data: body}
-	d := &store.Delivery{ID: ev.ID, EndpointID: id, MerchantID: a.MerchantID, EventType: ev.Type,
-		Status: store.DeliveryPending, NextAttemptAt: &now, CreatedAt: now}
+	d := &hook.Delivery{ID: ev.ID, EndpointID: id, MerchantID: a.MerchantID, EventType: ev.Type,
+		Status: hook.DeliveryPending, NextAttemptAt: &now, CreatedAt: now}
 	if err := s.Store.SaveTestEvent(ctx, ev, d, audit(a, "webhook.test", id, now)); err != nil {
 		return nil, err
 	}
@@ -359,42 +361,42 @@ func (s *Service) Test(ctx context.Context, a key.Actor, id string) (*store.Deli
 
 // Retry sends a delivery again now, whatever its status, with the same
 // webhook-id.
-func (s *Service) Retry(ctx context.Context, a key.Actor, id, deliveryID string) (*store.Delivery, error) {
+func (s *Service) Retry(ctx context.Context, a key.Actor, id, deliveryID string) (*hook.Delivery, error) {
 	e, err := s.Get(ctx, a, id)
 	if err != nil {
 		return nil, err
 	}
-	if !ValidDeliveryID(deliveryID) {
+	if !hook.ValidDeliveryID(deliveryID) {
 		return nil, key.NotFound("delivery", deliveryID)
 	}
 	if err := enabled(e); err != nil {
 		return nil, err
 	}
-	for range s.MaxAttempts {
-		d, err := s.Store.GetDelivery(ctx, id, deliveryID)
-		if err != nil {
-			return nil, err
+	var d *hook.Delivery
+	err = retry.OnConflict(ctx, s.MaxAttempts, store.ErrStale, func(int) error {
+		var err error
+		if d, err = s.Store.GetDelivery(ctx, id, deliveryID); err != nil {
+			return err
 		}
 		if d.MerchantID != a.MerchantID {
-			return nil, key.NotFound("delivery", deliveryID)
+			return key.NotFound("delivery", deliveryID)
 		}
 		now := s.Now().UTC()
-		d.Status, d.NextAttemptAt = store.DeliveryPending, &now
-		err = s.Store.RetryDelivery(ctx, d, audit(a, "webhook.retry", id, now))
-		if errors.Is(err, store.ErrStale) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		return s.sendNow(ctx, d)
+		d.Status, d.NextAttemptAt = hook.DeliveryPending, &now
+		return s.Store.RetryDelivery(ctx, d, audit(a, "webhook.retry", id, now))
+	})
+	if errors.Is(err, store.ErrStale) {
+		return nil, errTooFast("delivery", deliveryID)
 	}
-	return nil, key.Conflict("delivery %s is changing too fast; try again", deliveryID)
+	if err != nil {
+		return nil, err
+	}
+	return s.sendNow(ctx, d)
 }
 
 // sendNow attempts d at once when the service can; otherwise, or when the
 // attempt cannot be made (another worker holds it), the worker sends it.
-func (s *Service) sendNow(ctx context.Context, d *store.Delivery) (*store.Delivery, error) {
+func (s *Service) sendNow(ctx context.Context, d *hook.Delivery) (*hook.Delivery, error) {
 	if s.Sender == nil {
 		return d, nil
 	}
@@ -432,7 +434,7 @@ func (s *Service) CloseEndedOverlaps(ctx context.Context, now time.Time) (int, e
 			}
 			progress = true
 			closed++
-			if err := s.Secrets.Promote(ctx, SecretName(e.ID), e.SecretVersionID, ""); err != nil {
+			if err := s.Secrets.Promote(ctx, hook.SecretName(e.ID), e.SecretVersionID, ""); err != nil {
 				s.Log.WarnContext(ctx, "previous signing secret keeps its label", "endpoint_id", e.ID, "error", err)
 			}
 		}

@@ -68,5 +68,6 @@ func With(awsCfg aws.Config, cfg config.Config) *Adapters {
 func (a *Adapters) Keys(cfg config.Config, log *slog.Logger) *keysvc.Service {
 	k := keysvc.New(a.Store, a.Secrets, log)
 	k.MaxKeys = cfg.MaxKeysPerMerchant
+	k.Brand = cfg.Brand
 	return k
 }

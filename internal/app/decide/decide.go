@@ -23,7 +23,7 @@ func Engine(cfg config.Config, a *adapters.Adapters) *authz.Engine {
 	if ttl == 0 {
 		ttl = -1 // CACHE_TTL=0 turns the cache off
 	}
-	return authz.New(a.Store, a.Secrets, a.Store, authz.Options{CacheTTL: ttl, Feed: a.Store})
+	return authz.New(a.Store, a.Secrets, a.Store, authz.Options{CacheTTL: ttl, Feed: a.Store, Brand: cfg.Brand})
 }
 
 // Usage returns the usage recorder; it starts its background writer.
