@@ -482,3 +482,21 @@ func TestNoFunctionCanChangeAuditRecords(t *testing.T) {
 		}
 	}
 }
+
+// Key secrets and webhook signing secrets are apart: the functions that
+// manage keys (create, keys, reset) and the authorizer cannot touch a
+// signing secret, delete one included, and the webhook functions cannot
+// touch a key secret.
+func TestSecretFoldersAreApart(t *testing.T) {
+	got := templatePolicies(t)
+	for name, folder := range map[string]string{
+		"Create": keySecrets, "Keys": keySecrets, "Reset": keySecrets, "Authorize": keySecrets,
+		"Webhooks": webhookSecrets, "Webhook": webhookSecrets, "Verify": "", "Demo": "",
+	} {
+		for _, g := range got[name].allow {
+			if strings.HasPrefix(g.resource, "secret:") && g.resource != folder {
+				t.Errorf("%sFunction may %s", name, g)
+			}
+		}
+	}
+}

@@ -123,34 +123,11 @@ func (s *Store) AddUsage(ctx context.Context, clientID string, day UsageDay, tok
 	if adds == 0 {
 		return nil
 	}
-	keyExists := attrOf(attrPK).AttributeExists()
-	check, err := expression.NewBuilder().WithCondition(keyExists).Build()
-	if err != nil {
-		return fmt.Errorf("store: add usage of %s: %w", clientID, err)
-	}
 	b, err := buildUpdate(u, nil)
 	if err != nil {
 		return fmt.Errorf("store: add usage of %s: %w", clientID, err)
 	}
-	in := &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{ConditionCheck: &types.ConditionCheck{
-			TableName:                aws.String(s.table),
-			Key:                      itemKey(keyPK(clientID), keySK),
-			ConditionExpression:      check.Condition(),
-			ExpressionAttributeNames: check.Names(),
-		}},
-		{Update: &types.Update{
-			TableName:                 aws.String(s.table),
-			Key:                       itemKey(usagePK(clientID), usageSK(day.Date)),
-			UpdateExpression:          b.update,
-			ExpressionAttributeNames:  b.names,
-			ExpressionAttributeValues: b.values,
-		}},
-	}}
-	if token != "" {
-		in.ClientRequestToken = aws.String(token)
-	}
-	_, err = s.api.TransactWriteItems(ctx, in)
+	err = s.usageWrite(ctx, clientID, usageSK(day.Date), b, token)
 	var tce *types.TransactionCanceledException
 	switch {
 	case errors.As(err, &tce) && len(tce.CancellationReasons) == 2 &&
@@ -162,6 +139,39 @@ func (s *Store) AddUsage(ctx context.Context, clientID string, day UsageDay, tok
 		return fmt.Errorf("store: add usage of %s on %s: %w", clientID, day.Date, err)
 	}
 	return nil
+}
+
+// usageWrite applies b to the key's usage item sk (in its usage partition)
+// provided the key exists, with one TransactWriteItems of two items: a
+// ConditionCheck of the key item and the Update. token, when set, is the
+// transaction's ClientRequestToken. The error is DynamoDB's, for the caller
+// to read the cancellation reasons of.
+func (s *Store) usageWrite(ctx context.Context, clientID, sk string, b built, token string) error {
+	check, err := expression.NewBuilder().WithCondition(attrOf(attrPK).AttributeExists()).Build()
+	if err != nil {
+		return fmt.Errorf("build condition expression: %w", err)
+	}
+	in := &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{ConditionCheck: &types.ConditionCheck{
+			TableName:                aws.String(s.table),
+			Key:                      itemKey(keyPK(clientID), keySK),
+			ConditionExpression:      check.Condition(),
+			ExpressionAttributeNames: check.Names(),
+		}},
+		{Update: &types.Update{
+			TableName:                 aws.String(s.table),
+			Key:                       itemKey(usagePK(clientID), sk),
+			UpdateExpression:          b.update,
+			ConditionExpression:       b.condition,
+			ExpressionAttributeNames:  b.names,
+			ExpressionAttributeValues: b.values,
+		}},
+	}}
+	if token != "" {
+		in.ClientRequestToken = aws.String(token)
+	}
+	_, err = s.api.TransactWriteItems(ctx, in)
+	return err
 }
 
 // SetLastUsed records that the key was last used at at, from ip ("" when
@@ -188,26 +198,7 @@ func (s *Store) SetLastUsed(ctx context.Context, clientID string, at time.Time, 
 	if err != nil {
 		return false, fmt.Errorf("store: set last use of %s: %w", clientID, err)
 	}
-	check, err := expression.NewBuilder().WithCondition(attrOf(attrPK).AttributeExists()).Build()
-	if err != nil {
-		return false, fmt.Errorf("store: set last use of %s: %w", clientID, err)
-	}
-	_, err = s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{ConditionCheck: &types.ConditionCheck{
-			TableName:                aws.String(s.table),
-			Key:                      itemKey(keyPK(clientID), keySK),
-			ConditionExpression:      check.Condition(),
-			ExpressionAttributeNames: check.Names(),
-		}},
-		{Update: &types.Update{
-			TableName:                 aws.String(s.table),
-			Key:                       itemKey(usagePK(clientID), lastUsedSK),
-			UpdateExpression:          b.update,
-			ConditionExpression:       b.condition,
-			ExpressionAttributeNames:  b.names,
-			ExpressionAttributeValues: b.values,
-		}},
-	}})
+	err = s.usageWrite(ctx, clientID, lastUsedSK, b, "")
 	var tce *types.TransactionCanceledException
 	if errors.As(err, &tce) && len(tce.CancellationReasons) == 2 {
 		for _, r := range tce.CancellationReasons {
