@@ -86,10 +86,12 @@ var uses = map[string][]string{
 		"dynamodb:Query table/index/gsi1", "dynamodb:Query table/index/gsi2",
 		"secretsmanager:GetSecretValue " + webhookSecrets,
 	},
-	// Expiry, notices and end of grace (key secrets' labels); end of signing
+	// Expiry, notices and end of grace (key secrets' labels), each change's
+	// events carrying the key's last use; end of signing
 	// secrets' overlaps (webhooksvc.CloseEndedOverlaps, Promote).
 	"Rotate": {
-		"dynamodb:GetItem table", "dynamodb:PutItem table", "dynamodb:UpdateItem table", "dynamodb:Query table/index/gsi2",
+		"dynamodb:GetItem table", "dynamodb:BatchGetItem table", "dynamodb:PutItem table", "dynamodb:UpdateItem table",
+		"dynamodb:Query table/index/gsi2",
 		"secretsmanager:UpdateSecretVersionStage " + keySecrets, "secretsmanager:DescribeSecret " + keySecrets,
 		"secretsmanager:UpdateSecretVersionStage " + webhookSecrets, "secretsmanager:DescribeSecret " + webhookSecrets,
 		"secretsmanager:ListSecretVersionIds " + webhookSecrets,
