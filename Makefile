@@ -16,7 +16,7 @@ export SAM_CLI_TELEMETRY := 0
 
 # Lambda functions: logical ID <Name>Function in template.yaml, code in
 # functions/<name>. Add a function here and in template.yaml.
-FUNCTIONS := Create Keys Reset Verify Authorize Demo Webhooks Webhook Rotate
+FUNCTIONS := Create Keys Reset Verify Authorize Demo Webhooks Webhook Rotate Portal Claims
 
 # Fuzz tests `make test` runs, as package:FuzzName.
 FUZZ_TARGETS := ./internal/key:FuzzParseSecret ./internal/signature:FuzzParse ./internal/signature:FuzzCanonicalQuery ./internal/signature:FuzzParseMessageSignature
@@ -83,7 +83,7 @@ help: ## List the targets
 .PHONY: tools
 tools: $(VENV_STAMP) $(DYNAMODB_STAMP) ## Install the pinned local tools into infra/.cache (fast when done)
 
-# Java 17+, Maven, curl and python3-venv from Debian's packages, only when missing.
+# Java 17+, Maven, curl, python3-venv and Chromium from Debian's packages, only when missing.
 .PHONY: system-tools
 system-tools:
 	@$(LOCALSTACK)/system-tools.sh $(PYTHON)
@@ -189,7 +189,7 @@ sam-build: $(VENV_STAMP) ## sam build: arm64 bootstrap binaries in .aws-sam/buil
 .PHONY: test
 test: tools ## CI: lint (vet, gofmt, staticcheck, go mod tidy -diff, sam validate), go test -tags integration and Schemathesis on the local stack, fuzz, sam build
 	$(MAKE) lint
-	$(WITH_STACK) $(MAKE) test-go api-fuzz
+	$(WITH_STACK) $(MAKE) test-go api-fuzz httpsig-e2e
 	$(MAKE) fuzz sam-build
 
 .PHONY: test-go
@@ -202,6 +202,13 @@ test-go: functions-host ## go test -tags integration ./... against a running sta
 .PHONY: api-fuzz
 api-fuzz: $(VENV_STAMP) ## Fuzz the API from its OpenAPI document with Schemathesis (stack up; make test runs it)
 	PORT=$(PORT) infra/schemathesis/run.sh
+
+# RFC 9421 signatures made by clients this project did not write (the Python
+# http-message-signatures library, and Go's standard crypto alone) through a
+# gateway of its own on 127.0.0.1:PORT (the stack must be up).
+.PHONY: httpsig-e2e
+httpsig-e2e: $(VENV_STAMP) ## Sign /demo requests with http-message-signatures and Go's crypto; tampered ones must fail
+	PORT=$(PORT) infra/httpsig/run.sh
 
 .PHONY: cover
 cover: tools ## Tests on the local stack with coverage into coverage.out

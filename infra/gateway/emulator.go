@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -40,6 +41,9 @@ const (
 	// emulatorStopTimeout is how long an emulator has to exit after SIGTERM
 	// before its process group is killed.
 	emulatorStopTimeout = 3 * time.Second
+	// shutdownWindow is the time Lambda gives a function between SIGTERM
+	// and SIGKILL.
+	shutdownWindow = 500 * time.Millisecond
 	// defaultPoolSize is RIE_POOL's default.
 	defaultPoolSize = 2
 	maxPoolSize     = 32
@@ -141,6 +145,10 @@ func functionEnv(fn templateFunction, getenv func(string) string, region string)
 	vars["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = strconv.Itoa(fn.MemoryMB)
 	vars["AWS_LAMBDA_FUNCTION_TIMEOUT"] = strconv.Itoa(int(fn.Timeout / time.Second))
 	vars["AWS_LAMBDA_LOG_GROUP_NAME"] = "/aws/lambda/" + fn.Name
+	// What the template's LoggingConfig makes Lambda set: JSON logs, at
+	// make dev's LOG_LEVEL.
+	vars["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+	vars["AWS_LAMBDA_LOG_LEVEL"] = strings.ToUpper(cmp.Or(vars["LOG_LEVEL"], "info"))
 	vars["PATH"] = "/usr/local/bin:/usr/bin:/bin"
 	out := make([]string, 0, len(vars))
 	for k, v := range vars {
@@ -158,6 +166,7 @@ type emulatorOptions struct {
 	region string
 	log    *slog.Logger
 	out    io.Writer // the functions' and emulators' output
+	tap    io.Writer // optional: the same, before redaction
 	debug  bool      // pass on the emulators' routine lines too
 }
 
@@ -417,7 +426,7 @@ func (em *emulator) start() (chan error, error) {
 	cmd.Dir = dir
 	cmd.Env = functionEnv(em.fn, em.opts.getenv, em.opts.region)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	out := &lineWriter{w: em.opts.out, debug: em.opts.debug}
+	out := &lineWriter{w: em.opts.out, tap: em.opts.tap, debug: em.opts.debug}
 	cmd.Stdout, cmd.Stderr = out, out
 	// Pdeathsig fires when the thread that started the process exits; the
 	// Go runtime ends a thread only when a goroutine locked to it returns,
@@ -453,19 +462,23 @@ func (em *emulator) watchUp(ctx context.Context, exited chan error) {
 }
 
 // terminate sends SIGTERM to the emulator's process group (the emulator
-// and its bootstrap), then SIGKILL if it has not exited in time.
+// and its bootstrap), then SIGKILL if it has not exited in time. As in
+// Lambda, the bootstrap has shutdownWindow after SIGTERM to write what it
+// holds (usage counts, metrics) before SIGKILL.
 func (em *emulator) terminate(exited chan error) {
 	em.mu.Lock()
 	pid := em.cmd.Process.Pid
 	em.mu.Unlock()
 	_ = syscall.Kill(-pid, syscall.SIGTERM)
+	window := time.After(shutdownWindow)
 	select {
 	case <-exited:
 	case <-time.After(emulatorStopTimeout):
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		<-exited
 	}
-	// The bootstrap may outlive the emulator by a moment: the group goes.
+	// The bootstrap outlives the emulator: it goes at the end of its window.
+	<-window
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
 }
 
@@ -485,6 +498,7 @@ func freeLoopbackPort() (int, error) {
 type lineWriter struct {
 	mu    sync.Mutex
 	w     io.Writer
+	tap   io.Writer // optional: every line as written
 	buf   []byte
 	debug bool
 }
@@ -519,6 +533,9 @@ func (l *lineWriter) flush() {
 
 func (l *lineWriter) emit(line []byte) {
 	s := strings.TrimRight(string(line), "\r")
+	if l.tap != nil && s != "" {
+		_, _ = io.WriteString(l.tap, s+"\n")
+	}
 	if s == "" || (!l.debug && emulatorChatter(s)) {
 		return
 	}
@@ -536,5 +553,5 @@ func emulatorChatter(s string) bool {
 	}
 	return strings.Contains(s, "[INFO] (rapid)") ||
 		strings.Contains(s, "(rapid) Reset initiated: SandboxTerminated") ||
-		strings.Contains(s, `"msg":"sweep","events":0,"attempts":0,"errors":0}`)
+		strings.Contains(s, `"message":"sweep","events":0,"attempts":0,"errors":0,`)
 }

@@ -28,7 +28,7 @@ import (
 
 // e2eFunctions are the functions of the template, each built as make
 // functions-host builds it.
-var e2eFunctions = []string{"authorize", "create", "demo", "keys", "reset", "rotate", "verify", "webhook", "webhooks"}
+var e2eFunctions = []string{"authorize", "create", "demo", "keys", "reset", "rotate", "verify", "webhook", "webhooks", "portal", "claims"}
 
 // emulatorBinaries returns the emulator and the folder of bootstraps: RIE
 // and LAMBDA_BIN when make sets them, else the emulator of make tools' venv
@@ -181,7 +181,7 @@ func TestEmulatorModeEndToEnd(t *testing.T) {
 		"TABLE_NAME":            testenv.UniqueName(t, "e2e"),
 		"SECRET_PREFIX":         testenv.UniqueName(t, "e2e") + "/",
 		"ENVIRONMENT":           "test",
-		"LOG_LEVEL":             "warn",
+		"LOG_LEVEL":             "info", // the functions' decision lines, which checkOperating reads
 		"WEBHOOK_ALLOW_PRIVATE": "true",
 		"WORKER_INTERVAL":       "1s",
 		"ROTATE_INTERVAL":       "2s",
@@ -192,12 +192,12 @@ func TestEmulatorModeEndToEnd(t *testing.T) {
 		}
 		return os.Getenv(name)
 	}
-	var logs syncBuffer
+	var logs, fnOut syncBuffer // the gateway's log; the functions' output as written
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	addr := make(chan string, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	registry, authorizers := emulatorRegistry(rie, binDir, 2, getenv, logger)
+	registry, authorizers := emulatorRegistry(rie, binDir, 2, getenv, logger, &fnOut)
 	go func() {
 		served <- serve(ctx, serveOptions{
 			template: "../../template.yaml", secret: testSecret, region: defaultRegion,
@@ -280,6 +280,7 @@ func TestEmulatorModeEndToEnd(t *testing.T) {
 		t.Fatalf("create key answered %s", body)
 	}
 	id := k.Key.ID
+	secrets := []string{k.Secret, hook.SigningSecret} // every secret the session sees
 
 	// The key.created event reaches the receiver, signed with the
 	// endpoint's secret (through the stream tail or the sweep, both
@@ -440,12 +441,19 @@ func TestEmulatorModeEndToEnd(t *testing.T) {
 		{"retry delivery", api, "POST", func() string {
 			return "/v1/webhooks/" + hook.Endpoint.ID + "/deliveries/" + deliveryID + "/retry"
 		}, nil, 202, `"id"`, nil},
-		{"rotate webhook secret", api, "POST", func() string { return "/v1/webhooks/" + hook.Endpoint.ID + "/rotate-secret" }, map[string]any{"overlap_seconds": 60}, 200, `"signing_secret":"whsec_`, nil},
+		{"rotate webhook secret", api, "POST", func() string { return "/v1/webhooks/" + hook.Endpoint.ID + "/rotate-secret" }, map[string]any{"overlap_seconds": 60}, 200, `"signing_secret":"whsec_`, func(b []byte) {
+			secrets = append(secrets, decode[struct {
+				SigningSecret string `json:"signing_secret"`
+			}](t, b).SigningSecret)
+		}},
 		{"reset key", api, "POST", func() string { return "/v1/keys/" + id + "/reset" }, map[string]any{"grace_period_seconds": 0}, 200, `"secret_version":2`, func(b []byte) {
 			k.Secret = decode[keyBody](t, b).Secret
+			secrets = append(secrets, k.Secret)
 		}},
 		{"revoke key", api, "DELETE", func() string { return "/v1/keys/" + id }, nil, 204, ``, nil},
 		{"revoked key", api, "GET", func() string { return "/v1/keys/" + id }, nil, 200, `"status":"revoked"`, nil},
+		{"portal page, no token", anon, "GET", func() string { return "/portal" }, nil, 200, `<script src="/portal/app.js" defer></script>`, nil},
+		{"portal sign-in settings", anon, "GET", func() string { return "/portal/config.json" }, nil, 200, `"dev_signin":{"path":"/dev/portal-token"`, nil},
 	}
 	for _, tt := range routes {
 		t.Run("route/"+tt.name, func(t *testing.T) {
@@ -499,6 +507,14 @@ func TestEmulatorModeEndToEnd(t *testing.T) {
 		t.Errorf("delete webhook: %d %s", code, body)
 	}
 
+	// Decisions just before shutdown leave usage counts in the authorizers'
+	// memory, for them to write at SIGTERM.
+	for range 4 {
+		if code, body := demo("GET", "/demo/x", map[string]string{"Authorization": "Bearer " + k.Secret}, nil); code != 403 {
+			t.Errorf("revoked key: %d %s", code, body)
+		}
+	}
+
 	// Shutdown stops every emulator and bootstrap.
 	pids := emulatorPIDs(t, binDir)
 	if len(pids) < len(e2eFunctions)*2 {
@@ -512,6 +528,8 @@ func TestEmulatorModeEndToEnd(t *testing.T) {
 	if strings.Contains(logs.String(), `"level":"ERROR"`) {
 		t.Errorf("the gateway logged errors:\n%s", logs.String())
 	}
+	// What on-call gets from the session: its metrics, its logs, no secret.
+	checkOperating(t, fnOut.String()+logs.String(), secrets, []string{id, expiring, "m_e2e", hook.Endpoint.ID})
 }
 
 // emulatorPIDs lists the processes whose command line names a bootstrap

@@ -58,7 +58,7 @@ func TestTemplateFunctionsAndEnv(t *testing.T) {
 		names = append(names, f.Name)
 	}
 	slices.Sort(names)
-	if got, want := strings.Join(names, ","), "authorize,create,demo,keys,reset,rotate,verify,webhook,webhooks"; got != want {
+	if got, want := strings.Join(names, ","), "authorize,claims,create,demo,keys,portal,reset,rotate,verify,webhook,webhooks"; got != want {
 		t.Fatalf("functions = %s, want %s", got, want)
 	}
 	if f := byName["rotate"]; f.Timeout != 900*time.Second || f.MemoryMB != 512 {
@@ -93,6 +93,12 @@ func TestTemplateFunctionsAndEnv(t *testing.T) {
 			fn:   "webhooks",
 			env:  map[string]string{"WEBHOOK_ALLOW_PRIVATE": "true", "TABLE_NAME": "t1", "DYNAMODB_ENDPOINT": "http://127.0.0.1:8206"},
 			want: map[string]string{"WEBHOOK_ALLOW_PRIVATE": "true", "TABLE_NAME": "t1", "DYNAMODB_ENDPOINT": "http://127.0.0.1:8206"},
+		},
+		{
+			name: "JSON logs at make dev's level, as the template's LoggingConfig asks",
+			fn:   "authorize",
+			env:  map[string]string{"LOG_LEVEL": "warn"},
+			want: map[string]string{"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "WARN"},
 		},
 		{
 			name: "the template's own value without make dev",
@@ -165,8 +171,8 @@ func TestLineWriter(t *testing.T) {
 	}{
 		{"function lines pass", false, "{\"msg\":\"key created\"}\n", "{\"msg\":\"key created\"}\n"},
 		{"emulator chatter is dropped", false, "START RequestId: 1 Version: $LATEST\nEND RequestId: 1\nREPORT RequestId: 1\tDuration: 1 ms\n29 Nov 2026 15:34:18,995 [INFO] (rapid) INIT START\n", ""},
-		{"an idle sweep is dropped", false, `{"time":"t","level":"INFO","msg":"sweep","events":0,"attempts":0,"errors":0}` + "\n", ""},
-		{"a sweep that sent something passes", false, `{"msg":"sweep","events":1,"attempts":1,"errors":0}` + "\n", `{"msg":"sweep","events":1,"attempts":1,"errors":0}` + "\n"},
+		{"an idle sweep is dropped", false, `{"timestamp":"t","level":"INFO","message":"sweep","events":0,"attempts":0,"errors":0,"requestId":"r"}` + "\n", ""},
+		{"a sweep that sent something passes", false, `{"message":"sweep","events":1,"attempts":1,"errors":0,"requestId":"r"}` + "\n", `{"message":"sweep","events":1,"attempts":1,"errors":0,"requestId":"r"}` + "\n"},
 		{"chatter passes at debug", true, "END RequestId: 1\n", "END RequestId: 1\n"},
 		{"emulator warnings pass", false, "29 Nov 2026 [WARNING] (rapid) Reset initiated: Timeout\n", "29 Nov 2026 [WARNING] (rapid) Reset initiated: Timeout\n"},
 		{"secrets are redacted", false, "2026/11/29 {\"errorMessage\":\"bad sk_test_AbC123xyz\"}\n", "2026/11/29 {\"errorMessage\":\"bad [REDACTED]\"}\n"},

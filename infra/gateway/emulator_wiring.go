@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"os"
@@ -52,8 +53,11 @@ func emulatorSettings(getenv func(string) string) (rie, binDir string, pool int,
 // webhook and rotate functions through theirs.
 //
 // authorizers returns, once the registry has run, every function's pool as
-// an Invoker, since any of them may be a route's Lambda authorizer.
-func emulatorRegistry(rie, binDir string, pool int, getenv func(string) string, logger *slog.Logger) (
+// an Invoker, since any of them may be a route's Lambda authorizer. tap,
+// when not nil, gets every line the functions write as they wrote it, before
+// it is redacted (tests look there for secrets and metrics), instead of
+// stdout.
+func emulatorRegistry(rie, binDir string, pool int, getenv func(string) string, logger *slog.Logger, tap io.Writer) (
 	registry func(context.Context) (map[string]Handler, func(context.Context) error, func(), error),
 	authorizers func() map[string]Invoker,
 ) {
@@ -82,9 +86,13 @@ func emulatorRegistry(rie, binDir string, pool int, getenv func(string) string, 
 		if err := store.CreateTable(ctx, dynamo, table); err != nil {
 			return nil, nil, nil, fmt.Errorf("create table %s (is DynamoDB Local up? run make dev): %w", table, err)
 		}
+		var out io.Writer = os.Stdout
+		if tap != nil {
+			out = io.Discard
+		}
 		es, err := startEmulators(ctx, fns, emulatorOptions{
 			rie: rie, binDir: binDir, pool: pool, getenv: getenv,
-			region: awsCfg.Region, log: logger, out: os.Stdout, debug: strings.EqualFold(getenv("LOG_LEVEL"), "debug"),
+			region: awsCfg.Region, log: logger, out: out, tap: tap, debug: strings.EqualFold(getenv("LOG_LEVEL"), "debug"),
 		})
 		if err != nil {
 			return nil, nil, nil, err

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/paykeys/paykeys/internal/portal"
 	"github.com/paykeys/paykeys/internal/redact"
 )
 
@@ -188,6 +189,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == healthPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		route = Route{Method: http.MethodGet, Path: healthPath}
 		g.serveHealth(sw, r, reqID)
+		return
+	}
+	if r.URL.Path == portal.DevTokenPath {
+		route = Route{Method: http.MethodPost, Path: portal.DevTokenPath}
+		g.serveDevSignIn(sw, r, reqID)
 		return
 	}
 	var params map[string]string

@@ -140,7 +140,7 @@ func parseServeFlags(name string, args []string, getenv func(string) string, std
 				return *template
 			}
 			return getenv(name)
-		}, slog.Default())
+		}, slog.Default(), nil)
 	}
 	return opts, nil
 }

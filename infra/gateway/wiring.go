@@ -16,6 +16,7 @@ import (
 	"github.com/paykeys/paykeys/internal/config"
 	"github.com/paykeys/paykeys/internal/demo"
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/portal"
 	"github.com/paykeys/paykeys/internal/rotate"
 	"github.com/paykeys/paykeys/internal/store"
 )
@@ -28,6 +29,9 @@ var localDefaults = map[string]string{
 	"ENVIRONMENT":   "test",
 	// Local receivers on 127.0.0.1 may get webhooks (README: Webhooks).
 	"WEBHOOK_ALLOW_PRIVATE": "true",
+	// The portal offers the gateway's development sign-in
+	// (portal.DevTokenPath), which nothing deployed serves.
+	"PORTAL_DEV_SIGNIN": "true",
 }
 
 // handlers builds the application once, creates its table in DynamoDB Local
@@ -66,6 +70,11 @@ func handlers(ctx context.Context) (map[string]Handler, func(context.Context) er
 	for _, fn := range []string{"create", "keys", "reset", "verify", "webhooks"} {
 		hs[fn] = Handler(a.HTTP(fn))
 	}
+	pages, err := portal.New(cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	hs["portal"] = pages.Handle
 	stop := startSchedules(a, os.Getenv)
 	ready := func(ctx context.Context) error {
 		_, err := a.Store.GetKey(ctx, "ck_test_0000000000000000000000")

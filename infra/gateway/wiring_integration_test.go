@@ -28,7 +28,7 @@ func TestWiring(t *testing.T) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	if got, want := strings.Join(names, ","), "create,demo,keys,reset,verify,webhooks"; got != want {
+	if got, want := strings.Join(names, ","), "create,demo,keys,portal,reset,verify,webhooks"; got != want {
 		t.Errorf("handlers = %s, want %s", got, want)
 	}
 	if _, ok := registeredAuthorizers()["authorize"]; !ok {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, what the local stack needs from the system
 # and does not find: Java 17 or later (DynamoDB Local 3.x), Maven (fetches
-# DynamoDB Local), curl (stack.sh's health checks) and Python's venv module.
-# Does nothing when all of them are there.
+# DynamoDB Local), curl (stack.sh's health checks), Python's venv module, and
+# Chromium with the Liberation fonts (the portal's browser test and its
+# screenshots). Does nothing when all of them are there.
 #
 # Usage: system-tools.sh [python]    (python defaults to python3)
 set -euo pipefail
@@ -24,6 +25,8 @@ java_ok || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v curl >/dev/null || missing+=(curl)
 "$python" -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+command -v chromium >/dev/null || missing+=(chromium)
+[[ -f /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf ]] || missing+=(fonts-liberation)
 
 if ((${#missing[@]} == 0)); then
 	exit 0

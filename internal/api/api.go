@@ -76,6 +76,10 @@ func (h *API) routes() map[string]route {
 		"POST /v1/verify":           {"verify", apigw.Read, h.serviceVerify, true},
 		"GET /v1/openapi.json":      {"keys", apigw.Read, h.openAPIDocument, true},
 
+		"POST /v1/keys/{id}/public-keys":           {"keys", apigw.Write, h.publicKeyCreate, false},
+		"GET /v1/keys/{id}/public-keys":            {"keys", apigw.Read, h.publicKeyList, false},
+		"DELETE /v1/keys/{id}/public-keys/{pk_id}": {"keys", apigw.Write, h.publicKeyDelete, false},
+
 		"POST /v1/webhooks":                                     {"webhooks", apigw.Write, h.webhookCreate, false},
 		"GET /v1/webhooks":                                      {"webhooks", apigw.Read, h.webhookList, false},
 		"GET /v1/webhooks/{id}":                                 {"webhooks", apigw.Read, h.webhookGet, false},

@@ -42,7 +42,8 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 
 // managementRoutes returns the route keys ("GET /v1/keys") of the template's
 // HttpApi events on the management API; the $default route (no path) is not
-// one.
+// one, nor are the portal's pages (PortalFunction, GET /portal/...), which
+// share the API's origin but are not operations of the API.
 func managementRoutes(template []byte) (map[string]bool, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(template, &root); err != nil {
@@ -75,7 +76,7 @@ func managementRoutes(template []byte) (map[string]bool, error) {
 	out := map[string]bool{}
 	for i := 0; i+1 < len(resources.Content); i += 2 {
 		res := resources.Content[i+1]
-		if value(get(res, "Type")) != "AWS::Serverless::Function" {
+		if value(get(res, "Type")) != "AWS::Serverless::Function" || resources.Content[i].Value == "PortalFunction" {
 			continue
 		}
 		events := get(get(res, "Properties"), "Events")

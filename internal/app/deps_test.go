@@ -44,6 +44,10 @@ func TestFunctionsLinkOnlyWhatTheyUse(t *testing.T) {
 		{"webhooks", append(undecided, mod+"internal/rotate")},
 		{"webhook", append(undecided, mod+"internal/api", mod+"internal/rotate")},
 		{"rotate", append(undecided, mod+"internal/api", mod+"internal/delivery")},
+		{"portal", []string{"github.com/aws/aws-sdk-go-v2/", "github.com/aws/smithy-go/", mod + "internal/store",
+			mod + "internal/secret", mod + "internal/keysvc", mod + "internal/api", mod + "internal/usage"}},
+		{"claims", []string{"github.com/aws/aws-sdk-go-v2/", "github.com/aws/smithy-go/", mod + "internal/store",
+			mod + "internal/secret", mod + "internal/keysvc", mod + "internal/api", mod + "internal/usage"}},
 	}
 	fns := goList(t, "./functions/...")
 	if len(fns) != len(tests) {

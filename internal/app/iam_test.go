@@ -106,7 +106,9 @@ var uses = map[string][]string{
 		"dynamodb:Query table " + store.FeedPartition,
 		"secretsmanager:GetSecretValue " + keySecrets,
 	},
-	"Demo": {},
+	// The example backend, the portal's pages and the Cognito claims
+	// trigger read and write nothing of ours.
+	"Demo": {}, "Portal": {}, "Claims": {},
 }
 
 var (

@@ -21,6 +21,7 @@ import (
 
 	"github.com/paykeys/paykeys/internal/authz"
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/metrics"
 	"github.com/paykeys/paykeys/internal/signature"
 )
 
@@ -47,6 +48,27 @@ type Handler struct {
 	// PolicyForHTTPAPI answers HTTP API events with an IAM policy instead of
 	// the simple response; a stage variable authorizer_response=iam asks the same.
 	PolicyForHTTPAPI bool
+	// Metrics counts decisions by code (Decisions) and times them
+	// (DecisionLatency); optional.
+	Metrics *metrics.Set
+}
+
+// Metric names.
+const (
+	MetricDecisions = "Decisions"
+	MetricLatency   = "DecisionLatency"
+)
+
+// count records a decision's code, and its latency when it got as far as
+// the engine (start is not zero).
+func (h *Handler) count(code key.Code, start time.Time) {
+	if h.Metrics == nil {
+		return
+	}
+	h.Metrics.Add(MetricDecisions, 1, "Code", string(code))
+	if !start.IsZero() {
+		h.Metrics.Observe(MetricLatency, metrics.Milliseconds, float64(time.Since(start).Microseconds())/1000)
+	}
 }
 
 // Handle decides on one event. Its result is the response object for the
@@ -77,6 +99,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 		reason = "event is not JSON"
 	}
 	h.Log.WarnContext(ctx, "decision", "code", key.CodeMalformed, "allow", false, "reason", reason)
+	h.count(key.CodeMalformed, time.Time{})
 	return nil, ErrUnauthorized
 }
 
@@ -99,6 +122,7 @@ type eventKind struct {
 func (h *Handler) unsupported(ctx context.Context, format string) (any, error) {
 	h.Log.ErrorContext(ctx, "decision", "code", CodeUnsupportedEvent, "allow", false, "event_format", format,
 		"reason", format+" events are not supported: use a REST API REQUEST authorizer or an HTTP API authorizer with payload format 2.0")
+	h.count(CodeUnsupportedEvent, time.Time{})
 	return nil, ErrUnauthorized
 }
 
@@ -108,6 +132,7 @@ type call struct {
 	method      string
 	path        string
 	query       func() (string, error)
+	rawQuery    func() string // the query as sent, for RFC 9421's @query
 	sourceIP    string
 	stageVars   map[string]string
 	requestID   string
@@ -116,10 +141,13 @@ type call struct {
 
 func (h *Handler) rest(ctx context.Context, ev *events.APIGatewayCustomAuthorizerRequestTypeRequest) (any, error) {
 	c := call{
-		headers:     eventHeaders{single: ev.Headers, multi: ev.MultiValueHeaders},
-		method:      ev.HTTPMethod,
-		path:        ev.Path, // a REST API's path never holds the stage
-		query:       func() (string, error) { return signature.CanonicalQueryValues(restQuery(ev)), nil },
+		headers: eventHeaders{single: ev.Headers, multi: ev.MultiValueHeaders},
+		method:  ev.HTTPMethod,
+		path:    ev.Path, // a REST API's path never holds the stage
+		query:   func() (string, error) { return signature.CanonicalQueryValues(restQuery(ev)), nil },
+		// A REST API event holds only the decoded parameters: @query is
+		// their canonical form, so a client signs its query in that form.
+		rawQuery:    func() string { return signature.CanonicalQueryValues(restQuery(ev)) },
 		sourceIP:    ev.RequestContext.Identity.SourceIP,
 		stageVars:   ev.StageVariables,
 		requestID:   ev.RequestContext.RequestID,
@@ -138,6 +166,7 @@ func (h *Handler) httpAPI(ctx context.Context, ev *events.APIGatewayV2CustomAuth
 		method:      ev.RequestContext.HTTP.Method,
 		path:        withoutStage(ev.RawPath, ev.RequestContext.Stage),
 		query:       func() (string, error) { return signature.CanonicalQueryRaw(ev.RawQueryString) },
+		rawQuery:    func() string { return ev.RawQueryString },
 		sourceIP:    ev.RequestContext.HTTP.SourceIP,
 		stageVars:   ev.StageVariables,
 		requestID:   ev.RequestContext.RequestID,
@@ -186,6 +215,7 @@ func (h *Handler) decide(ctx context.Context, c call) (authz.Decision, bool, err
 		// so a test key can never pass on an API nobody labelled.
 		h.Log.ErrorContext(ctx, "decision", "code", CodeEnvUnknown, "allow", false, "reason", envProblem,
 			"method", method, "path", c.path, "source_ip", c.sourceIP, "request_id", c.requestID)
+		h.count(CodeEnvUnknown, time.Time{})
 		return authz.Decision{Code: CodeEnvUnknown}, false, nil
 	}
 	cred := readCredentials(c.headers)
@@ -204,6 +234,10 @@ func (h *Handler) decide(ctx context.Context, c call) (authz.Decision, bool, err
 	if r.HMAC.Present() && !r.Conflict {
 		r.CanonicalQuery, r.QueryErr = c.query()
 	}
+	if cred.sigInput != "" || cred.sig != "" {
+		r.SignatureInput, r.MessageSignature = cred.sigInput, cred.sig
+		r.Message, r.HasBody = message(c, method)
+	}
 	scope, routed := h.Routes.Scope(r.Method, c.path)
 	r.Need.Scope = scope
 	d, err := h.Engine.Decide(ctx, r)
@@ -211,6 +245,7 @@ func (h *Handler) decide(ctx context.Context, c call) (authz.Decision, bool, err
 		d.Code = key.CodeInsufficientScope // a route with no configured scope is never allowed
 	}
 	allow := err == nil && d.Code == key.CodeValid
+	h.count(d.Code, start)
 	attrs := []any{
 		"code", d.Code, "allow", allow, "mode", d.Mode, "key_id", d.ClientID,
 		"method", r.Method, "path", key.RedactSecrets(c.path), "scope", scope, "source_ip", c.sourceIP,
@@ -222,6 +257,9 @@ func (h *Handler) decide(ctx context.Context, c call) (authz.Decision, bool, err
 	}
 	if d.Key != nil {
 		attrs = append(attrs, "merchant_id", d.Key.MerchantID, "secret_version", d.SecretVersion)
+	}
+	if d.PublicKeyID != "" {
+		attrs = append(attrs, "public_key_id", d.PublicKeyID)
 	}
 	if err != nil {
 		// Never counted as a denial: an outage says nothing about the caller.
@@ -314,6 +352,29 @@ func (e eventHeaders) each(name string, list bool, fn func(string)) {
 	}
 }
 
+// values returns every value of the header name, in any case: from
+// multiValueHeaders when the event has them for it (a REST event repeats
+// them in headers), else from headers.
+func (e eventHeaders) values(name string) []string {
+	var out []string
+	for k, vs := range e.multi {
+		if strings.EqualFold(k, name) {
+			for _, v := range vs {
+				out = append(out, strings.Trim(v, " \t"))
+			}
+		}
+	}
+	if len(out) > 0 {
+		return out
+	}
+	for k, v := range e.single {
+		if strings.EqualFold(k, name) {
+			out = append(out, strings.Trim(v, " \t"))
+		}
+	}
+	return out
+}
+
 // header is one credential header: present when the request carries it at
 // all (even empty), conflicting when it carries two different values.
 type header struct {
@@ -334,17 +395,28 @@ func (h *header) add(v string) {
 // and hashes never contain a comma, so a comma means the header came more
 // than once; X-Signature is itself a comma-separated list of signatures.
 func (e eventHeaders) get(name string) header {
+	if name == signature.HeaderSignature {
+		return getWhole(e, name)
+	}
 	var h header
-	e.each(name, name != signature.HeaderSignature, h.add)
+	e.each(name, true, h.add)
+	return h
+}
+
+// getWhole reads a header whose value is itself a comma-separated list.
+func getWhole(e eventHeaders, name string) header {
+	var h header
+	e.each(name, false, h.add)
 	return h
 }
 
 // credentials is what a request presents. conflict says why it presents
 // more than one credential, or is empty.
 type credentials struct {
-	bearer   string
-	hmac     signature.Headers
-	conflict string
+	bearer        string
+	hmac          signature.Headers
+	sigInput, sig string // RFC 9421 Signature-Input and Signature
+	conflict      string
 }
 
 // readCredentials reads X-API-Key, Authorization: Bearer and the signature
@@ -376,7 +448,12 @@ func readCredentials(hs eventHeaders) credentials {
 		ClientID: hmac[0].value, Timestamp: hmac[1].value, Nonce: hmac[2].value,
 		ContentSHA256: hmac[3].value, Signature: hmac[4].value,
 	}
-	signed, repeated := false, apiKey.conflict || auth.conflict
+	// Both are dictionaries, so a comma does not mean a repeated header.
+	sigInput := getWhole(hs, signature.HeaderSignatureInput)
+	sig := getWhole(hs, signature.HeaderMessageSig)
+	c.sigInput, c.sig = sigInput.value, sig.value
+	message := sigInput.present || sig.present
+	signed, repeated := false, apiKey.conflict || auth.conflict || sigInput.conflict || sig.conflict
 	for _, h := range hmac {
 		signed = signed || h.present
 		repeated = repeated || h.conflict
@@ -386,8 +463,10 @@ func readCredentials(hs eventHeaders) credentials {
 		c.conflict = "a credential header is repeated with different values"
 	case apiKey.present && auth.present:
 		c.conflict = "X-API-Key and Authorization: Bearer together"
-	case (apiKey.present || auth.present) && signed:
+	case (apiKey.present || auth.present) && (signed || message):
 		c.conflict = "a bearer secret and signature headers together"
+	case signed && message:
+		c.conflict = "HMAC headers and RFC 9421 signature headers together"
 	}
 	if apiKey.present {
 		c.bearer = apiKey.value
@@ -395,6 +474,32 @@ func readCredentials(hs eventHeaders) credentials {
 		c.bearer = auth.value
 	}
 	return c
+}
+
+// message is the request as RFC 9421 sees it: @authority from Host (the
+// scheme from X-Forwarded-Proto, which API Gateway sets; https otherwise),
+// @path as the backend serves it, @query as sent, and header fields with
+// their values joined by ", ". It has a body when Content-Length is above 0,
+// or Transfer-Encoding or Content-Digest is present.
+func message(c call, method string) (signature.Message, bool) {
+	field := func(name string) (string, bool) {
+		vs := c.headers.values(name)
+		return strings.Join(vs, ", "), len(vs) > 0
+	}
+	scheme := "https"
+	if p, ok := field("X-Forwarded-Proto"); ok && strings.EqualFold(p, "http") {
+		scheme = "http"
+	}
+	host, _ := field("Host")
+	m := signature.Message{
+		Method: method, Scheme: scheme, Authority: signature.Authority(host, scheme),
+		Path: c.path, Query: c.rawQuery(), Header: field,
+	}
+	_, te := field("Transfer-Encoding")
+	_, cd := field(signature.HeaderContentDigest)
+	cl, _ := field("Content-Length")
+	n, err := strconv.ParseInt(strings.TrimSpace(cl), 10, 64)
+	return m, te || cd || err == nil && n > 0 || cl != "" && err != nil
 }
 
 // bearerToken returns the token of an Authorization value of the Bearer

@@ -6,6 +6,9 @@ import (
 	"github.com/paykeys/paykeys/internal/key"
 )
 
+// rfc9421Input is a Signature-Input value; its commas are not repeats.
+const rfc9421Input = `s=("@method" "@authority" "@path" "@query");created=1, t=("@method")`
+
 const (
 	secretA = "paykeys_sk_test_AAAA"
 	secretB = "paykeys_sk_test_BBBB"
@@ -49,6 +52,9 @@ func TestReadCredentials(t *testing.T) {
 		{"REST: repeated with the same value", nil, map[string][]string{"X-API-Key": {secretA, secretA}}, secretA, false},
 		{"HTTP: repeated with the same value", map[string]string{"x-api-key": secretA + "," + secretA}, nil, secretA, false},
 		{"nothing", map[string]string{"Host": "example.com"}, nil, "", false},
+		{"RFC 9421 headers, commas inside", map[string]string{"signature-input": rfc9421Input, "signature": "s=:AAAA:"}, nil, "", false},
+		{"REST: RFC 9421 headers in both maps",
+			map[string]string{"Signature-Input": rfc9421Input}, map[string][]string{"Signature-Input": {rfc9421Input}}, "", false},
 
 		// two credentials
 		{"X-API-Key and Authorization: Bearer", map[string]string{"X-API-Key": secretB, "Authorization": "Bearer " + secretA}, nil, secretB, true},
@@ -57,6 +63,9 @@ func TestReadCredentials(t *testing.T) {
 		{"X-API-Key and X-Client-Id", map[string]string{"X-API-Key": secretA, "X-Client-Id": "ck_test_1"}, nil, secretA, true},
 		{"Authorization: Bearer and X-Signature", map[string]string{"authorization": "Bearer " + secretA, "x-signature": "v1=aa"}, nil, secretA, true},
 		{"X-API-Key and every signature header", with(hmac, "x-api-key", secretA), nil, secretA, true},
+		{"X-API-Key and Signature-Input", map[string]string{"x-api-key": secretA, "signature-input": rfc9421Input}, nil, secretA, true},
+		{"HMAC headers and Signature", with(hmac, "signature", "s=:AAAA:"), nil, "", true},
+		{"REST: Signature twice, different values", nil, map[string][]string{"Signature": {"s=:AAAA:", "s=:BBBB:"}}, "", true},
 		{"X-API-Key and an empty X-Nonce", map[string]string{"X-API-Key": secretA, "X-Nonce": ""}, nil, secretA, true},
 		{"REST: X-API-Key only in multiValueHeaders beside Authorization",
 			map[string]string{"Authorization": "Bearer " + secretA}, map[string][]string{"X-API-Key": {secretB}}, secretB, true},
@@ -152,5 +161,36 @@ func TestEnvironment(t *testing.T) {
 				t.Fatalf("got %q (%q), want %q", got, problem, tt.want)
 			}
 		})
+	}
+}
+
+// The request as RFC 9421 sees it: @authority from Host without the scheme's
+// default port, repeated fields joined, and whether it has a body.
+func TestMessage(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		headers   map[string]string
+		authority string
+		body      bool
+	}{
+		{"https default port", map[string]string{"Host": "API.example.com:443", "X-Forwarded-Proto": "https"}, "api.example.com", false},
+		{"http, own port", map[string]string{"host": "127.0.0.1:3000", "x-forwarded-proto": "http"}, "127.0.0.1:3000", false},
+		{"no proto: https", map[string]string{"host": "api.example.com:443", "content-length": "0"}, "api.example.com", false},
+		{"content-length", map[string]string{"host": "h", "content-length": "18"}, "h", true},
+		{"transfer-encoding", map[string]string{"host": "h", "transfer-encoding": "chunked"}, "h", true},
+		{"content-digest alone", map[string]string{"host": "h", "content-digest": "sha-256=:AA==:"}, "h", true},
+		{"unreadable content-length", map[string]string{"host": "h", "content-length": "x"}, "h", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m, body := message(call{headers: eventHeaders{single: c.headers}, path: "/p", rawQuery: func() string { return "a=1" }}, "GET")
+			if m.Authority != c.authority || body != c.body || m.Path != "/p" || m.Query != "a=1" {
+				t.Fatalf("authority %q body %v path %q query %q", m.Authority, body, m.Path, m.Query)
+			}
+		})
+	}
+	m, _ := message(call{headers: eventHeaders{multi: map[string][]string{"X-Thing": {"a", "b"}}, single: map[string]string{"X-Thing": "b"}},
+		rawQuery: func() string { return "" }}, "GET")
+	if v, ok := m.Header("x-thing"); !ok || v != "a, b" {
+		t.Fatalf("x-thing = %q", v)
 	}
 }

@@ -115,6 +115,21 @@ type Stats struct {
 	Polls, PollErrors atomic.Int64 // looks at the change feed
 	Dropped, Purges   atomic.Int64 // keys dropped by a feed entry; whole-cache drops
 	FeedEntries       atomic.Int64 // feed entries read
+	// LagMax is the longest time, in milliseconds, from a change's write
+	// to the look at the feed that first showed it, since it was last
+	// taken (Swap(0)).
+	LagMax atomic.Int64
+}
+
+// lag records the lag of one change the feed showed for the first time.
+func (s *Stats) lag(d time.Duration) {
+	ms := d.Milliseconds()
+	for {
+		cur := s.LagMax.Load()
+		if ms <= cur || s.LagMax.CompareAndSwap(cur, ms) {
+			return
+		}
+	}
 }
 
 // Stats returns the engine's counters.
@@ -156,6 +171,13 @@ type Request struct {
 	Method, Path, CanonicalQuery string
 	// QueryErr is set when the query could not be canonicalised.
 	QueryErr error
+	// RFC 9421 signatures with a registered public key: the Signature-Input
+	// and Signature headers, the request as RFC 9421 sees it, and whether it
+	// has a body (a Content-Length above 0, a Transfer-Encoding, or a
+	// Content-Digest).
+	SignatureInput, MessageSignature string
+	Message                          signature.Message
+	HasBody                          bool
 	// Conflict is set when the request presented more than one credential,
 	// or one credential header with two different values: the request is
 	// MALFORMED whatever else it carries, and no store is read.
@@ -203,17 +225,24 @@ func unavailable(store string, err error) error {
 // decision's code is then CodeStoreUnavailable and the caller must not allow.
 func (e *Engine) Decide(ctx context.Context, r Request) (Decision, error) {
 	hmacPresent := r.HMAC.Present()
+	messagePresent := signature.MessagePresent(r.SignatureInput, r.MessageSignature)
+	presented := 0
+	for _, p := range [...]bool{r.Bearer != "", hmacPresent, messagePresent} {
+		if p {
+			presented++
+		}
+	}
 	var d Decision
 	var err error
 	switch {
-	case r.Conflict || r.Bearer != "" && hmacPresent:
+	case r.Conflict || presented != 1:
 		return Decision{Code: key.CodeMalformed}, nil // exactly one credential per request
 	case r.Bearer != "":
 		d, err = e.bearer(ctx, r)
 	case hmacPresent:
 		d, err = e.signed(ctx, r)
 	default:
-		return Decision{Code: key.CodeMalformed}, nil
+		d, err = e.publicSigned(ctx, r)
 	}
 	if err != nil {
 		// An outage proves nothing either way: not a wrong secret, not a bad
@@ -501,10 +530,11 @@ func (e *Engine) follow(ctx context.Context) {
 		return
 	}
 	e.stats.FeedEntries.Add(int64(len(entries)))
-	now := e.Now()
+	now, seen := e.Now(), e.wall()
 	for _, c := range entries {
 		if n, ok := e.newest.Get(c.ClientID, now); !ok || c.Revision > n {
 			e.newest.Add(c.ClientID, c.Revision, now)
+			e.stats.lag(seen.Sub(c.At))
 		}
 		e.unknown.Remove(c.ClientID)
 		if k, ok := e.known.Get(c.ClientID, now); ok && k.k.Revision >= c.Revision {

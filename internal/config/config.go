@@ -48,6 +48,21 @@ type Config struct {
 	// lowercase letters, default paykeys. Only secrets of this brand are
 	// accepted, so changing it ends every secret issued before.
 	Brand key.Brand
+	// Portal is the merchant portal's sign-in (the portal function only).
+	Portal Portal
+}
+
+// Portal configures the merchant portal's sign-in. In AWS it is the OIDC
+// authorization code flow with PKCE against the deployment's issuer; make
+// dev's gateway turns on its development sign-in instead.
+type Portal struct {
+	OIDCIssuer   string // PORTAL_OIDC_ISSUER: shown to the user
+	ClientID     string // PORTAL_OIDC_CLIENT_ID: a public client (no secret)
+	AuthorizeURL string // PORTAL_OIDC_AUTHORIZE_URL: the issuer's authorization endpoint
+	TokenURL     string // PORTAL_OIDC_TOKEN_URL: the issuer's token endpoint
+	Scopes       string // PORTAL_OIDC_SCOPES, default "openid"
+	TokenType    string // PORTAL_OIDC_TOKEN: id_token or access_token (default), the token sent to the API
+	DevSignIn    bool   // PORTAL_DEV_SIGNIN=true: make dev's development sign-in (the gateway's token endpoint)
 }
 
 // Load reads the configuration through getenv (os.Getenv in main).
@@ -111,7 +126,46 @@ func Load(getenv func(string) string) (Config, error) {
 	if !strings.HasSuffix(c.SecretPrefix, "/") {
 		errs = append(errs, errors.New(`SECRET_PREFIX must end with "/"`))
 	}
+	c.Portal, err = loadPortal(getenv)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	return c, errors.Join(errs...)
+}
+
+func loadPortal(getenv func(string) string) (Portal, error) {
+	p := Portal{
+		OIDCIssuer:   getenv("PORTAL_OIDC_ISSUER"),
+		ClientID:     getenv("PORTAL_OIDC_CLIENT_ID"),
+		AuthorizeURL: getenv("PORTAL_OIDC_AUTHORIZE_URL"),
+		TokenURL:     getenv("PORTAL_OIDC_TOKEN_URL"),
+		Scopes:       or(getenv("PORTAL_OIDC_SCOPES"), "openid"),
+		TokenType:    or(getenv("PORTAL_OIDC_TOKEN"), "access_token"),
+	}
+	var errs []error
+	switch v := getenv("PORTAL_DEV_SIGNIN"); v {
+	case "", "false":
+	case "true":
+		p.DevSignIn = true
+	default:
+		errs = append(errs, fmt.Errorf("PORTAL_DEV_SIGNIN must be true or false, not %q", v))
+	}
+	if p.TokenType != "access_token" && p.TokenType != "id_token" {
+		errs = append(errs, errors.New("PORTAL_OIDC_TOKEN must be id_token or access_token"))
+	}
+	for name, u := range map[string]string{"PORTAL_OIDC_AUTHORIZE_URL": p.AuthorizeURL, "PORTAL_OIDC_TOKEN_URL": p.TokenURL} {
+		if u != "" && !strings.HasPrefix(u, "https://") && !loopbackHTTP(u) {
+			errs = append(errs, fmt.Errorf("%s must be an https URL (or http on 127.0.0.1, for tests)", name))
+		}
+	}
+	return p, errors.Join(errs...)
+}
+
+// loopbackHTTP says whether u is an http URL on 127.0.0.1, which a local
+// test issuer serves.
+func loopbackHTTP(u string) bool {
+	rest, ok := strings.CutPrefix(u, "http://127.0.0.1")
+	return ok && (rest == "" || rest[0] == ':' || rest[0] == '/')
 }
 
 // duration accepts Go durations and plain seconds.

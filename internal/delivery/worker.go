@@ -16,12 +16,14 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/paykeys/paykeys/internal/hook"
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/metrics"
 	"github.com/paykeys/paykeys/internal/outbox"
 	"github.com/paykeys/paykeys/internal/retry"
 	"github.com/paykeys/paykeys/internal/store"
@@ -61,6 +63,9 @@ type Worker struct {
 	Log     *slog.Logger
 	Now     func() time.Time
 	Rand    func() float64
+	// Metrics counts attempts (Deliveries, by Outcome and Attempt) and
+	// endpoints disabled (EndpointsDisabled, by Reason); optional.
+	Metrics *metrics.Set
 
 	// Lease is how long a claimed delivery is kept from other workers: more
 	// than one attempt's timeout.
@@ -224,6 +229,7 @@ func (w *Worker) finish(ctx context.Context, d *hook.Delivery, e *hook.Endpoint,
 			d.Status, d.NextAttemptAt = hook.DeliveryFailed, nil
 		}
 	}
+	w.count(d, outcome, sent, disabled)
 	err := w.Store.SaveDelivery(ctx, d)
 	w.Log.InfoContext(ctx, "delivery", "delivery_id", d.ID, "endpoint_id", d.EndpointID, "merchant_id", d.MerchantID,
 		"event_type", d.EventType, "attempt", len(d.Attempts), "response_status", att.Status,
@@ -233,6 +239,31 @@ func (w *Worker) finish(ctx context.Context, d *hook.Delivery, e *hook.Endpoint,
 		return nil, err
 	}
 	return d, nil
+}
+
+// Metric names.
+const (
+	MetricDeliveries        = "Deliveries"
+	MetricEndpointsDisabled = "EndpointsDisabled"
+)
+
+// count records an attempt: its outcome (succeeded, failed, gone, or
+// skipped when no request was made) and its number, from 1 to
+// webhook.MaxAttempts (a retry asked for past the schedule counts as the
+// last), and the endpoint it disabled.
+func (w *Worker) count(d *hook.Delivery, o webhook.Outcome, sent bool, disabled string) {
+	if w.Metrics == nil {
+		return
+	}
+	outcome := "skipped"
+	if sent {
+		outcome = o.String()
+	}
+	attempt := strconv.Itoa(min(len(d.Attempts), webhook.MaxAttempts))
+	w.Metrics.Add(MetricDeliveries, 1, "Outcome", outcome, "Attempt", attempt)
+	if disabled != "" {
+		w.Metrics.Add(MetricEndpointsDisabled, 1, "Reason", disabled)
+	}
 }
 
 // health records an attempt's outcome on its endpoint: a success clears the

@@ -13,6 +13,11 @@ import (
 	"github.com/paykeys/paykeys/internal/signature"
 )
 
+func withDigest(r apigw.Request, digest string) apigw.Request {
+	r.Headers["content-digest"] = digest
+	return r
+}
+
 func TestDemoBackend(t *testing.T) {
 	h := Handler{Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	mk := func(mode, body, hash string) apigw.Request {
@@ -39,6 +44,13 @@ func TestDemoBackend(t *testing.T) {
 		{"hmac tampered body", mk("hmac", `{"amount":999}`, signature.ContentSHA256([]byte(body))), 400},
 		{"hmac no hash", mk("hmac", body, ""), 400},
 		{"no authorizer context", mk("", body, ""), 401},
+		{"signature matching digest", withDigest(mk("signature", body, ""), signature.ContentDigest([]byte(body))), 200},
+		{"signature sha-512 digest", withDigest(mk("signature", `{"hello": "world"}`, ""),
+			"sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:"), 200},
+		{"signature empty body, no digest", mk("signature", "", ""), 200},
+		{"signature tampered body", withDigest(mk("signature", `{"amount":999}`, ""), signature.ContentDigest([]byte(body))), 400},
+		{"signature body, no digest", mk("signature", body, ""), 400},
+		{"signature md5 digest", withDigest(mk("signature", body, ""), "md5=:AAAA:"), 400},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

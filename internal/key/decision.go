@@ -91,6 +91,7 @@ type Decision struct {
 	Code          Code
 	Key           *Key
 	ClientID      string
+	PublicKeyID   string // the registered public key of a signature (ModeSignature)
 	Mode          AuthMode
 	SecretVersion int
 	CacheHit      bool

@@ -8,11 +8,12 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
 	"slices"
 	"strings"
 	"time"
+
+	"filippo.io/edwards25519"
 )
 
 // A key's registered public keys (README: Signing with a registered public
@@ -107,7 +108,7 @@ func ParsePublicKeyPEM(alg PublicKeyAlg, s string) (PublicKey, error) {
 	}
 	switch p := pub.(type) {
 	case ed25519.PublicKey:
-		if alg == AlgEd25519 {
+		if alg == AlgEd25519 && onEd25519(p) {
 			return PublicKey{Alg: alg, X: slices.Clone([]byte(p))}, nil
 		}
 	case *ecdsa.PublicKey:
@@ -124,23 +125,12 @@ func ParsePublicKeyPEM(alg PublicKeyAlg, s string) (PublicKey, error) {
 
 // ParsePublicKeyJWK reads a JWK of the algorithm alg: {"kty":"OKP",
 // "crv":"Ed25519","x":...} or {"kty":"EC","crv":"P-256","x":...,"y":...},
-// coordinates in unpadded base64url. Other members (kid, use, alg) are
-// ignored, as RFC 7517 allows; a point not on the curve is invalid.
-func ParsePublicKeyJWK(alg PublicKeyAlg, raw json.RawMessage) (PublicKey, error) {
+// coordinates in unpadded base64url; a point not on the curve is invalid.
+func ParsePublicKeyJWK(alg PublicKeyAlg, j JWK) (PublicKey, error) {
 	bad := Invalid("jwk must be a public JWK of a valid %s key", alg)
-	if len(raw) > maxPEMLen {
-		return PublicKey{}, bad
-	}
-	var j struct {
-		JWK
-		D *string `json:"d"`
-	}
-	if err := json.Unmarshal(raw, &j); err != nil || j.D != nil {
-		return PublicKey{}, bad // never a private key
-	}
 	x, errX := base64.RawURLEncoding.Strict().DecodeString(j.X)
 	switch {
-	case alg == AlgEd25519 && j.Kty == "OKP" && j.Crv == "Ed25519" && j.Y == "" && errX == nil && len(x) == ed25519.PublicKeySize:
+	case alg == AlgEd25519 && j.Kty == "OKP" && j.Crv == "Ed25519" && j.Y == "" && errX == nil && onEd25519(x):
 		return PublicKey{Alg: alg, X: x}, nil
 	case alg == AlgECDSAP256 && j.Kty == "EC" && j.Crv == "P-256" && errX == nil && len(x) == 32:
 		y, err := base64.RawURLEncoding.Strict().DecodeString(j.Y)
@@ -150,6 +140,16 @@ func ParsePublicKeyJWK(alg PublicKeyAlg, raw json.RawMessage) (PublicKey, error)
 		return PublicKey{Alg: alg, X: x, Y: y}, nil
 	}
 	return PublicKey{}, bad
+}
+
+// onEd25519 reports whether x is the canonical encoding of a point of
+// edwards25519 (RFC 8032 §5.1.3).
+func onEd25519(x []byte) bool {
+	if len(x) != ed25519.PublicKeySize {
+		return false
+	}
+	_, err := new(edwards25519.Point).SetBytes(x)
+	return err == nil
 }
 
 // onP256 reports whether (x, y) is a point of P-256 other than the identity.

@@ -56,6 +56,9 @@ func EchoableID(s string) bool {
 	if ValidClientID(s) {
 		return true
 	}
+	if _, ok := PublicKeyClientID(s); ok {
+		return true
+	}
 	prefix, rest, ok := strings.Cut(s, "_")
 	return ok && slices.Contains(idPrefixes, prefix) && len(rest) == randomIDLen && isBase62(rest)
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/metrics"
 	"github.com/paykeys/paykeys/internal/outbox"
 	"github.com/paykeys/paykeys/internal/retry"
 	"github.com/paykeys/paykeys/internal/store"
@@ -71,6 +72,7 @@ type Job struct {
 	Overlaps Overlaps // optional
 	Log      *slog.Logger
 	Now      func() time.Time
+	Metrics  *metrics.Set // one run's progress (see record); optional
 
 	PageSize    int           // due index entries read per Query page
 	Workers     int           // keys handled at once
@@ -145,7 +147,47 @@ func (j *Job) Run(ctx context.Context) (Stats, error) {
 		err = fmt.Errorf("rotate: %d keys failed and stay due", st.Failed)
 	}
 	j.summary(ctx, r.id, st, err)
+	j.record(st, err)
 	return st, err
+}
+
+// Metric names. LifecycleRuns has the dimension Result: completed (every
+// due key handled), stopped (cut off by the deadline; the rest stays due)
+// or failed (keys left due by errors, or the due index unreadable).
+const (
+	MetricRuns           = "LifecycleRuns"
+	MetricKeys           = "LifecycleKeys"
+	MetricKeysUpdated    = "LifecycleKeysUpdated"
+	MetricKeysFailed     = "LifecycleKeysFailed"
+	MetricEvents         = "LifecycleEvents"
+	MetricSecretsRetired = "LifecycleSecretsRetired"
+	MetricDuration       = "LifecycleDuration"
+	MetricStoppedAfter   = "LifecycleStoppedAfter"
+)
+
+// record writes one run's metrics: its result, the keys it handled, updated
+// and left failed, the events it wrote, the versions it retired, how long
+// it ran, and, when it stopped early, after how long.
+func (j *Job) record(st Stats, err error) {
+	m := j.Metrics
+	if m == nil {
+		return
+	}
+	result := "completed"
+	switch {
+	case st.Stopped:
+		result = "stopped"
+		m.Observe(MetricStoppedAfter, metrics.Milliseconds, float64(st.DurationMS))
+	case err != nil:
+		result = "failed"
+	}
+	m.Add(MetricRuns, 1, "Result", result)
+	m.Add(MetricKeys, float64(st.Keys))
+	m.Add(MetricKeysUpdated, float64(st.Updated))
+	m.Add(MetricKeysFailed, float64(st.Failed))
+	m.Add(MetricEvents, float64(st.Events))
+	m.Add(MetricSecretsRetired, float64(st.Retired))
+	m.Observe(MetricDuration, metrics.Milliseconds, float64(st.DurationMS))
 }
 
 func (j *Job) run(ctx context.Context, r *run) error {

@@ -69,6 +69,7 @@ var keyOptionalAttrs = []string{
 	kPrevSecretVersion, kPrevSecretVersionID, kPrevSecretHash, kPrevSecretExpiresAt,
 	kExpiringNoticeFor, kRotationNoticeVersion, kRetiringSecretVersionID,
 	attrGSI2PK, attrGSI2SK, // the due index entry (due.go): removed when nothing is due
+	kPublicKeys,
 }
 
 // keyFixedAttrs never change after create, so an update does not write them.
@@ -214,6 +215,9 @@ func keyAttrs(k *key.Key) map[string]types.AttributeValue {
 		m[kRotationNoticeVersion] = avN(int64(k.RotationNoticeVersion))
 	}
 	putS(m, kRetiringSecretVersionID, k.RetiringSecretVersionID)
+	if pks := avPublicKeys(k.PublicKeys); pks != nil {
+		m[kPublicKeys] = pks
+	}
 	putDueEntry(m, k)
 	return m
 }
@@ -403,6 +407,7 @@ func keyFromItem(item map[string]types.AttributeValue) (*key.Key, error) {
 	k.ExpiringNoticeFor = d.time(kExpiringNoticeFor, false)
 	k.RotationNoticeVersion = d.int(kRotationNoticeVersion, false)
 	k.RetiringSecretVersionID = d.s(kRetiringSecretVersionID, false)
+	k.PublicKeys = d.publicKeys(kPublicKeys)
 	if pk := d.s(attrPK, true); d.err == nil && pk != keyPK(k.ID) {
 		d.err = fmt.Errorf("attribute %s: %q does not match id", attrPK, pk)
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -49,6 +50,10 @@ func testKey(t *testing.T, full bool) *key.Key {
 		}
 		k = iss.Key
 		k.ExpiringNoticeFor, k.RotationNoticeVersion, k.RetiringSecretVersionID = t0, 1, "v-0"
+		k.PublicKeys = []key.PublicKey{
+			{ID: key.NewPublicKeyID(k.ID), Alg: key.AlgEd25519, X: bytes.Repeat([]byte{1}, 32), CreatedAt: t0},
+			{ID: key.NewPublicKeyID(k.ID), Alg: key.AlgECDSAP256, X: bytes.Repeat([]byte{2}, 32), Y: bytes.Repeat([]byte{3}, 32), CreatedAt: t0},
+		}
 	}
 	return k
 }
@@ -96,6 +101,11 @@ func TestKeyFromItemRejectsMalformed(t *testing.T) {
 		{"bad time", func(m map[string]types.AttributeValue) { m[kCreatedAt] = avS("yesterday") }},
 		{"bad CIDR", func(m map[string]types.AttributeValue) { m[kAllowedIPs] = avStrings([]string{"nope"}) }},
 		{"hash as string", func(m map[string]types.AttributeValue) { m[kSecretHash] = avS("abc") }},
+		{"public keys not a list", func(m map[string]types.AttributeValue) { m[kPublicKeys] = avS("pk") }},
+		{"public key without x", func(m map[string]types.AttributeValue) {
+			m[kPublicKeys] = &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberM{
+				Value: map[string]types.AttributeValue{pkID: avS("pk_x"), pkAlg: avS("ed25519"), pkCreatedAt: avS("2026-11-23T10:00:00Z")}}}}
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			item := keyItem(testKey(t, true), 1)

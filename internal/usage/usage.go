@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/metrics"
 	"github.com/paykeys/paykeys/internal/store"
 	"golang.org/x/sync/errgroup"
 )
@@ -75,7 +76,16 @@ type Options struct {
 	Now func() time.Time
 	// Log receives flush failures and drop counts. Default: discarded.
 	Log *slog.Logger
+	// Metrics counts failed flushes (UsageFlushFailures) and decisions not
+	// counted (UsageDropped). Optional.
+	Metrics *metrics.Set
 }
+
+// Metric names.
+const (
+	MetricFlushFailures = "UsageFlushFailures"
+	MetricDropped       = "UsageDropped"
+)
 
 type dayKey struct{ id, date string }
 
@@ -286,6 +296,7 @@ func (r *Recorder) Flush(ctx context.Context) error {
 
 	if dropped > 0 {
 		r.log.WarnContext(ctx, "usage decisions dropped", "dropped", dropped, "max_entries", r.o.MaxEntries)
+		r.count(MetricDropped, dropped)
 	}
 
 	var (
@@ -351,6 +362,7 @@ func (r *Recorder) Flush(ctx context.Context) error {
 		r.log.DebugContext(ctx, "usage of unknown client IDs discarded", "key_days", noKey)
 	}
 	if firstErr != nil {
+		r.count(MetricFlushFailures, 1)
 		r.log.WarnContext(ctx, "usage flush failed; kept for the next flush",
 			"key_days_failed", len(failed), "key_days", len(work), "last_used_failed", len(untouched),
 			"error", firstErr.Error())
@@ -358,6 +370,12 @@ func (r *Recorder) Flush(ctx context.Context) error {
 			len(failed), len(work), len(untouched), len(touches), firstErr)
 	}
 	return nil
+}
+
+func (r *Recorder) count(name string, n int64) {
+	if r.o.Metrics != nil {
+		r.o.Metrics.Add(name, float64(n))
+	}
 }
 
 // Close stops the background goroutine and flushes what is pending. A

@@ -1,6 +1,7 @@
 package usage
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/paykeys/paykeys/internal/authz"
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/metrics"
 	"github.com/paykeys/paykeys/internal/store"
 	"github.com/paykeys/paykeys/internal/testenv"
 )
@@ -217,7 +219,8 @@ func TestAggregation(t *testing.T) {
 
 func TestBound(t *testing.T) {
 	sink := newSink()
-	r, logs := newRecorder(t, sink, Options{MaxEntries: 8})
+	var emf bytes.Buffer
+	r, logs := newRecorder(t, sink, Options{MaxEntries: 8, Metrics: metrics.New(&emf, "authorize", "")})
 	ids := make([]string, 10)
 	for i := range ids {
 		ids[i] = key.NewClientID(key.EnvTest)
@@ -258,6 +261,9 @@ func TestBound(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"msg":"usage decisions dropped","dropped":4`) {
 		t.Errorf("no log line counting the dropped decisions: %s", logs.String())
+	}
+	if _ = r.o.Metrics.Flush(); !strings.Contains(emf.String(), `"UsageDropped":4`) {
+		t.Errorf("no UsageDropped metric of 4: %s", emf.String())
 	}
 	if r.Dropped() != 0 {
 		t.Error("the drop count was not reset once logged")
@@ -325,7 +331,9 @@ func TestFailureRetained(t *testing.T) {
 			sink := newSink()
 			sink.failAdd, sink.applied, sink.failSet = 1, applied, 1
 			clk := testenv.NewClock(t0)
-			r, logs := newRecorder(t, sink, Options{FlushInterval: 10 * time.Second, Now: clk.Now, Poll: time.Hour})
+			var emf bytes.Buffer
+			r, logs := newRecorder(t, sink, Options{FlushInterval: 10 * time.Second, Now: clk.Now, Poll: time.Hour,
+				Metrics: metrics.New(&emf, "authorize", "")})
 			id := key.NewClientID(key.EnvTest)
 			r.Record(proven(id, key.CodeValid), "203.0.113.7", t0)
 			r.Record(proven(id, key.CodeValid), "203.0.113.7", t0.Add(time.Second))
@@ -339,6 +347,9 @@ func TestFailureRetained(t *testing.T) {
 			}
 			if !strings.Contains(logs.String(), "usage flush failed") {
 				t.Errorf("the failure was not logged: %s", logs.String())
+			}
+			if _ = r.o.Metrics.Flush(); !strings.Contains(emf.String(), `"UsageFlushFailures":1`) {
+				t.Errorf("no UsageFlushFailures metric of 1: %s", emf.String())
 			}
 			r.mu.Lock()
 			due := r.dueLocked(clk.Now().Add(9 * time.Second))

@@ -17,6 +17,7 @@ import (
 	"github.com/paykeys/paykeys/internal/authz"
 	"github.com/paykeys/paykeys/internal/config"
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/metrics"
 	"github.com/paykeys/paykeys/internal/usage"
 )
 
@@ -28,11 +29,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (func(context
 		return nil, nil, err
 	}
 	u := decide.Usage(a, log)
-	h, err := Handler(cfg, log, decide.Engine(cfg, a), u)
+	engine := decide.Engine(cfg, a)
+	h, err := Handler(cfg, log, engine, u)
 	if err != nil {
 		_ = u.Close(ctx)
 		return nil, nil, err
 	}
+	h.Metrics = metrics.Default()
+	decide.Observe(engine, h.Metrics)
 	return h.Handle, []lambda.Option{decide.FlushOnSIGTERM(u, log)}, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/paykeys/paykeys/internal/app/adapters"
 	"github.com/paykeys/paykeys/internal/config"
 	"github.com/paykeys/paykeys/internal/delivery"
+	"github.com/paykeys/paykeys/internal/metrics"
 	"github.com/paykeys/paykeys/internal/webhook"
 	"github.com/paykeys/paykeys/internal/webhooksvc"
 )
@@ -63,6 +64,8 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger, function stri
 func Webhooks(cfg config.Config, a *adapters.Adapters, log *slog.Logger) *webhooksvc.Service {
 	sender := &webhook.Sender{AllowPrivate: cfg.WebhookAllowPrivate, LoopbackOnly: cfg.WebhookLoopbackOnly}
 	w := webhooksvc.New(a.Store, a.WebhookSecrets, webhooksvc.URLs{Sender: sender}, log)
-	w.Sender = delivery.New(a.Store, a.WebhookSecrets, sender, log)
+	d := delivery.New(a.Store, a.WebhookSecrets, sender, log)
+	d.Metrics = metrics.Default()
+	w.Sender = d
 	return w
 }

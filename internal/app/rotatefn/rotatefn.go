@@ -12,6 +12,7 @@ import (
 
 	"github.com/paykeys/paykeys/internal/app/adapters"
 	"github.com/paykeys/paykeys/internal/config"
+	"github.com/paykeys/paykeys/internal/metrics"
 	"github.com/paykeys/paykeys/internal/rotate"
 	"github.com/paykeys/paykeys/internal/webhook"
 	"github.com/paykeys/paykeys/internal/webhooksvc"
@@ -30,6 +31,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (func(context
 // signing-secret overlaps that are over.
 func Job(cfg config.Config, a *adapters.Adapters, log *slog.Logger) *rotate.Job {
 	j := rotate.New(a.Store, a.Secrets, log)
+	j.Metrics = metrics.Default()
 	urls := webhooksvc.URLs{Sender: &webhook.Sender{AllowPrivate: cfg.WebhookAllowPrivate, LoopbackOnly: cfg.WebhookLoopbackOnly}}
 	j.Overlaps = webhooksvc.New(a.Store, a.WebhookSecrets, urls, log)
 	return j

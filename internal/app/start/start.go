@@ -1,6 +1,6 @@
 // Package start is what every Lambda function's main shares: the
-// configuration from the environment, the JSON logger and the runtime loop.
-// It links no AWS SDK, so the smallest function stays small.
+// configuration from the environment, the logger, the metrics flush and the
+// runtime loop. It links no AWS SDK, so the smallest function stays small.
 package start
 
 import (
@@ -10,8 +10,10 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/paykeys/paykeys/internal/config"
+	"github.com/paykeys/paykeys/internal/metrics"
 	"github.com/paykeys/paykeys/internal/redact"
 )
 
@@ -20,15 +22,17 @@ import (
 type Builder[H any] func(ctx context.Context, cfg config.Config, log *slog.Logger) (H, []lambda.Option, error)
 
 // Main loads the configuration from the environment, builds the function
-// and runs the Lambda runtime loop. A function that cannot be built logs why
-// and exits 1: a Lambda that cannot start should fail its init, loudly.
+// and runs the Lambda runtime loop, writing the metrics recorded during
+// each invocation at its end (metrics.Set.FlushDue). A function that cannot
+// be built logs why and exits 1: a Lambda that cannot start should fail its
+// init, loudly.
 func Main[H any](build Builder[H]) {
 	cfg, err := config.Load(os.Getenv)
 	if err == nil {
 		var h H
 		var opts []lambda.Option
-		if h, opts, err = build(context.Background(), cfg, Logger(os.Stdout, cfg.LogLevel)); err == nil {
-			lambda.StartWithOptions(h, opts...)
+		if h, opts, err = build(context.Background(), cfg, LambdaLogger()); err == nil {
+			lambda.Start(Flushing(lambda.NewHandlerWithOptions(h, opts...), metrics.Default()))
 			return
 		}
 	}
@@ -36,9 +40,32 @@ func Main[H any](build Builder[H]) {
 	os.Exit(1)
 }
 
-// Logger is the JSON logger every function writes one line per decision to.
-// Anything shaped like a secret, in the message or any attribute, is
-// redacted before it is written.
+// Flushing returns h, flushing m when each invocation ends.
+func Flushing(h lambda.Handler, m *metrics.Set) lambda.Handler { return flushing{h, m} }
+
+type flushing struct {
+	next lambda.Handler
+	m    *metrics.Set
+}
+
+func (f flushing) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	out, err := f.next.Invoke(ctx, payload)
+	_ = f.m.FlushDue() // stdout; nothing to do if it fails
+	return out, err
+}
+
+// LambdaLogger is the logger of a function running in Lambda: lambdacontext's
+// handler, which adds the invocation's request ID (requestId) to every line
+// logged with its context and follows AWS_LAMBDA_LOG_FORMAT (JSON or TEXT)
+// and AWS_LAMBDA_LOG_LEVEL, which the template's LoggingConfig sets. Anything
+// shaped like a secret is redacted before it reaches it.
+func LambdaLogger() *slog.Logger {
+	return slog.New(redact.Handler(lambdacontext.NewLogHandler()))
+}
+
+// Logger is the JSON logger of the functions run in process (the local
+// gateway, tests): one line per decision, anything shaped like a secret,
+// in the message or any attribute, redacted before it is written.
 func Logger(w io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(redact.Handler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})))
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/paykeys/paykeys/internal/app/adapters"
 	"github.com/paykeys/paykeys/internal/app/decide"
 	"github.com/paykeys/paykeys/internal/config"
+	"github.com/paykeys/paykeys/internal/metrics"
 )
 
 // New builds the verify function.
@@ -29,8 +30,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (apigw.Handle
 		return nil, nil, err
 	}
 	u := decide.Usage(a, log)
+	engine := decide.Engine(cfg, a)
+	decide.Observe(engine, metrics.Default())
 	h := &api.API{
-		Keys: a.Keys(cfg, log), Audit: a.Store, Verifier: decide.Engine(cfg, a), Usage: u,
+		Keys: a.Keys(cfg, log), Audit: a.Store, Verifier: engine, Usage: u,
 		Scopes: scopes, Log: log, Now: time.Now,
 	}
 	return h.Function("verify"), []lambda.Option{decide.FlushOnSIGTERM(u, log)}, nil

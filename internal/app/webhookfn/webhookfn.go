@@ -12,6 +12,7 @@ import (
 	"github.com/paykeys/paykeys/internal/app/adapters"
 	"github.com/paykeys/paykeys/internal/config"
 	"github.com/paykeys/paykeys/internal/delivery"
+	"github.com/paykeys/paykeys/internal/metrics"
 	"github.com/paykeys/paykeys/internal/webhook"
 )
 
@@ -26,5 +27,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (func(context
 
 // Worker returns the delivery worker.
 func Worker(cfg config.Config, a *adapters.Adapters, log *slog.Logger) *delivery.Worker {
-	return delivery.New(a.Store, a.WebhookSecrets, &webhook.Sender{AllowPrivate: cfg.WebhookAllowPrivate, LoopbackOnly: cfg.WebhookLoopbackOnly}, log)
+	w := delivery.New(a.Store, a.WebhookSecrets, &webhook.Sender{AllowPrivate: cfg.WebhookAllowPrivate, LoopbackOnly: cfg.WebhookLoopbackOnly}, log)
+	w.Metrics = metrics.Default()
+	return w
 }

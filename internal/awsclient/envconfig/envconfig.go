@@ -24,6 +24,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/paykeys/paykeys/internal/metrics"
 )
 
 // Options selects the region and, for a local stack, the endpoints.
@@ -67,6 +70,8 @@ func Load(getenv func(string) string, o Options) (aws.Config, error) {
 		Region:     o.Region,
 		HTTPClient: NewHTTPClient(),
 		Retryer:    NewRetryer,
+		// Every call that fails is counted (metric StoreErrors).
+		APIOptions: []func(*middleware.Stack) error{countErrors(metrics.Default())},
 	}
 	if cfg.Region == "" {
 		cfg.Region = getenv("AWS_REGION")

@@ -1,0 +1,33 @@
+// Package portalfn builds the portal function: the merchant portal's pages,
+// embedded in the binary. It reads nothing and links no AWS SDK.
+package portalfn
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/paykeys/paykeys/internal/apigw"
+	"github.com/paykeys/paykeys/internal/config"
+	"github.com/paykeys/paykeys/internal/portal"
+)
+
+// New builds the portal function.
+func New(_ context.Context, cfg config.Config, _ *slog.Logger) (apigw.Handler, []lambda.Option, error) {
+	h, err := portal.New(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return h.Handle, nil, nil
+}
+
+// NewClaims builds the claims function, the optional user pool's pre
+// token generation trigger.
+func NewClaims(_ context.Context, _ config.Config, _ *slog.Logger) (ClaimsHandler, []lambda.Option, error) {
+	return portal.Claims, nil, nil
+}
+
+// ClaimsHandler is a Cognito pre token generation trigger.
+type ClaimsHandler = func(context.Context, events.CognitoEventUserPoolsPreTokenGen) (events.CognitoEventUserPoolsPreTokenGen, error)
