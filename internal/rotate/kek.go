@@ -11,11 +11,11 @@ import (
 	"github.com/paykeys/paykeys/internal/secret"
 )
 
-// KEKs rotates the envelope store's key-encryption key (secret.Chain's
-// RotateKEK): now when olderThan is 0, else only once the current KEK is
-// older than olderThan.
+// KEKs rotates the envelope store's key-encryption keys, one per kind of
+// secret (secret.Chains' RotateKEK): now when olderThan is 0, else each
+// only once it is older than olderThan.
 type KEKs interface {
-	RotateKEK(ctx context.Context, olderThan time.Duration) (secret.KEKRotation, error)
+	RotateKEK(ctx context.Context, olderThan time.Duration) ([]secret.KEKRotation, error)
 }
 
 // Request is what an invocation asks of the job beside its scheduled work,
@@ -63,14 +63,13 @@ func (j *Job) rotateKEK(ctx context.Context, r *run, req Request) error {
 	if req.RotateKEK {
 		age = 0
 	}
-	kr, err := j.KEKs.RotateKEK(ctx, age)
-	r.st.KEK = &kr
-	if err != nil {
-		return err
+	krs, err := j.KEKs.RotateKEK(ctx, age)
+	r.st.KEK = krs
+	for _, kr := range krs {
+		if kr.Rotated {
+			j.Log.InfoContext(ctx, "rotate: new kek is current", "run_id", r.id, "kek", kr.KEK, "requested", kr.Requested,
+				"from_kek_version", kr.From, "to_kek_version", kr.To)
+		}
 	}
-	if kr.Rotated {
-		j.Log.InfoContext(ctx, "rotate: new kek is current", "run_id", r.id, "requested", kr.Requested,
-			"from_kek_version", kr.From, "to_kek_version", kr.To)
-	}
-	return nil
+	return err
 }

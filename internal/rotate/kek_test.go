@@ -44,14 +44,14 @@ type fakeKEKs struct {
 	err   error
 }
 
-func (f *fakeKEKs) RotateKEK(_ context.Context, olderThan time.Duration) (secret.KEKRotation, error) {
+func (f *fakeKEKs) RotateKEK(_ context.Context, olderThan time.Duration) ([]secret.KEKRotation, error) {
 	f.asked = append(f.asked, olderThan)
 	r := secret.KEKRotation{Requested: secret.RotateOnSchedule}
 	if olderThan == 0 {
 		r.Requested = secret.RotateOnRequest
 	}
 	r.Rotated = f.err == nil
-	return r, f.err
+	return []secret.KEKRotation{r}, f.err
 }
 
 func TestKEKRotationTriggers(t *testing.T) {
@@ -89,7 +89,7 @@ func TestKEKRotationTriggers(t *testing.T) {
 			if st.Pages != 1 {
 				t.Errorf("the scheduled work did not run (pages %d)", st.Pages)
 			}
-			if (st.KEK != nil) != (tt.asked != nil) {
+			if (len(st.KEK) == 1) != (tt.asked != nil) {
 				t.Errorf("stats kek_rotation %+v", st.KEK)
 			}
 		})
@@ -111,7 +111,7 @@ func TestHandleKEKEvent(t *testing.T) {
 	j := New(emptyStore{}, nil, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	j.KEKs = k
 	st, err := j.Handle(context.Background(), ev)
-	if err != nil || len(k.asked) != 1 || k.asked[0] != 0 || st.KEK == nil || !st.KEK.Rotated {
+	if err != nil || len(k.asked) != 1 || k.asked[0] != 0 || len(st.KEK) != 1 || !st.KEK[0].Rotated {
 		t.Errorf("Handle: %+v, %v; asked %v", st, err, k.asked)
 	}
 	bad := ev

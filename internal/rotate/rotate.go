@@ -36,6 +36,8 @@ type Store interface {
 	DueKeys(ctx context.Context, now time.Time, cursor string, limit int) ([]store.DueKey, string, error)
 	GetKey(ctx context.Context, id string) (*key.Key, error)
 	UpdateKey(ctx context.Context, k *key.Key, x store.Extras) error
+	// AttachLastUse fills in the key's last use, for the events' key.
+	AttachLastUse(ctx context.Context, keys ...*key.Key) error
 }
 
 // Secrets takes a retired version's staging labels off (secret.Store.Retire).
@@ -81,12 +83,11 @@ type Job struct {
 	// KEKMaxAge > 0, once the current KEK is older (optional).
 	KEKs      KEKs
 	KEKMaxAge time.Duration
-	// The orphan secret sweep runs when Orphans, Cursors and Endpoints are
-	// all set (sweep.go); SweepMargin and SweepLimit default to
-	// DefaultSweepMargin and DefaultSweepLimit.
-	Orphans     Orphans
+	// The orphan secret sweep walks each of Sweeps when Cursors is set
+	// (sweep.go); SweepMargin and SweepLimit (per store and run) default
+	// to DefaultSweepMargin and DefaultSweepLimit.
+	Sweeps      []SweptStore
 	Cursors     Cursors
-	Endpoints   Endpoints
 	SweepMargin time.Duration
 	SweepLimit  int
 	Log         *slog.Logger
@@ -110,23 +111,47 @@ func New(st Store, sec Secrets, log *slog.Logger) *Job {
 
 // Stats is what one run did.
 type Stats struct {
-	Pages      int                 `json:"pages"`           // due index pages read
-	IndexItems int                 `json:"index_items"`     // due index entries read: the only items read besides the keys themselves
-	Keys       int                 `json:"keys"`            // keys read again and handled
-	Updated    int                 `json:"keys_updated"`    // key writes (a key whose grace ended takes two)
-	Skipped    int                 `json:"keys_skipped"`    // nothing was due on a fresh read: handled by a concurrent run, or the index lagged
-	Stale      int                 `json:"stale_retries"`   // writes lost to a concurrent change, then read again
-	Failed     int                 `json:"keys_failed"`     // left due by an error; the next run tries again
-	Events     int                 `json:"events"`          // outbox events written
-	ByType     map[string]int      `json:"events_by_type"`  // ... by event type
-	Retired    int                 `json:"secrets_retired"` // previous secret versions retired in the secret store
-	Overlaps   int                 `json:"overlaps_closed"`
-	Secrets    *secret.UpkeepStats `json:"secret_store,omitempty"`
-	KEK        *secret.KEKRotation `json:"kek_rotation,omitempty"`
-	Orphans    *SweepStats         `json:"orphan_sweep,omitempty"`
-	Stopped    bool                `json:"stopped"` // cut off before the end; the rest stays due
-	Duration   time.Duration       `json:"-"`
-	DurationMS int64               `json:"duration_ms"`
+	Pages      int                    `json:"pages"`           // due index pages read
+	IndexItems int                    `json:"index_items"`     // due index entries read: the only items read besides the keys themselves
+	Keys       int                    `json:"keys"`            // keys read again and handled
+	Updated    int                    `json:"keys_updated"`    // key writes (a key whose grace ended takes two)
+	Skipped    int                    `json:"keys_skipped"`    // nothing was due on a fresh read: handled by a concurrent run, or the index lagged
+	Stale      int                    `json:"stale_retries"`   // writes lost to a concurrent change, then read again
+	Failed     int                    `json:"keys_failed"`     // left due by an error; the next run tries again
+	Events     int                    `json:"events"`          // outbox events written
+	ByType     map[string]int         `json:"events_by_type"`  // ... by event type
+	Retired    int                    `json:"secrets_retired"` // previous secret versions retired in the secret store
+	Overlaps   int                    `json:"overlaps_closed"`
+	Secrets    *secret.UpkeepStats    `json:"secret_store,omitempty"`
+	KEK        []secret.KEKRotation   `json:"kek_rotations,omitempty"`
+	Orphans    map[string]*SweepStats `json:"orphan_sweep,omitempty"` // by kind of secret
+	Stopped    bool                   `json:"stopped"`                // cut off before the end; the rest stays due
+	Duration   time.Duration          `json:"-"`
+	DurationMS int64                  `json:"duration_ms"`
+}
+
+// kekRotations counts the KEKs the run rotated.
+func (st Stats) kekRotations() int {
+	n := 0
+	for _, k := range st.KEK {
+		if k.Rotated {
+			n++
+		}
+	}
+	return n
+}
+
+// orphans adds up the sweep's stats over the kinds of secret.
+func (st Stats) orphans() SweepStats {
+	var t SweepStats
+	for _, o := range st.Orphans {
+		t.Examined += o.Examined
+		t.Young += o.Young
+		t.Owned += o.Owned
+		t.Deleted += o.Deleted
+		t.Failed += o.Failed
+	}
+	return t
 }
 
 // eventType is the event announcing a duty, or "" for one that announces nothing.
@@ -217,10 +242,10 @@ func (j *Job) record(st Stats, err error) {
 	m.Add(MetricEvents, float64(st.Events))
 	m.Add(MetricSecretsRetired, float64(st.Retired))
 	if st.Orphans != nil {
-		m.Add(MetricOrphansDeleted, float64(st.Orphans.Deleted))
+		m.Add(MetricOrphansDeleted, float64(st.orphans().Deleted))
 	}
-	if st.KEK != nil && st.KEK.Rotated {
-		m.Add(MetricKEKRotations, 1)
+	if n := st.kekRotations(); n > 0 {
+		m.Add(MetricKEKRotations, float64(n))
 	}
 	m.Observe(MetricDuration, metrics.Milliseconds, float64(st.DurationMS))
 }
@@ -266,13 +291,19 @@ func (j *Job) scheduled(ctx context.Context, r *run) error {
 			r.st.Failed++
 		}
 	}
-	if j.Orphans != nil && j.Cursors != nil && j.Endpoints != nil && !j.stopping(ctx) {
-		if err := j.sweep(ctx, r); err != nil {
+	for _, ss := range j.Sweeps {
+		if j.Cursors == nil || j.stopping(ctx) {
+			break
+		}
+		if r.st.Orphans == nil {
+			r.st.Orphans = map[string]*SweepStats{}
+		}
+		if err := j.sweep(ctx, r, ss); err != nil {
 			if ctx.Err() != nil {
 				r.st.Stopped = true
 				return ctx.Err()
 			}
-			j.Log.ErrorContext(ctx, "rotate: orphan secret sweep failed", "run_id", r.id, "error", err.Error())
+			j.Log.ErrorContext(ctx, "rotate: orphan secret sweep failed", "run_id", r.id, "kind", ss.Kind, "error", err.Error())
 			r.st.Failed++
 		}
 	}
@@ -392,6 +423,9 @@ func (j *Job) handle(ctx context.Context, r *run, id string) error {
 				done = true
 				return nil
 			}
+			if err := j.Store.AttachLastUse(ctx, n); err != nil {
+				return err
+			}
 			x := j.extras(r.id, n, duties, now)
 			if err := j.Store.UpdateKey(ctx, n, x); err != nil {
 				return err
@@ -462,10 +496,11 @@ func (j *Job) summary(ctx context.Context, runID string, st Stats, err error) {
 		"keys_failed", st.Failed, "events", st.Events, "secrets_retired", st.Retired,
 		"overlaps_closed", st.Overlaps, "stopped", st.Stopped,
 	}
-	if k := st.KEK; k != nil {
-		attrs = append(attrs, "kek_rotated", k.Rotated, "kek_requested", k.Requested)
+	if len(st.KEK) > 0 {
+		attrs = append(attrs, "keks_rotated", st.kekRotations(), "kek_requested", st.KEK[0].Requested)
 	}
-	if o := st.Orphans; o != nil {
+	if st.Orphans != nil {
+		o := st.orphans()
 		attrs = append(attrs, "orphan_secrets_examined", o.Examined, "orphan_secrets_deleted", o.Deleted,
 			"orphan_secrets_failed", o.Failed)
 	}

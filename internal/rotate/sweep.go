@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/paykeys/paykeys/internal/hook"
@@ -25,17 +24,57 @@ type Cursors interface {
 	SaveJobCursor(ctx context.Context, name, cursor string) error
 }
 
-// Endpoints finds a webhook endpoint, whose signing secret lives in the same
-// store (store.Store).
-type Endpoints interface {
+// Owner reports whether a record names a secret; a name of a shape the
+// owner never gives its secrets counts as owned.
+type Owner func(ctx context.Context, name string) (bool, error)
+
+// SweptStore is one kind of secret the sweep walks: its store, the records
+// that own its secrets, and a name for its cursor, logs and stats.
+type SweptStore struct {
+	Kind    string
+	Secrets Orphans
+	Owner   Owner
+}
+
+// KeyRecords owns the secrets named by a key's client ID (store.Store).
+func KeyRecords(st interface {
+	GetKey(ctx context.Context, id string) (*key.Key, error)
+}) Owner {
+	return func(ctx context.Context, name string) (bool, error) {
+		if !key.ValidClientID(name) {
+			return true, nil
+		}
+		_, err := st.GetKey(ctx, name)
+		return found(err)
+	}
+}
+
+// EndpointRecords owns the signing secrets named by a webhook endpoint's ID
+// (store.Store).
+func EndpointRecords(st interface {
 	GetEndpoint(ctx context.Context, id string) (*hook.Endpoint, error)
+}) Owner {
+	return func(ctx context.Context, name string) (bool, error) {
+		if !hook.ValidID(name) {
+			return true, nil
+		}
+		_, err := st.GetEndpoint(ctx, name)
+		return found(err)
+	}
+}
+
+func found(err error) (bool, error) {
+	if errors.Is(err, key.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // Defaults of the orphan sweep.
 const (
 	DefaultSweepMargin = time.Hour
 	DefaultSweepLimit  = 1000
-	sweepCursor        = "orphan-secret-sweep"
+	sweepCursor        = "orphan-secret-sweep/"
 	// sweepBrake: a page with at least this many orphans, more than half of
 	// its old secrets, stops the sweep (see sweep).
 	sweepBrake = 10
@@ -51,8 +90,8 @@ type SweepStats struct {
 	Wrapped  bool `json:"wrapped"`  // reached the end of the store; the next run starts over
 }
 
-// sweep deletes secrets that no key record and no webhook endpoint record
-// names, once they were last written more than SweepMargin ago. A create
+// sweep deletes the secrets of one kind that no record (a key, a webhook
+// endpoint) names, once they were last written more than SweepMargin ago. A create
 // writes its secret first and its record right after, and a cut-off create
 // leaves the secret alone (package keysvc); the margin keeps every create
 // still in flight out of reach. A secret whose record exists is never
@@ -63,10 +102,11 @@ type SweepStats struct {
 // It walks the store from the cursor the last run saved, at most
 // SweepLimit secrets a run, saving the cursor after every page, so a walk
 // longer than a run (or one cut off) resumes where it stopped.
-func (j *Job) sweep(ctx context.Context, r *run) error {
+func (j *Job) sweep(ctx context.Context, r *run, ss SweptStore) error {
 	st := &SweepStats{}
-	r.st.Orphans = st
-	cursor, err := j.Cursors.JobCursor(ctx, sweepCursor)
+	r.st.Orphans[ss.Kind] = st
+	cursorName := sweepCursor + ss.Kind
+	cursor, err := j.Cursors.JobCursor(ctx, cursorName)
 	if err != nil {
 		return err
 	}
@@ -74,14 +114,14 @@ func (j *Job) sweep(ctx context.Context, r *run) error {
 	limit := cmpOr(j.SweepLimit, DefaultSweepLimit)
 	before := j.Now().Add(-margin)
 	for st.Examined < limit && !j.stopping(ctx) {
-		page, next, err := j.Orphans.ListDated(ctx, cursor, min(100, limit-st.Examined))
+		page, next, err := ss.Secrets.ListDated(ctx, cursor, min(100, limit-st.Examined))
 		if err != nil {
 			if cursor != "" && ctx.Err() == nil {
 				// A cursor the store no longer takes (expired, or its KEK
 				// versions changed): the next run starts over.
-				err = errors.Join(err, j.Cursors.SaveJobCursor(ctx, sweepCursor, ""))
+				err = errors.Join(err, j.Cursors.SaveJobCursor(ctx, cursorName, ""))
 			}
-			return fmt.Errorf("orphan sweep: list: %w", err)
+			return fmt.Errorf("orphan sweep of %s: list: %w", ss.Kind, err)
 		}
 		var orphans []secret.Listed
 		young := 0
@@ -91,10 +131,10 @@ func (j *Job) sweep(ctx context.Context, r *run) error {
 				young++
 				continue
 			}
-			switch owned, err := j.owned(ctx, l.Name); {
+			switch owned, err := ss.Owner(ctx, l.Name); {
 			case err != nil:
 				st.Failed++
-				j.Log.ErrorContext(ctx, "rotate: orphan sweep", "run_id", r.id, "secret", l.Name, "error", err.Error())
+				j.Log.ErrorContext(ctx, "rotate: orphan sweep", "run_id", r.id, "kind", ss.Kind, "secret", l.Name, "error", err.Error())
 			case owned:
 				st.Owned++
 			default:
@@ -106,19 +146,19 @@ func (j *Job) sweep(ctx context.Context, r *run) error {
 		// table sharing this secret prefix. Delete nothing, and say so.
 		st.Young += young
 		if len(orphans) >= sweepBrake && len(orphans)*2 > len(page)-young {
-			return fmt.Errorf("orphan sweep: stopped: %d of %d secrets on a page have no record; does another table use the secret prefix?", len(orphans), len(page))
+			return fmt.Errorf("orphan sweep of %s: stopped: %d of %d secrets on a page have no record; does another table use the secret prefix?", ss.Kind, len(orphans), len(page))
 		}
 		for _, l := range orphans {
-			if err := j.Orphans.Delete(ctx, l.Name); err != nil {
+			if err := ss.Secrets.Delete(ctx, l.Name); err != nil {
 				st.Failed++
-				j.Log.ErrorContext(ctx, "rotate: orphan sweep", "run_id", r.id, "secret", l.Name, "error", err.Error())
+				j.Log.ErrorContext(ctx, "rotate: orphan sweep", "run_id", r.id, "kind", ss.Kind, "secret", l.Name, "error", err.Error())
 				continue
 			}
 			st.Deleted++
-			j.Log.InfoContext(ctx, "rotate: orphan secret deleted", "run_id", r.id, "secret", l.Name,
+			j.Log.InfoContext(ctx, "rotate: orphan secret deleted", "run_id", r.id, "kind", ss.Kind, "secret", l.Name,
 				"last_written", l.Written.UTC().Format(time.RFC3339))
 		}
-		if err := j.Cursors.SaveJobCursor(ctx, sweepCursor, next); err != nil {
+		if err := j.Cursors.SaveJobCursor(ctx, cursorName, next); err != nil {
 			return err
 		}
 		if next == "" {
@@ -128,28 +168,9 @@ func (j *Job) sweep(ctx context.Context, r *run) error {
 		cursor = next
 	}
 	if st.Failed > 0 {
-		return fmt.Errorf("orphan sweep: %d secrets not handled; a later walk tries again", st.Failed)
+		return fmt.Errorf("orphan sweep of %s: %d secrets not handled; a later walk tries again", ss.Kind, st.Failed)
 	}
 	return nil
-}
-
-// owned reports whether a record names the secret: the key whose client ID
-// it is, or the webhook endpoint whose signing secret it is. A name of any
-// other shape is not this service's to judge, so it counts as owned.
-func (j *Job) owned(ctx context.Context, name string) (bool, error) {
-	var err error
-	switch id, isHook := strings.CutPrefix(name, hook.SecretName("")); {
-	case isHook && hook.ValidID(id):
-		_, err = j.Endpoints.GetEndpoint(ctx, id)
-	case key.ValidClientID(name):
-		_, err = j.Store.GetKey(ctx, name)
-	default:
-		return true, nil
-	}
-	if errors.Is(err, key.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil, err
 }
 
 func cmpOr[T int | time.Duration](v, def T) T {

@@ -79,10 +79,13 @@ func (r records) GetEndpoint(_ context.Context, id string) (*hook.Endpoint, erro
 	return nil, key.NotFound("endpoint", id)
 }
 
+// sweepJob sweeps key secrets in sec, and webhook signing secrets in hooks
+// when it is not nil.
 func sweepJob(st records, sec *fakeSecrets, cur *fakeCursors, now time.Time) *Job {
 	j := New(st, nil, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	j.Now = func() time.Time { return now }
-	j.Orphans, j.Cursors, j.Endpoints = sec, cur, st
+	j.Cursors = cur
+	j.Sweeps = []SweptStore{{Kind: "keys", Secrets: sec, Owner: KeyRecords(st)}}
 	return j
 }
 
@@ -91,31 +94,45 @@ func TestSweepDeletesOnlyOldSecretsNoRecordNames(t *testing.T) {
 	old, young := now.Add(-2*time.Hour), now.Add(-10*time.Minute)
 	live, orphan, inFlight, broken := key.NewClientID(key.EnvTest), key.NewClientID(key.EnvTest), key.NewClientID(key.EnvTest), key.NewClientID(key.EnvTest)
 	hooked, hookOrphan := key.NewID("we_"), key.NewID("we_")
-	sec := &fakeSecrets{listed: []secret.Listed{
-		{Name: live, Written: old},                        // a key (its grace-period version lives in it too)
-		{Name: orphan, Written: old},                      // a cut-off create's secret
-		{Name: inFlight, Written: young},                  // a create that may still write its record
-		{Name: broken, Written: old},                      // its record cannot be read
-		{Name: hook.SecretName(hooked), Written: old},     // an endpoint's signing secret
-		{Name: hook.SecretName(hookOrphan), Written: old}, // an endpoint create that failed
-		{Name: "something-else", Written: old},            // not a name this service makes
-		{Name: hook.SecretName("we_short"), Written: old}, // nor this
+	keys := &fakeSecrets{listed: []secret.Listed{
+		{Name: live, Written: old},             // a key (its grace-period version lives in it too)
+		{Name: orphan, Written: old},           // a cut-off create's secret
+		{Name: inFlight, Written: young},       // a create that may still write its record
+		{Name: broken, Written: old},           // its record cannot be read
+		{Name: "something-else", Written: old}, // not a name this service makes
+		{Name: hookOrphan, Written: old},       // an endpoint's name among the keys: not a key's
+	}}
+	hooks := &fakeSecrets{listed: []secret.Listed{
+		{Name: hooked, Written: old},     // an endpoint's signing secret
+		{Name: hookOrphan, Written: old}, // an endpoint create that failed
+		{Name: orphan, Written: old},     // a key's name among the endpoints: not an endpoint's
+		{Name: "we_short", Written: old}, // not a name this service makes
 	}}
 	st := records{
 		keys: map[string]bool{live: true}, endpoints: map[string]bool{hooked: true},
 		broken: map[string]bool{broken: true},
 	}
 	cur := &fakeCursors{}
-	got, err := sweepJob(st, sec, cur, now).Run(context.Background())
+	j := sweepJob(st, keys, cur, now)
+	j.Sweeps = append(j.Sweeps, SweptStore{Kind: "webhooks", Secrets: hooks, Owner: EndpointRecords(st)})
+	got, err := j.Run(context.Background())
 	if err == nil {
 		t.Error("a record that cannot be read should fail the run")
 	}
-	if want := []string{orphan, hook.SecretName(hookOrphan)}; !slices.Equal(sec.deleted, want) {
-		t.Errorf("deleted %v, want %v", sec.deleted, want)
+	if want := []string{orphan}; !slices.Equal(keys.deleted, want) {
+		t.Errorf("deleted keys' secrets %v, want %v", keys.deleted, want)
 	}
-	want := SweepStats{Examined: 8, Young: 1, Owned: 4, Deleted: 2, Failed: 1, Wrapped: true}
-	if got.Orphans == nil || *got.Orphans != want {
-		t.Errorf("stats %+v, want %+v", got.Orphans, want)
+	if want := []string{hookOrphan}; !slices.Equal(hooks.deleted, want) {
+		t.Errorf("deleted endpoints' secrets %v, want %v", hooks.deleted, want)
+	}
+	want := map[string]SweepStats{
+		"keys":     {Examined: 6, Young: 1, Owned: 3, Deleted: 1, Failed: 1, Wrapped: true},
+		"webhooks": {Examined: 4, Owned: 3, Deleted: 1, Wrapped: true},
+	}
+	for kind, w := range want {
+		if g := got.Orphans[kind]; g == nil || *g != w {
+			t.Errorf("%s stats %+v, want %+v", kind, g, w)
+		}
 	}
 	if cur.cursor != "" {
 		t.Errorf("cursor after the whole walk %q, want the start", cur.cursor)
@@ -138,10 +155,10 @@ func TestSweepResumesAcrossRuns(t *testing.T) {
 			t.Fatal(err)
 		}
 		runs++
-		if st.Orphans.Examined > 3 {
-			t.Fatalf("run %d examined %d, over the limit", runs, st.Orphans.Examined)
+		if st.Orphans["keys"].Examined > 3 {
+			t.Fatalf("run %d examined %d, over the limit", runs, st.Orphans["keys"].Examined)
 		}
-		if st.Orphans.Wrapped {
+		if st.Orphans["keys"].Wrapped {
 			break
 		}
 		if cur.cursor == "" || runs > 5 {
@@ -173,6 +190,12 @@ func TestSweepOffWithoutItsParts(t *testing.T) {
 	j.Cursors = nil
 	st, err := j.Run(context.Background())
 	if err != nil || st.Orphans != nil || len(sec.deleted) != 0 {
+		t.Errorf("run without cursors %+v, %v; deleted %v", st, err, sec.deleted)
+	}
+	j = sweepJob(records{}, sec, &fakeCursors{}, time.Now())
+	j.Sweeps = nil
+	st, err = j.Run(context.Background())
+	if err != nil || st.Orphans != nil || len(sec.deleted) != 0 {
 		t.Errorf("run %+v, %v; deleted %v", st, err, sec.deleted)
 	}
 }
@@ -202,9 +225,9 @@ func TestSweepBrakesOnAPageOfOrphans(t *testing.T) {
 			sec.listed = append(sec.listed, secret.Listed{Name: id, Written: old})
 		}
 		got, err := sweepJob(st, sec, &fakeCursors{}, now).Run(context.Background())
-		if (err != nil) != tt.fails || len(sec.deleted) != tt.deleted || got.Orphans.Deleted != tt.deleted {
+		if (err != nil) != tt.fails || len(sec.deleted) != tt.deleted || got.Orphans["keys"].Deleted != tt.deleted {
 			t.Errorf("%d owned, %d orphans: deleted %d (stats %+v), error %v; want %d deleted, failure %v",
-				tt.owned, tt.orphans, len(sec.deleted), got.Orphans, err, tt.deleted, tt.fails)
+				tt.owned, tt.orphans, len(sec.deleted), got.Orphans["keys"], err, tt.deleted, tt.fails)
 		}
 	}
 }

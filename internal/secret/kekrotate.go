@@ -9,6 +9,7 @@ import (
 
 // KEKRotation is what a request to rotate the KEK did.
 type KEKRotation struct {
+	KEK       string `json:"kek"`                        // the secret holding the KEKs
 	Requested string `json:"requested"`                  // RotateOnRequest or RotateOnSchedule
 	Rotated   bool   `json:"rotated"`                    // a new KEK version is current
 	From      string `json:"from_kek_version,omitempty"` // the KEK version it replaced (or that stays current)
@@ -40,7 +41,9 @@ func (c *Chain) RotateKEK(ctx context.Context, olderThan time.Duration) (KEKRota
 		r.Requested = RotateOnSchedule
 	}
 	env, ok := c.Primary.(*Envelope)
-	if !ok {
+	if ok {
+		r.KEK = env.Keyring().SecretName()
+	} else {
 		if olderThan > 0 {
 			r.Skipped = "the secret store is not the envelope store"
 			return r, nil
@@ -77,4 +80,18 @@ func (c *Chain) RotateKEK(ctx context.Context, olderThan time.Duration) (KEKRota
 	}
 	r.Rotated, r.To = true, to
 	return r, nil
+}
+
+// RotateKEK rotates the KEKs of every chain (Chain.RotateKEK), each on its
+// own: one refused or failed leaves the others rotated, and the error says
+// which.
+func (cs Chains) RotateKEK(ctx context.Context, olderThan time.Duration) ([]KEKRotation, error) {
+	var out []KEKRotation
+	var errs []error
+	for _, c := range cs {
+		r, err := c.RotateKEK(ctx, olderThan)
+		out = append(out, r)
+		errs = append(errs, err)
+	}
+	return out, errors.Join(errs...)
 }

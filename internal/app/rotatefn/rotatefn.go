@@ -37,18 +37,23 @@ func Job(cfg config.Config, a *adapters.Adapters, log *slog.Logger) *rotate.Job 
 	j := rotate.New(a.Store, a.Secrets, log)
 	j.Metrics = metrics.Default()
 	urls := webhooksvc.URLs{Sender: &webhook.Sender{AllowPrivate: cfg.WebhookAllowPrivate, LoopbackOnly: cfg.WebhookLoopbackOnly}}
-	j.Overlaps = webhooksvc.New(a.Store, a.Secrets, urls, log)
-	SecretStore(j, cfg, a.Secrets, a.Store)
+	j.Overlaps = webhooksvc.New(a.Store, a.WebhookSecrets, urls, log)
+	SecretStore(j, cfg, a.Secrets, a.WebhookSecrets, a.Store)
 	return j
 }
 
-// SecretStore gives the job the secret store's share of the lifecycle: its
-// upkeep (moving secrets into the configured store, re-wrapping after a KEK
-// rotation), KEK rotation (on request, and every KEK_ROTATION_DAYS) and the
-// orphan secret sweep.
-func SecretStore(j *rotate.Job, cfg config.Config, sec *secret.Chain, st *store.Store) {
-	j.Upkeep = sec
-	j.KEKs = sec
+// SecretStore gives the job the secret stores' share of the lifecycle, for
+// key secrets and webhook signing secrets alike: their upkeep (moving
+// secrets into the configured store, re-wrapping after a KEK rotation), KEK
+// rotation (on request, and every KEK_ROTATION_DAYS) and the orphan secret
+// sweep.
+func SecretStore(j *rotate.Job, cfg config.Config, keys, webhooks *secret.Chain, st *store.Store) {
+	chains := secret.Chains{keys, webhooks}
+	j.Upkeep, j.KEKs = chains, chains
 	j.KEKMaxAge = time.Duration(cfg.KEKRotationDays) * 24 * time.Hour
-	j.Orphans, j.Cursors, j.Endpoints = sec, st, st
+	j.Cursors = st
+	j.Sweeps = []rotate.SweptStore{
+		{Kind: "keys", Secrets: keys, Owner: rotate.KeyRecords(st)},
+		{Kind: "webhooks", Secrets: webhooks, Owner: rotate.EndpointRecords(st)},
+	}
 }
