@@ -62,7 +62,8 @@ func TestSweepDeletesOrphanSecrets(t *testing.T) {
 	if !strings.Contains(logs.String(), "orphan secret left for the sweep") {
 		t.Fatalf("the cut-off create did not leave its secret: %s", logs)
 	}
-	hooks := testenv.SecretStore(t, e.sm, e.db, e.table, e.secrets.Name("")+"webhooks/")
+	// The endpoints' store beside the keys' (as <prefix>keys/ and <prefix>webhooks/ are).
+	hooks := testenv.SecretStore(t, e.sm, e.db, e.table, strings.TrimSuffix(e.secrets.Name(""), "/")+"-webhooks/")
 	hookSecret, hookVersion := hook.SecretName(key.NewID("we_")), key.NewVersionID()
 	if err := hooks.Create(e.ctx, hookSecret, hookVersion, "whsec_unused"); err != nil {
 		t.Fatal(err)
