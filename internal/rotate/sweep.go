@@ -40,13 +40,10 @@ type SweptStore struct {
 func KeyRecords(st interface {
 	GetKey(ctx context.Context, id string) (*key.Key, error)
 }) Owner {
-	return func(ctx context.Context, name string) (bool, error) {
-		if !key.ValidClientID(name) {
-			return true, nil
-		}
-		_, err := st.GetKey(ctx, name)
-		return found(err)
-	}
+	return ownedBy(key.ValidClientID, func(ctx context.Context, id string) error {
+		_, err := st.GetKey(ctx, id)
+		return err
+	})
 }
 
 // EndpointRecords owns the signing secrets named by a webhook endpoint's ID
@@ -54,12 +51,20 @@ func KeyRecords(st interface {
 func EndpointRecords(st interface {
 	GetEndpoint(ctx context.Context, id string) (*hook.Endpoint, error)
 }) Owner {
+	return ownedBy(hook.ValidID, func(ctx context.Context, id string) error {
+		_, err := st.GetEndpoint(ctx, id)
+		return err
+	})
+}
+
+// ownedBy owns the secrets whose name is a valid ID and get finds; get's
+// key.ErrNotFound is no owner.
+func ownedBy(valid func(string) bool, get func(ctx context.Context, id string) error) Owner {
 	return func(ctx context.Context, name string) (bool, error) {
-		if !hook.ValidID(name) {
+		if !valid(name) {
 			return true, nil
 		}
-		_, err := st.GetEndpoint(ctx, name)
-		return found(err)
+		return found(get(ctx, name))
 	}
 }
 
