@@ -72,6 +72,7 @@ func TestWithStackInterrupt(t *testing.T) {
 				"PORT="+strconv.Itoa(port),
 				"TEMPLATE=../../template.yaml",
 				"TABLE_NAME="+testenv.UniqueName(t, "int"),
+				"SECRET_PREFIX="+testenv.UniqueName(t, "int")+"/", // its lifecycle runs sweep under it
 				"LOG_LEVEL=warn",
 			)
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
