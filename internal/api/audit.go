@@ -19,6 +19,8 @@ var changes = map[string]string{
 	"PATCH /v1/keys/{id}":                                   "key.update",
 	"DELETE /v1/keys/{id}":                                  "key.revoke",
 	"POST /v1/keys/{id}/reset":                              "key.reset",
+	"POST /v1/keys/{id}/public-keys":                        "key.public_key_add",
+	"DELETE /v1/keys/{id}/public-keys/{pk_id}":              "key.public_key_delete",
 	"POST /v1/webhooks":                                     "webhook.create",
 	"PATCH /v1/webhooks/{id}":                               "webhook.update",
 	"DELETE /v1/webhooks/{id}":                              "webhook.delete",
