@@ -2,6 +2,7 @@ package mem
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/paykeys/paykeys/internal/key"
@@ -89,6 +90,21 @@ func (m *Secrets) Delete(_ context.Context, name string) error {
 	delete(m.Versions, name)
 	delete(m.Current, name)
 	return nil
+}
+
+// Put stores value as the current version of name, as a test's setup.
+func (m *Secrets) Put(name, version, value string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.put(name, version, value)
+	m.Current[name] = version
+}
+
+// Count returns how many times method was called.
+func (m *Secrets) Count(method string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(slices.DeleteFunc(slices.Clone(m.Calls), func(c string) bool { return c != method }))
 }
 
 // Has reports whether the store holds value as version of name.

@@ -36,7 +36,8 @@ type Store struct {
 	Keys       map[string]key.Key
 	Idem       map[string]store.Idempotency
 	Audit      []store.AuditRecord
-	Events     []outbox.Event
+	Events     []outbox.Event  // as written
+	Pending    map[string]bool // IDs of events not fanned out yet
 	Endpoints  map[string]hook.Endpoint
 	Deliveries map[string]hook.Delivery // by endpoint ID + "/" + delivery ID
 	Usage      map[string]map[string]store.UsageDay
@@ -56,7 +57,7 @@ func NewStore() *Store {
 	return &Store{
 		Keys: map[string]key.Key{}, Idem: map[string]store.Idempotency{},
 		Endpoints: map[string]hook.Endpoint{}, Deliveries: map[string]hook.Delivery{},
-		Usage: map[string]map[string]store.UsageDay{}, Fail: map[string]error{},
+		Usage: map[string]map[string]store.UsageDay{}, Fail: map[string]error{}, Pending: map[string]bool{},
 		Calls: map[string]int{}, limits: map[string][]time.Time{},
 	}
 }
@@ -152,7 +153,9 @@ func (m *Store) extras(x store.Extras) {
 	if x.Audit != nil {
 		m.Audit = append(m.Audit, *x.Audit)
 	}
-	m.Events = append(m.Events, x.Events...)
+	for _, e := range x.Events {
+		m.addEvent(e)
+	}
 	if i := x.Idempotency; i != nil {
 		m.Idem[idemKey(i.MerchantID, i.Subject, i.Key)] = *i
 	}

@@ -2,6 +2,7 @@ package mem
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/paykeys/paykeys/internal/hook"
@@ -148,6 +149,7 @@ func (m *Store) GetDelivery(_ context.Context, endpointID, id string) (*hook.Del
 	if !ok {
 		return nil, key.NotFound("delivery", id)
 	}
+	d.Attempts = slices.Clone(d.Attempts)
 	return &d, nil
 }
 
@@ -167,7 +169,9 @@ func (m *Store) saveDelivery(d *hook.Delivery) error {
 		return store.ErrStale
 	}
 	d.Revision++
-	m.Deliveries[k] = *d
+	c := *d
+	c.Attempts = slices.Clone(d.Attempts)
+	m.Deliveries[k] = c
 	return nil
 }
 
@@ -215,4 +219,74 @@ func (m *Store) ListDeliveries(_ context.Context, merchantID, endpointID string,
 	}
 	return page(all, "deliveries", merchantID+"/"+endpointID, limit, cur,
 		func(d *hook.Delivery) (time.Time, string) { return d.CreatedAt, d.ID })
+}
+
+// AddEvent writes an outbox event, pending until it is fanned out.
+func (m *Store) AddEvent(e outbox.Event) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.addEvent(e)
+}
+
+func (m *Store) addEvent(e outbox.Event) {
+	m.Events = append(m.Events, e)
+	m.Pending[e.ID] = true
+}
+
+func (m *Store) GetEvent(_ context.Context, id string) (*outbox.Event, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.call("GetEvent"); err != nil {
+		return nil, err
+	}
+	for _, e := range m.Events {
+		if e.ID == id {
+			return &e, nil
+		}
+	}
+	return nil, key.NotFound("event", id)
+}
+
+// FannedOut marks an event fanned out.
+func (m *Store) FannedOut(_ context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.call("FannedOut"); err != nil {
+		return err
+	}
+	delete(m.Pending, id)
+	return nil
+}
+
+// PendingEvents returns up to limit events not fanned out, oldest first.
+func (m *Store) PendingEvents(_ context.Context, _ time.Time, limit int) ([]outbox.Event, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.call("PendingEvents"); err != nil {
+		return nil, err
+	}
+	var out []outbox.Event
+	for _, e := range m.Events {
+		if m.Pending[e.ID] && len(out) < limit {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// DueDeliveries returns up to limit pending deliveries due at now.
+func (m *Store) DueDeliveries(_ context.Context, now time.Time, limit int) ([]*hook.Delivery, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.call("DueDeliveries"); err != nil {
+		return nil, err
+	}
+	var out []*hook.Delivery
+	for _, d := range m.Deliveries {
+		if d.Status == hook.DeliveryPending && d.NextAttemptAt != nil && !d.NextAttemptAt.After(now) && len(out) < limit {
+			d.Attempts = slices.Clone(d.Attempts)
+			out = append(out, &d)
+		}
+	}
+	return out, nil
 }
