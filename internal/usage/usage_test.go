@@ -271,17 +271,6 @@ func TestBound(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // The background flush runs in synctest's bubble, on its fake clock: the
 // poller fires every millisecond of that clock, and synctest.Wait lets every
 // poll that is due run before the test looks.
@@ -321,17 +310,27 @@ func TestFlushOnInterval(t *testing.T) {
 	})
 }
 
+// Poll never fires in this test: only Record can start the flush, as in a
+// Lambda container thawed after the interval passed. In synctest's bubble,
+// synctest.Wait returns once the flush Record started is done.
 func TestRecordKicksAFlushWhenDue(t *testing.T) {
-	// Poll never fires in this test: only Record can start the flush, as in
-	// a Lambda container thawed after the interval passed.
-	sink := newSink()
-	clk := testenv.NewClock(t0)
-	r, _ := newRecorder(t, sink, Options{FlushInterval: 10 * time.Second, Poll: time.Hour, Now: clk.Now})
-	id := key.NewClientID(key.EnvTest)
-	r.Record(proven(id, key.CodeValid), "", t0)
-	clk.Advance(time.Minute)
-	r.Record(proven(id, key.CodeValid), "", t0)
-	waitFor(t, "the kicked flush", func() bool { return sink.day(id, "2026-11-23").Allowed == 2 })
+	synctest.Test(t, func(t *testing.T) {
+		sink := newSink()
+		clk := testenv.NewClock(t0)
+		r, _ := newRecorder(t, sink, Options{FlushInterval: 10 * time.Second, Poll: time.Hour, Now: clk.Now})
+		id := key.NewClientID(key.EnvTest)
+		r.Record(proven(id, key.CodeValid), "", t0)
+		synctest.Wait()
+		if sink.callCount() != 0 {
+			t.Fatal("flushed before the interval")
+		}
+		clk.Advance(time.Minute)
+		r.Record(proven(id, key.CodeValid), "", t0)
+		synctest.Wait()
+		if got := sink.day(id, "2026-11-23").Allowed; got != 2 {
+			t.Fatalf("%d allowed flushed, want 2: Record did not start the flush that was due", got)
+		}
+	})
 }
 
 func TestFailureRetained(t *testing.T) {
