@@ -95,6 +95,21 @@ func TestErrorsMapToOneStatusTable(t *testing.T) {
 			f.send(rq{route: "DELETE /v1/keys/{id}", id: id}).must(f.t, 204)
 			return rq{route: "PATCH /v1/keys/{id}", id: id, body: `{"name":"again"}`}
 		}},
+		{name: "merchant at its key limit", status: 409, code: "conflict", msg: "at most 2 keys", setup: func(f *fake) rq {
+			f.api.Keys.MaxKeys = 2
+			f.createKey("", "")
+			revoked := f.createKey("", "").id
+			f.send(rq{route: "DELETE /v1/keys/{id}", id: revoked}).must(f.t, 204)
+			f.createKey("", "") // a revoked key does not count
+			f.createKey("m_beta", "")
+			return rq{route: "POST /v1/keys", body: `{"name":"a","environment":"test"}`}
+		}},
+		{name: "merchant at its endpoint limit", status: 409, code: "conflict", msg: "at most 1 webhook endpoints", setup: func(f *fake) rq {
+			f.api.Webhooks.MaxPerMerchant = 1
+			f.createHook("")
+			f.createHook("m_beta")
+			return rq{route: "POST /v1/webhooks", body: `{"url":"http://127.0.0.1:9/hook"}`}
+		}},
 		{name: "a disabled endpoint takes no test", status: 409, code: "conflict", setup: func(f *fake) rq {
 			id := f.createHook("").id
 			f.send(rq{route: "PATCH /v1/webhooks/{id}", id: id, body: `{"status":"disabled"}`}).must(f.t, 200)
