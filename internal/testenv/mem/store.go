@@ -125,6 +125,14 @@ func (m *Store) GetKey(_ context.Context, id string) (*key.Key, error) {
 	return k.Clone(), nil
 }
 
+// AttachLastUse leaves the keys as they are: the fake keeps a key's last
+// use on the key itself.
+func (m *Store) AttachLastUse(_ context.Context, _ ...*key.Key) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.call("AttachLastUse")
+}
+
 func (m *Store) UpdateKey(_ context.Context, k *key.Key, x store.Extras) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
