@@ -72,6 +72,15 @@ func TestEverySetting(t *testing.T) {
 		{"KEK_SECRET_NAME from the prefix", map[string]string{"SECRET_PREFIX": "acme/"}, func(c Config) any { return c.KEKSecretName }, "acme-kek", ""},
 		{"KEK_SECRET_NAME", map[string]string{"KEK_SECRET_NAME": "ops/kek"}, func(c Config) any { return c.KEKSecretName }, "ops/kek", ""},
 
+		{"WEBHOOK_KEK_SECRET_NAME default", nil, func(c Config) any { return c.WebhookKEKSecretName }, "paykeys-webhooks-kek", ""},
+		{"WEBHOOK_KEK_SECRET_NAME from the prefix", map[string]string{"SECRET_PREFIX": "acme/"},
+			func(c Config) any { return c.WebhookKEKSecretName }, "acme-webhooks-kek", ""},
+		{"WEBHOOK_KEK_SECRET_NAME", map[string]string{"WEBHOOK_KEK_SECRET_NAME": "ops/hooks-kek"},
+			func(c Config) any { return c.WebhookKEKSecretName }, "ops/hooks-kek", ""},
+		{"SECRETS_KMS_KEY_ID default", nil, func(c Config) any { return c.SecretsKMSKeyID }, "", ""},
+		{"SECRETS_KMS_KEY_ID", map[string]string{"SECRETS_KMS_KEY_ID": "alias/paykeys"},
+			func(c Config) any { return c.SecretsKMSKeyID }, "alias/paykeys", ""},
+
 		{"AWS_REGION default", nil, func(c Config) any { return c.Region }, "us-east-1", ""},
 		{"AWS_REGION", map[string]string{"AWS_REGION": "eu-west-1"}, func(c Config) any { return c.Region }, "eu-west-1", ""},
 		{"endpoints default", nil, func(c Config) any { return c.DynamoDBEndpoint + c.SecretsManagerEndpoint }, "", ""},
