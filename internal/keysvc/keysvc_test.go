@@ -59,7 +59,7 @@ func TestCreateStoresTheSecretBeforeTheKey(t *testing.T) {
 	if _, err := st.GetKey(context.Background(), c.Key.ID); err != nil {
 		t.Fatalf("key not stored: %v", err)
 	}
-	if len(st.Audit) != 1 || st.Audit[0].Action != "key.create" || st.Audit[0].Outcome != outcomeSuccess {
+	if len(st.Audit) != 1 || st.Audit[0].Action != "key.create" || st.Audit[0].Outcome != key.OutcomeSuccess {
 		t.Fatalf("audit = %+v", st.Audit)
 	}
 }
@@ -150,7 +150,7 @@ func TestCreateReplay(t *testing.T) {
 	if n := len(st.Keys); n != 1 {
 		t.Fatalf("%d keys after a replay", n)
 	}
-	if last := st.Audit[len(st.Audit)-1]; last.Outcome != outcomeReplayed {
+	if last := st.Audit[len(st.Audit)-1]; last.Outcome != key.OutcomeReplayed {
 		t.Fatalf("replay not audited: %+v", last)
 	}
 	if _, err := s.Create(ctx, actor, params(), &Idempotency{Key: "idem-1", RequestHash: []byte("other")}); !errors.Is(err, key.ErrConflict) {

@@ -23,7 +23,7 @@ import (
 // fakeSink keeps counts the way the table does, applying each token once.
 type fakeSink struct {
 	mu      sync.Mutex
-	days    map[string]store.UsageDay // client ID + "/" + date
+	days    map[string]key.UsageDay // client ID + "/" + date
 	last    map[string]lastUse
 	tokens  map[string]bool
 	calls   int
@@ -42,7 +42,7 @@ type fakeSink struct {
 }
 
 func newSink() *fakeSink {
-	return &fakeSink{days: map[string]store.UsageDay{}, last: map[string]lastUse{}, tokens: map[string]bool{}, unknown: map[string]bool{}}
+	return &fakeSink{days: map[string]key.UsageDay{}, last: map[string]lastUse{}, tokens: map[string]bool{}, unknown: map[string]bool{}}
 }
 
 var errBoom = errors.New("dynamodb: connection reset")
@@ -62,7 +62,7 @@ func (s *fakeSink) wait() {
 	}
 }
 
-func (s *fakeSink) AddUsage(_ context.Context, id string, d store.UsageDay, token string) error {
+func (s *fakeSink) AddUsage(_ context.Context, id string, d key.UsageDay, token string) error {
 	s.wait()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -119,7 +119,7 @@ func (s *fakeSink) SetLastUsed(_ context.Context, id string, at time.Time, ip st
 	return true, nil
 }
 
-func (s *fakeSink) day(id, date string) store.UsageDay {
+func (s *fakeSink) day(id, date string) key.UsageDay {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d := s.days[id+"/"+date]
@@ -189,7 +189,7 @@ func TestAggregation(t *testing.T) {
 	if err := r.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]store.UsageDay{
+	want := map[string]key.UsageDay{
 		a + "/2026-11-23": {Date: "2026-11-23", Allowed: 4, Denied: map[string]int64{"INSUFFICIENT_SCOPE": 1, "NOT_FOUND": 2}},
 		a + "/2026-11-24": {Date: "2026-11-24", Denied: map[string]int64{"REVOKED": 1}},
 		b + "/2026-11-23": {Date: "2026-11-23", Denied: map[string]int64{"SIGNATURE_INVALID": 1}},

@@ -34,13 +34,13 @@ type Store struct {
 	mu sync.Mutex
 
 	Keys       map[string]key.Key
-	Idem       map[string]store.Idempotency
-	Audit      []store.AuditRecord
+	Idem       map[string]key.IdempotencyRecord
+	Audit      []key.AuditRecord
 	Events     []outbox.Event  // as written
 	Pending    map[string]bool // IDs of events not fanned out yet
 	Endpoints  map[string]hook.Endpoint
 	Deliveries map[string]hook.Delivery // by endpoint ID + "/" + delivery ID
-	Usage      map[string]map[string]store.UsageDay
+	Usage      map[string]map[string]key.UsageDay
 
 	Fail          map[string]error
 	Stale         int
@@ -55,9 +55,9 @@ type Store struct {
 // NewStore returns an empty store.
 func NewStore() *Store {
 	return &Store{
-		Keys: map[string]key.Key{}, Idem: map[string]store.Idempotency{},
+		Keys: map[string]key.Key{}, Idem: map[string]key.IdempotencyRecord{},
 		Endpoints: map[string]hook.Endpoint{}, Deliveries: map[string]hook.Delivery{},
-		Usage: map[string]map[string]store.UsageDay{}, Fail: map[string]error{}, Pending: map[string]bool{},
+		Usage: map[string]map[string]key.UsageDay{}, Fail: map[string]error{}, Pending: map[string]bool{},
 		Calls: map[string]int{}, limits: map[string][]time.Time{},
 	}
 }
@@ -78,7 +78,7 @@ func (m *Store) Count(method string) int {
 
 func idemKey(merchantID, subject, k string) string { return merchantID + "/" + subject + "/" + k }
 
-func (m *Store) CreateKey(_ context.Context, k *key.Key, x store.Extras) error {
+func (m *Store) CreateKey(_ context.Context, k *key.Key, x outbox.Extras) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.call("CreateKey"); err != nil {
@@ -133,7 +133,7 @@ func (m *Store) AttachLastUse(_ context.Context, _ ...*key.Key) error {
 	return m.call("AttachLastUse")
 }
 
-func (m *Store) UpdateKey(_ context.Context, k *key.Key, x store.Extras) error {
+func (m *Store) UpdateKey(_ context.Context, k *key.Key, x outbox.Extras) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.call("UpdateKey"); err != nil {
@@ -156,7 +156,7 @@ func (m *Store) UpdateKey(_ context.Context, k *key.Key, x store.Extras) error {
 	return nil
 }
 
-func (m *Store) extras(x store.Extras) {
+func (m *Store) extras(x outbox.Extras) {
 	m.Writes++
 	if x.Audit != nil {
 		m.Audit = append(m.Audit, *x.Audit)
@@ -170,7 +170,7 @@ func (m *Store) extras(x store.Extras) {
 }
 
 // ListKeys pages a merchant's keys newest first, as the real store does.
-func (m *Store) ListKeys(_ context.Context, merchantID string, f store.ListFilter) ([]*key.Key, string, error) {
+func (m *Store) ListKeys(_ context.Context, merchantID string, f key.ListFilter) ([]*key.Key, string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.call("ListKeys"); err != nil {
@@ -186,7 +186,7 @@ func (m *Store) ListKeys(_ context.Context, merchantID string, f store.ListFilte
 	return page(all, "keys", merchantID, f.Limit, f.Cursor, func(k *key.Key) (time.Time, string) { return k.CreatedAt, k.ID })
 }
 
-func (m *Store) GetIdempotency(_ context.Context, merchantID, subject, k string) (*store.Idempotency, error) {
+func (m *Store) GetIdempotency(_ context.Context, merchantID, subject, k string) (*key.IdempotencyRecord, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.call("GetIdempotency"); err != nil {
@@ -199,7 +199,7 @@ func (m *Store) GetIdempotency(_ context.Context, merchantID, subject, k string)
 	return &i, nil
 }
 
-func (m *Store) PutAudit(_ context.Context, r *store.AuditRecord) error {
+func (m *Store) PutAudit(_ context.Context, r *key.AuditRecord) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.call("PutAudit"); err != nil {
@@ -211,7 +211,7 @@ func (m *Store) PutAudit(_ context.Context, r *store.AuditRecord) error {
 
 // RecordRefusal appends a refused change to the audit log (the real store
 // coalesces them; the fake keeps each).
-func (m *Store) RecordRefusal(_ context.Context, r *store.AuditRecord) error {
+func (m *Store) RecordRefusal(_ context.Context, r *key.AuditRecord) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.call("RecordRefusal"); err != nil {
@@ -222,20 +222,20 @@ func (m *Store) RecordRefusal(_ context.Context, r *store.AuditRecord) error {
 }
 
 // ListAudit pages a merchant's audit records, newest first.
-func (m *Store) ListAudit(_ context.Context, merchantID string, limit int, cur string) ([]store.AuditRecord, string, error) {
+func (m *Store) ListAudit(_ context.Context, merchantID string, limit int, cur string) ([]key.AuditRecord, string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.call("ListAudit"); err != nil {
 		return nil, "", err
 	}
-	var all []*store.AuditRecord
+	var all []*key.AuditRecord
 	for _, r := range m.Audit {
 		if r.MerchantID == merchantID {
 			all = append(all, &r)
 		}
 	}
-	out, next, err := page(all, "audit", merchantID, limit, cur, func(r *store.AuditRecord) (time.Time, string) { return r.CreatedAt, r.ID })
-	recs := make([]store.AuditRecord, len(out))
+	out, next, err := page(all, "audit", merchantID, limit, cur, func(r *key.AuditRecord) (time.Time, string) { return r.CreatedAt, r.ID })
+	recs := make([]key.AuditRecord, len(out))
 	for i, r := range out {
 		recs[i] = *r
 	}
@@ -259,14 +259,14 @@ func (m *Store) RateLimit(_ context.Context, name string, limit int, window time
 }
 
 // AddUsage adds day's counts to a key's usage.
-func (m *Store) AddUsage(_ context.Context, clientID string, day store.UsageDay, _ string) error {
+func (m *Store) AddUsage(_ context.Context, clientID string, day key.UsageDay, _ string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.call("AddUsage"); err != nil {
 		return err
 	}
 	if m.Usage[clientID] == nil {
-		m.Usage[clientID] = map[string]store.UsageDay{}
+		m.Usage[clientID] = map[string]key.UsageDay{}
 	}
 	d := m.Usage[clientID][day.Date]
 	d.Date, d.Allowed = day.Date, d.Allowed+day.Allowed
@@ -281,19 +281,19 @@ func (m *Store) AddUsage(_ context.Context, clientID string, day store.UsageDay,
 }
 
 // ListUsage returns a key's days from from to to, oldest first.
-func (m *Store) ListUsage(_ context.Context, clientID, from, to string) ([]store.UsageDay, error) {
+func (m *Store) ListUsage(_ context.Context, clientID, from, to string) ([]key.UsageDay, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.call("ListUsage"); err != nil {
 		return nil, err
 	}
-	var out []store.UsageDay
+	var out []key.UsageDay
 	for date, d := range m.Usage[clientID] {
 		if date >= from && date <= to {
 			out = append(out, d)
 		}
 	}
-	slices.SortFunc(out, func(a, b store.UsageDay) int { return strings.Compare(a.Date, b.Date) })
+	slices.SortFunc(out, func(a, b key.UsageDay) int { return strings.Compare(a.Date, b.Date) })
 	return out, nil
 }
 

@@ -12,7 +12,7 @@ import (
 )
 
 // commitEndpoint writes e with its audit record. The caller holds the lock.
-func (m *Store) commitEndpoint(e *hook.Endpoint, a *store.AuditRecord) {
+func (m *Store) commitEndpoint(e *hook.Endpoint, a *key.AuditRecord) {
 	if m.CheckEndpoint != nil {
 		m.CheckEndpoint(e)
 	}
@@ -24,7 +24,7 @@ func (m *Store) commitEndpoint(e *hook.Endpoint, a *store.AuditRecord) {
 }
 
 // CreateEndpoint adds an endpoint unless its merchant has limit already.
-func (m *Store) CreateEndpoint(_ context.Context, e *hook.Endpoint, a *store.AuditRecord, limit int) error {
+func (m *Store) CreateEndpoint(_ context.Context, e *hook.Endpoint, a *key.AuditRecord, limit int) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.call("CreateEndpoint"); err != nil {
@@ -44,7 +44,7 @@ func (m *Store) CreateEndpoint(_ context.Context, e *hook.Endpoint, a *store.Aud
 }
 
 // SaveEndpoint writes an endpoint read at its current revision.
-func (m *Store) SaveEndpoint(_ context.Context, e *hook.Endpoint, a *store.AuditRecord) error {
+func (m *Store) SaveEndpoint(_ context.Context, e *hook.Endpoint, a *key.AuditRecord) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.call("SaveEndpoint"); err != nil {
@@ -58,7 +58,7 @@ func (m *Store) SaveEndpoint(_ context.Context, e *hook.Endpoint, a *store.Audit
 }
 
 // DeleteEndpoint removes an endpoint and its deliveries.
-func (m *Store) DeleteEndpoint(_ context.Context, e *hook.Endpoint, a *store.AuditRecord) error {
+func (m *Store) DeleteEndpoint(_ context.Context, e *hook.Endpoint, a *key.AuditRecord) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.call("DeleteEndpoint"); err != nil {
@@ -176,7 +176,7 @@ func (m *Store) saveDelivery(d *hook.Delivery) error {
 }
 
 // RetryDelivery saves a delivery made due again, with its audit record.
-func (m *Store) RetryDelivery(_ context.Context, d *hook.Delivery, a *store.AuditRecord) error {
+func (m *Store) RetryDelivery(_ context.Context, d *hook.Delivery, a *key.AuditRecord) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.call("RetryDelivery"); err != nil {
@@ -190,7 +190,7 @@ func (m *Store) RetryDelivery(_ context.Context, d *hook.Delivery, a *store.Audi
 }
 
 // SaveTestEvent writes a test event, its delivery and its audit record.
-func (m *Store) SaveTestEvent(_ context.Context, e outbox.Event, d *hook.Delivery, a *store.AuditRecord) error {
+func (m *Store) SaveTestEvent(_ context.Context, e outbox.Event, d *hook.Delivery, a *key.AuditRecord) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.call("SaveTestEvent"); err != nil {
