@@ -216,7 +216,7 @@ func checkSecrets(ctx context.Context, a *app.App) (cutOffCheck, error) {
 	}
 	ch.Secrets = len(names)
 	for m := range 100 {
-		f := store.ListFilter{Limit: 100}
+		f := key.ListFilter{Limit: 100}
 		for {
 			ks, next, err := a.Store.ListKeys(ctx, fmt.Sprintf("m_load_%d", m), f)
 			if err != nil {
