@@ -36,5 +36,5 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (apigw.Handle
 		Keys: a.Keys(cfg, log), Audit: a.Store, Verifier: engine, Usage: u,
 		Scopes: scopes, Log: log, Now: time.Now,
 	}
-	return h.Function("verify"), []lambda.Option{decide.FlushOnSIGTERM(u, log)}, nil
+	return h.Handler(api.VerifyRoutes), []lambda.Option{decide.FlushOnSIGTERM(u, log)}, nil
 }
