@@ -5,14 +5,12 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"github.com/paykeys/paykeys/internal/api"
 	"github.com/paykeys/paykeys/internal/apigw"
 	"github.com/paykeys/paykeys/internal/config"
 )
 
-type builder func(context.Context, config.Config, *slog.Logger) (apigw.Handler, []lambda.Option, error)
+type builder func(context.Context, config.Config, *slog.Logger) (apigw.Handler, func(), error)
 
 // Each builder serves its own group of the route table and no other
 // route; only the keys function serves the OpenAPI document, without a
@@ -33,9 +31,9 @@ func TestEachFunctionServesItsOwnRoutes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h, opts, err := tt.build(context.Background(), cfg, slog.New(slog.DiscardHandler))
-			if err != nil || len(opts) != 0 {
-				t.Fatalf("build: %d options, error %v", len(opts), err)
+			h, onSIGTERM, err := tt.build(context.Background(), cfg, slog.New(slog.DiscardHandler))
+			if err != nil || onSIGTERM != nil {
+				t.Fatalf("build: error %v; asks for SIGTERM: %v", err, onSIGTERM != nil)
 			}
 			mine := map[string]bool{}
 			for _, r := range tt.routes {
