@@ -107,9 +107,10 @@ func Estimate(in Inputs, a Assumptions, p Prices) []Line {
 
 	// Secrets Manager: the per-key store pays for every secret, reads HMAC
 	// secrets on cache misses and makes about 3 calls per change; the
-	// envelope store pays for one KEK secret and reads it per container start.
+	// envelope store pays for two KEK secrets (key secrets, webhook signing
+	// secrets) and the authorizer reads the first per container start.
 	smPerKey := in.Keys*p.SecretMonth + (secretReads+changes*3)/1e4*p.SecretPer10kCall
-	smEnvelope := 1*p.SecretMonth + in.Containers*a.KEKReads/1e4*p.SecretPer10kCall
+	smEnvelope := 2*p.SecretMonth + in.Containers*a.KEKReads/1e4*p.SecretPer10kCall
 	return []Line{
 		{"Secrets Manager secrets and calls", smPerKey, smEnvelope},
 		{"DynamoDB reads (keys, change feed)", ddbReads, ddbReads},

@@ -49,6 +49,8 @@ func runSecretsLoad(args []string, getenv func(string) string, stdout, stderr io
 			return table + "/"
 		case "KEK_SECRET_NAME":
 			return table + "-kek"
+		case "WEBHOOK_KEK_SECRET_NAME":
+			return table + "-webhooks-kek"
 		case "LOG_LEVEL":
 			return "error"
 		case "MAX_KEYS_PER_MERCHANT":

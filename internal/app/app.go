@@ -39,15 +39,17 @@ import (
 
 // App holds every function's parts, built once, for in-process use.
 type App struct {
-	Config  config.Config
-	AWS     aws.Config
-	Log     *slog.Logger
-	Dynamo  *dynamodb.Client
-	Store   *store.Store
-	Secrets *secret.Chain
-	Keys    *keysvc.Service
-	Engine  *authz.Engine
-	API     *api.API
+	Config config.Config
+	AWS    aws.Config
+	Log    *slog.Logger
+	Dynamo *dynamodb.Client
+	Store  *store.Store
+	// Secrets holds key secrets, WebhookSecrets webhook signing secrets.
+	Secrets        *secret.Chain
+	WebhookSecrets *secret.Chain
+	Keys           *keysvc.Service
+	Engine         *authz.Engine
+	API            *api.API
 	// Usage counts the authorizer's and service verify's decisions; one per
 	// container, written in the background (see package usage).
 	Usage *usage.Recorder
@@ -70,13 +72,13 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, error)
 		return nil, err
 	}
 	log := Logger(logOut, cfg.LogLevel)
-	a := &App{Config: cfg, AWS: ad.AWS, Log: log, Dynamo: ad.Dynamo, Store: ad.Store, Secrets: ad.Secrets}
+	a := &App{Config: cfg, AWS: ad.AWS, Log: log, Dynamo: ad.Dynamo, Store: ad.Store, Secrets: ad.Secrets, WebhookSecrets: ad.WebhookSecrets}
 	a.Keys = ad.Keys(cfg, log)
 	a.Engine = decide.Engine(cfg, ad)
 	a.Usage = decide.Usage(ad, log)
 	sender := &webhook.Sender{AllowPrivate: cfg.WebhookAllowPrivate, LoopbackOnly: cfg.WebhookLoopbackOnly}
-	a.Worker = delivery.New(a.Store, a.Secrets, sender, log)
-	a.Webhooks = webhooksvc.New(a.Store, a.Secrets, webhooksvc.URLs{Sender: sender}, log)
+	a.Worker = delivery.New(a.Store, a.WebhookSecrets, sender, log)
+	a.Webhooks = webhooksvc.New(a.Store, a.WebhookSecrets, webhooksvc.URLs{Sender: sender}, log)
 	a.Webhooks.Sender = a.Worker // test and retry send at once
 	a.API = &api.API{Keys: a.Keys, Webhooks: a.Webhooks, Audit: a.Store, Verifier: a.Engine, Document: api.OpenAPI(), Log: log, Now: time.Now}
 	a.API.Usage, a.API.Counters = a.Usage, a.Store
@@ -108,7 +110,7 @@ func (a *App) HTTP(function string) apigw.Handler { return a.API.Function(functi
 func (a *App) Rotator() *rotate.Job {
 	j := rotate.New(a.Store, a.Secrets, a.Log)
 	j.Overlaps = a.Webhooks
-	j.Upkeep = a.Secrets
+	j.Upkeep = secret.Chains{a.Secrets, a.WebhookSecrets}
 	return j
 }
 

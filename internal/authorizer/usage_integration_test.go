@@ -201,6 +201,9 @@ func TestUsageCountersMatchDecisions(t *testing.T) {
 	// The last use is the last allowed decision, from its address; the
 	// revoked attempt after it does not count as a use.
 	k, err := e.store.GetKey(context.Background(), id)
+	if err == nil {
+		err = e.store.AttachLastUse(context.Background(), k)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,6 +245,9 @@ func TestLastUseFromServiceVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	k, err := e.store.GetKey(context.Background(), id)
+	if err == nil {
+		err = e.store.AttachLastUse(context.Background(), k)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

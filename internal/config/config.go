@@ -23,10 +23,17 @@ type Config struct {
 	// under a KEK in Secrets Manager). The other store is still read, and
 	// the lifecycle job moves what it holds (see package secret, Chain).
 	SecretStore string
-	// KEK_SECRET_NAME: the Secrets Manager secret holding the envelope
-	// store's KEKs, default the prefix without its "/" plus "-kek"
-	// (paykeys-kek), outside the prefix so no key's name can collide with it.
-	KEKSecretName          string
+	// KEK_SECRET_NAME: the Secrets Manager secret holding the KEKs of the
+	// envelope store's key secrets, default the prefix without its "/" plus
+	// "-kek" (paykeys-kek), outside the prefix so no key's name can collide
+	// with it. WEBHOOK_KEK_SECRET_NAME: those of webhook signing secrets,
+	// default paykeys-webhooks-kek. Each kind of secret has KEKs of its own,
+	// so a function given one kind cannot decrypt the other.
+	KEKSecretName        string
+	WebhookKEKSecretName string
+	// SECRETS_KMS_KEY_ID: the KMS key new secrets are encrypted with; empty
+	// for Secrets Manager's AWS-managed key.
+	SecretsKMSKeyID        string
 	Region                 string     // AWS_REGION, default us-east-1
 	DynamoDBEndpoint       string     // DYNAMODB_ENDPOINT, local stack only
 	SecretsManagerEndpoint string     // SECRETSMANAGER_ENDPOINT, local stack only
@@ -83,6 +90,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c := Config{
 		TableName:              getenv("TABLE_NAME"),
 		SecretPrefix:           or(getenv("SECRET_PREFIX"), "paykeys/"),
+		SecretsKMSKeyID:        getenv("SECRETS_KMS_KEY_ID"),
 		Region:                 or(getenv("AWS_REGION"), "us-east-1"),
 		DynamoDBEndpoint:       getenv("DYNAMODB_ENDPOINT"),
 		SecretsManagerEndpoint: getenv("SECRETSMANAGER_ENDPOINT"),
@@ -91,10 +99,10 @@ func Load(getenv func(string) string) (Config, error) {
 		RouteScopes:            getenv("ROUTE_SCOPES"),
 		SecretStore:            or(getenv("SECRET_STORE"), SecretStoreSecretsManager),
 		KEKSecretName:          getenv("KEK_SECRET_NAME"),
+		WebhookKEKSecretName:   getenv("WEBHOOK_KEK_SECRET_NAME"),
 	}
-	if c.KEKSecretName == "" {
-		c.KEKSecretName = strings.TrimSuffix(c.SecretPrefix, "/") + "-kek"
-	}
+	c.KEKSecretName = or(c.KEKSecretName, strings.TrimSuffix(c.SecretPrefix, "/")+"-kek")
+	c.WebhookKEKSecretName = or(c.WebhookKEKSecretName, strings.TrimSuffix(c.SecretPrefix, "/")+"-webhooks-kek")
 	var errs []error
 	c.ExtraScopes = strings.FieldsFunc(getenv("EXTRA_SCOPES"), func(r rune) bool {
 		return r == ' ' || r == ',' || r == ';' || r == '\t' || r == '\n'

@@ -206,8 +206,10 @@ func SigningVersions(e *Endpoint, now time.Time) []string {
 	return v
 }
 
-// SecretName is the secret store's name for an endpoint's signing secret.
-func SecretName(endpointID string) string { return "webhooks/" + endpointID }
+// SecretName is the secret store's name for an endpoint's signing secret:
+// its ID, in a store of its own (<SECRET_PREFIX>webhooks/, see
+// internal/app/adapters).
+func SecretName(endpointID string) string { return endpointID }
 
 // ValidID reports whether s has the shape of an endpoint ID.
 func ValidID(s string) bool { return validID(s, "we_") }

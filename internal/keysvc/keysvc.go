@@ -25,6 +25,9 @@ type Store interface {
 	GetKey(ctx context.Context, id string) (*key.Key, error)
 	UpdateKey(ctx context.Context, k *key.Key, x store.Extras) error
 	ListKeys(ctx context.Context, merchantID string, f store.ListFilter) ([]*key.Key, string, error)
+	// AttachLastUse fills in the keys' last use, which the key item does not
+	// hold (the authorizer writes it apart, see package store).
+	AttachLastUse(ctx context.Context, keys ...*key.Key) error
 	GetIdempotency(ctx context.Context, merchantID, subject, idemKey string) (*store.Idempotency, error)
 	PutAudit(ctx context.Context, r *store.AuditRecord) error
 	RateLimit(ctx context.Context, name string, limit int, window time.Duration, now time.Time) (bool, time.Duration, error)
@@ -93,6 +96,9 @@ func (s *Service) getOwned(ctx context.Context, a key.Actor, id string) (*key.Ke
 	if k.MerchantID != a.MerchantID {
 		return nil, key.NotFound("key", id)
 	}
+	if err := s.Store.AttachLastUse(ctx, k); err != nil {
+		return nil, err
+	}
 	return k, nil
 }
 
@@ -104,7 +110,14 @@ func (s *Service) Get(ctx context.Context, a key.Actor, id string) (*key.Key, er
 // List returns a page of the actor's keys, newest first.
 func (s *Service) List(ctx context.Context, a key.Actor, f store.ListFilter) ([]*key.Key, string, error) {
 	f.Now = s.Now()
-	return s.Store.ListKeys(ctx, a.MerchantID, f)
+	keys, next, err := s.Store.ListKeys(ctx, a.MerchantID, f)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := s.Store.AttachLastUse(ctx, keys...); err != nil {
+		return nil, "", err
+	}
+	return keys, next, nil
 }
 
 // detached runs cleanup work that must happen even when the request's context

@@ -70,6 +70,14 @@ func (m *memStore) GetKey(_ context.Context, id string) (*key.Key, error) {
 	return &k, nil
 }
 
+// AttachLastUse leaves the keys as they are: the fake keeps no last use
+// apart from the key.
+func (m *memStore) AttachLastUse(_ context.Context, _ ...*key.Key) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.fail["AttachLastUse"]
+}
+
 func (m *memStore) UpdateKey(_ context.Context, k *key.Key, x store.Extras) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -36,6 +36,8 @@ type Store interface {
 	DueKeys(ctx context.Context, now time.Time, cursor string, limit int) ([]store.DueKey, string, error)
 	GetKey(ctx context.Context, id string) (*key.Key, error)
 	UpdateKey(ctx context.Context, k *key.Key, x store.Extras) error
+	// AttachLastUse fills in the key's last use, for the events' key.
+	AttachLastUse(ctx context.Context, keys ...*key.Key) error
 }
 
 // Secrets takes a retired version's staging labels off (secret.Store.Retire).
@@ -342,6 +344,9 @@ func (j *Job) handle(ctx context.Context, r *run, id string) error {
 				})
 				done = true
 				return nil
+			}
+			if err := j.Store.AttachLastUse(ctx, n); err != nil {
+				return err
 			}
 			x := j.extras(r.id, n, duties, now)
 			if err := j.Store.UpdateKey(ctx, n, x); err != nil {

@@ -252,3 +252,25 @@ func (c *Chain) Upkeep(ctx context.Context) (UpkeepStats, error) {
 	}
 	return st, errors.Join(errs...)
 }
+
+// Chains are the stores of each kind of secret (one per name prefix, each
+// with KEKs of its own), kept up one after the other by the lifecycle job.
+type Chains []*Chain
+
+// Upkeep runs each chain's Upkeep and adds up what they did (the KEK
+// versions of the re-wraps are left out: each chain has its own).
+func (cs Chains) Upkeep(ctx context.Context) (UpkeepStats, error) {
+	var total UpkeepStats
+	var errs []error
+	for _, c := range cs {
+		st, err := c.Upkeep(ctx)
+		total.Moved += st.Moved
+		total.MoveFailed += st.MoveFailed
+		total.Remaining = total.Remaining || st.Remaining
+		total.Rewrap.Rewrapped += st.Rewrap.Rewrapped
+		total.Rewrap.Retired = total.Rewrap.Retired || st.Rewrap.Retired
+		total.Rewrap.Remaining = total.Rewrap.Remaining || st.Rewrap.Remaining
+		errs = append(errs, err)
+	}
+	return total, errors.Join(errs...)
+}

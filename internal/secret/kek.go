@@ -45,6 +45,9 @@ var ErrRewrapPending = errors.New("the previous key-encryption key is still in u
 type Keyring struct {
 	api  API
 	name string
+	// KMSKeyID, when set, is the KMS key the KEK secret is created with;
+	// empty keeps Secrets Manager's AWS-managed key.
+	KMSKeyID string
 
 	mu    sync.Mutex
 	aeads map[string]cipher.AEAD // KEK version ID -> AES-256-GCM
@@ -126,6 +129,7 @@ func (k *Keyring) create(ctx context.Context) error {
 		Name:         aws.String(k.name),
 		SecretString: aws.String(newKEK()),
 		Description:  aws.String("paykeys envelope store: key-encryption keys (AWSCURRENT encrypts, AWSPREVIOUS until re-wrapped)"),
+		KmsKeyId:     optional(k.KMSKeyID),
 	})
 	if err != nil && !isCode(err, "ResourceExistsException") {
 		return fmt.Errorf("kek %s: create: %w", k.name, err)

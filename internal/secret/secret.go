@@ -1,5 +1,8 @@
 // Package secret keeps API key secrets in AWS Secrets Manager: one secret per
 // key, named <prefix><clientID>, one secret version per issued key secret.
+// The service keeps two such stores under its SECRET_PREFIX, one per kind of
+// secret (KeysDir, WebhooksDir), so that an IAM policy can grant a function
+// one kind and not the other.
 //
 // The version ID of each value is chosen by the caller (a UUID the database
 // records) and sent as the ClientRequestToken, so every write can be retried
@@ -23,6 +26,15 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/paykeys/paykeys/internal/key"
+)
+
+// The folders of the service's secret prefix: key secrets are named
+// <SECRET_PREFIX>keys/<client id>, webhook signing secrets
+// <SECRET_PREFIX>webhooks/<endpoint id>. template.yaml grants each function
+// the folders it uses.
+const (
+	KeysDir     = "keys/"
+	WebhooksDir = "webhooks/"
 )
 
 // Staging labels Secrets Manager gives meaning to.
@@ -72,6 +84,9 @@ var (
 type Store struct {
 	api    API
 	prefix string
+	// KMSKeyID, when set, is the KMS key Create encrypts a new secret with
+	// (its versions follow); empty keeps Secrets Manager's AWS-managed key.
+	KMSKeyID string
 }
 
 // New returns a Store that names secrets prefix+clientID, prefix being for
@@ -96,6 +111,7 @@ func (s *Store) Create(ctx context.Context, clientID, versionID, value string) e
 		ClientRequestToken: aws.String(versionID),
 		SecretString:       aws.String(value),
 		Tags:               []types.Tag{{Key: aws.String(TagClientID), Value: aws.String(clientID)}},
+		KmsKeyId:           optional(s.KMSKeyID),
 	})
 	switch {
 	case err == nil:
@@ -282,4 +298,12 @@ func (s *Store) List(ctx context.Context, cursor string, limit int) ([]string, s
 		}
 	}
 	return names, aws.ToString(out.NextToken), nil
+}
+
+// optional is nil for "", so that the SDK leaves the field out.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

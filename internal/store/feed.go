@@ -21,7 +21,7 @@ import (
 // caches, so a change reaches them within about a second whatever their cache
 // TTL. Items live for FeedRetention and then TTL removes them.
 const (
-	feedPK = "FEED"
+	feedPK = FeedPartition
 	// FeedRetention is how long a feed item is kept. A reader whose last
 	// look is older than this cannot trust the feed and must drop its cache.
 	FeedRetention = time.Hour

@@ -52,7 +52,7 @@ const (
 	kPrevSecretExpiresAt = "prev_secret_expires_at"
 	kCreatedAt           = "created_at"
 	kUpdatedAt           = "updated_at"
-	kLastUsedAt          = "last_used_at"
+	kLastUsedAt          = "last_used_at" // of the last-use item (usage.go)
 	kLastUsedIP          = "last_used_ip"
 	kRevision            = "revision"
 
@@ -122,11 +122,11 @@ func parseFixedTime(s string) (time.Time, bool) {
 	return t, err == nil && fmtTime(t) == s
 }
 
-func keyPK(id string) string                { return "KEY#" + id }
+func keyPK(id string) string                { return KeyPartitionPrefix + id }
 func merchantKeysPK(merchant string) string { return "MERCHANT#" + merchant + "#KEYS" }
 func keySortKey(k *key.Key) string          { return fmtTime(k.CreatedAt) + "#" + k.ID }
 func eventPK(id string) string              { return "EVENT#" + id }
-func auditPK(merchant string) string        { return "MERCHANT#" + merchant + "#AUDIT" }
+func auditPK(merchant string) string        { return AuditPartitionPrefix + merchant }
 func auditSK(r *AuditRecord) string         { return fmtTime(r.CreatedAt) + "#" + r.ID }
 func ratePK(name string) string             { return "RATE#" + name }
 
@@ -236,12 +236,6 @@ func keyItem(k *key.Key, rev int64) map[string]types.AttributeValue {
 	m[attrGSI1PK] = avS(merchantKeysPK(k.MerchantID))
 	m[attrGSI1SK] = avS(keySortKey(k))
 	m[kRevision] = avN(rev)
-	if k.LastUsedAt != nil {
-		m[kLastUsedAt] = avTime(*k.LastUsedAt)
-	}
-	if k.LastUsedIP != "" {
-		m[kLastUsedIP] = avS(k.LastUsedIP)
-	}
 	return m
 }
 
@@ -414,8 +408,6 @@ func keyFromItem(item map[string]types.AttributeValue) (*key.Key, error) {
 		PrevSecretExpiresAt: d.timePtr(kPrevSecretExpiresAt),
 		CreatedAt:           d.time(kCreatedAt, true),
 		UpdatedAt:           d.time(kUpdatedAt, false),
-		LastUsedAt:          d.timePtr(kLastUsedAt),
-		LastUsedIP:          d.s(kLastUsedIP, false),
 	}
 	k.Revision, _ = d.n(kRevision, true)
 	k.ExpiringNoticeFor = d.time(kExpiringNoticeFor, false)

@@ -195,7 +195,14 @@ func (s *Store) ListAudit(ctx context.Context, merchantID string, limit int, cur
 		in.ExclusiveStartKey = itemKey(auditPK(merchantID), c.S)
 	}
 	recs := make([]AuditRecord, 0, limit)
-	var lastSK string // the sort key of the last record in recs
+	items := make([]map[string]types.AttributeValue, 0, limit) // recs' items
+	var lastSK string                                          // the sort key of the last record in recs
+	page := func(next string) ([]AuditRecord, string, error) {
+		if err := s.tallies(ctx, recs, items); err != nil {
+			return nil, "", fmt.Errorf("store: list audit of %s: %w", merchantID, err)
+		}
+		return recs, next, nil
+	}
 	for {
 		out, err := s.api.Query(ctx, in)
 		if err != nil {
@@ -210,13 +217,13 @@ func (s *Store) ListAudit(ctx context.Context, merchantID string, limit int, cur
 				return nil, "", fmt.Errorf("store: list audit of %s: record %s belongs to another merchant", merchantID, r.ID)
 			}
 			if len(recs) == limit {
-				return recs, s.encodeCursor(cursorAudit, merchantID, cursor{S: lastSK, I: recs[limit-1].ID}), nil
+				return page(s.encodeCursor(cursorAudit, merchantID, cursor{S: lastSK, I: recs[limit-1].ID}))
 			}
-			recs = append(recs, r)
+			recs, items = append(recs, r), append(items, item)
 			lastSK = stringAttr(item, attrSK)
 		}
 		if len(out.LastEvaluatedKey) == 0 {
-			return recs, "", nil
+			return page("")
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 		in.Limit = aws.Int32(int32(limit + 1 - len(recs)))
@@ -231,13 +238,19 @@ func stringAttr(item map[string]types.AttributeValue, name string) string {
 	return ""
 }
 
-// PutAudit writes one audit record on its own (a refused change, which has
-// no transaction to ride in).
+// PutAudit appends one audit record on its own (a refused change, which has
+// no transaction to ride in). Audit records are never overwritten: one with
+// the same ID and time already there is an error.
 func (s *Store) PutAudit(ctx context.Context, r *AuditRecord) error {
 	if r.MerchantID == "" || r.ID == "" {
 		return errors.New("store: put audit: record without merchant or id")
 	}
-	_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: auditItem(r)})
+	_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                aws.String(s.table),
+		Item:                     auditItem(r),
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
+	})
 	if err != nil {
 		return fmt.Errorf("store: put audit %s: %w", r.ID, err)
 	}

@@ -32,7 +32,7 @@ func (s *Store) UseNonce(ctx context.Context, clientID, nonce string, now, until
 	_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.table),
 		Item: map[string]types.AttributeValue{
-			attrPK:     avS("NONCE#" + clientID + "#" + nonce),
+			attrPK:     avS(NoncePartitionPrefix + clientID + "#" + nonce),
 			attrSK:     avS("NONCE"),
 			attrTTL:    &types.AttributeValueMemberN{Value: strconv.FormatInt(until.Unix(), 10)},
 			nonceClaim: avB(claim),

@@ -29,15 +29,23 @@ const (
 	RefusalResources = 20
 )
 
-// Bookkeeping items of the coalescing (both removed by TTL):
+// Bookkeeping items of the coalescing (the budget is removed by TTL):
 //
 //	refusal      pk REFUSAL#<merchant id>#<sha256 hex of actor, action, outcome, resource>
 //	             sk <window start unix>  rec_sk: the sort key of the record it adds to
 //	budget       pk REFUSALS#<merchant id>#<sha256 hex of actor>  sk <window start unix>
 //	             n: records naming a resource this actor has been given this window
+//
+// The refusal item is the claim of the window's record: rec_sk, rec_at and
+// id name the record, n counts its attempts, and it is kept as long as the
+// record (no TTL), whose count it is. The record (an audit item) is put
+// once and never changed; it names its claim in tally_pk and tally_sk, and
+// ListAudit reads the count from there.
 const (
-	attrRecSK = "rec_sk"
-	attrRecAt = "rec_at"
+	attrRecSK   = "rec_sk"
+	attrRecAt   = "rec_at"
+	attrTallyPK = "tally_pk"
+	attrTallySK = "tally_sk"
 )
 
 func refusalPK(r *AuditRecord, resource string) string {
@@ -60,7 +68,8 @@ func hashFields(fields ...string) string {
 // RecordRefusal audits a refused change, coalesced as the constants above
 // say: it either adds one to the count of this window's record for the same
 // actor, action, outcome and resource, or starts that record with r's
-// details. r.ID and r.CreatedAt are used only when a record is started.
+// details. r.ID and r.CreatedAt are used only when a record is started. The
+// record is appended once and never updated: its count is kept in its claim.
 func (s *Store) RecordRefusal(ctx context.Context, r *AuditRecord) error {
 	if r.MerchantID == "" || r.ID == "" || r.Actor == "" {
 		return errors.New("store: record refusal: record without merchant, id or actor")
@@ -90,36 +99,68 @@ func (s *Store) RecordRefusal(ctx context.Context, r *AuditRecord) error {
 		}
 	}
 
-	// Claim (or find) the record this refusal adds to.
-	b := mustBuildUpdate(ifNotExists(expression.UpdateBuilder{}, map[string]types.AttributeValue{
+	// Claim (or find) the record this refusal adds to, and count the
+	// attempt in the claim: the record itself is never changed.
+	b := mustBuildUpdate(ifNotExists(expression.Add(attrOf(rCount), val(avN(1))), map[string]types.AttributeValue{
 		attrRecSK: avS(auditSK(r)), attrRecAt: avTime(r.CreatedAt), kID: avS(r.ID),
-	}).Set(attrOf(attrTTL), val(ttl)), nil)
+	}), nil)
 	in := s.updateItem(itemKey(refusalPK(r, resource), windowSK), b)
 	in.ReturnValues = types.ReturnValueAllNew
 	claim, err := s.api.UpdateItem(ctx, in)
 	if err != nil {
 		return fmt.Errorf("store: record refusal: %w", err)
 	}
-	recSK, recAt, recID := stringAttr(claim.Attributes, attrRecSK), claim.Attributes[attrRecAt], claim.Attributes[kID]
-	if recSK == "" || recAt == nil || recID == nil {
-		return errors.New("store: record refusal: claim without a record")
+	d := &decoder{item: claim.Attributes}
+	rec := *r
+	rec.ID, rec.CreatedAt, rec.ResourceID, rec.Count = d.s(kID, true), d.time(attrRecAt, true), resource, 1
+	recSK := d.s(attrRecSK, true)
+	if d.err != nil {
+		return fmt.Errorf("store: record refusal: malformed claim: %w", d.err)
 	}
 
-	// Add to the record, starting it with r's details if it is new.
-	start := map[string]types.AttributeValue{kID: recID, kMerchantID: avS(r.MerchantID), kCreatedAt: recAt}
-	fields := map[string]string{
-		aActor: r.Actor, aRole: r.Role, aAction: r.Action, aResourceType: r.ResourceType,
-		eResourceID: resource, aOutcome: r.Outcome, aSourceIP: r.SourceIP, aRequestID: r.RequestID,
-	}
-	for n, v := range fields {
-		if v != "" {
-			start[n] = avS(v)
-		}
-	}
-	b = mustBuildUpdate(ifNotExists(expression.Add(attrOf(aCount), val(avN(1))), start), nil)
-	_, err = s.api.UpdateItem(ctx, s.updateItem(itemKey(auditPK(r.MerchantID), recSK), b))
-	if err != nil {
+	// Append the record, unless an earlier attempt of the window did.
+	item := auditItem(&rec)
+	item[attrSK] = avS(recSK)
+	item[attrTallyPK], item[attrTallySK] = avS(refusalPK(r, resource)), avS(windowSK)
+	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                aws.String(s.table),
+		Item:                     item,
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
+	})
+	var exists *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &exists) {
 		return fmt.Errorf("store: record refusal: %w", err)
+	}
+	return nil
+}
+
+// tallies sets the count of each coalesced refusal among recs (items, in the
+// same order, being their items) from the claim that counts its attempts.
+func (s *Store) tallies(ctx context.Context, recs []AuditRecord, items []map[string]types.AttributeValue) error {
+	var lookups []map[string]types.AttributeValue
+	at := map[string]int{}
+	for i, item := range items {
+		pk, sk := stringAttr(item, attrTallyPK), stringAttr(item, attrTallySK)
+		if pk == "" || sk == "" {
+			continue
+		}
+		at[pk+"\x00"+sk] = i
+		lookups = append(lookups, itemKey(pk, sk))
+	}
+	for len(lookups) > 0 {
+		n := min(len(lookups), maxBatchGet)
+		got, err := s.batchGet(ctx, lookups[:n])
+		if err != nil {
+			return err
+		}
+		lookups = lookups[n:]
+		for _, c := range got {
+			i, ok := at[stringAttr(c, attrPK)+"\x00"+stringAttr(c, attrSK)]
+			if n, found := (&decoder{item: c}).n(rCount, false); ok && found && n > 1 {
+				recs[i].Count = int(n)
+			}
+		}
 	}
 	return nil
 }

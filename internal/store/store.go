@@ -15,9 +15,10 @@
 //	             gsi1pk MERCHANT#<merchant id>#KEYS  gsi1sk <created_at>#<client id>
 //	             gsi2pk DUE#KEY#<shard 0..7> gsi2sk <next due>#<client id>, while key.NextDue is set;
 //	             shard: FNV-1a of the client ID mod 8; written by every key write (keyAttrs)
-//	             last_used_at, last_used_ip: written by SetLastUsed only, with no revision bump
-//	usage day    pk KEY#<client id>                  sk USAGE#<YYYY-MM-DD>  ttl day+400d
+//	usage day    pk USAGE#<client id>                sk DAY#<YYYY-MM-DD>  ttl day+400d
 //	             allowed, denied_<CODE>: decision counts of that UTC day, added to with ADD
+//	last use     pk USAGE#<client id>                sk LAST_USED
+//	             last_used_at, last_used_ip: written by SetLastUsed only
 //	outbox event pk EVENT#<event id>                 sk EVENT            ttl created_at+30d
 //	             gsi2pk DUE#OUTBOX gsi2sk <created_at>#<event id>, until fanned out
 //	endpoint     pk WEBHOOK#<endpoint id>            sk WEBHOOK
@@ -26,11 +27,14 @@
 //	delivery     pk WEBHOOK#<endpoint id>            sk DELIVERY#<event id>  ttl created_at+30d
 //	             gsi1pk WEBHOOK#<endpoint id>#DELIVERIES  gsi1sk <created_at>#<event id>
 //	             gsi2pk DUE#DELIVERY gsi2sk <next_attempt_at>#<endpoint id>#<event id>, while pending
-//	audit record pk MERCHANT#<merchant id>#AUDIT     sk <created_at>#<audit id>
+//	audit record pk AUDIT#<merchant id>              sk <created_at>#<audit id>
+//	             put once (attribute_not_exists), never updated or deleted
 //	idempotency  pk IDEM#<merchant id>#<sha256 hex of user, key> sk IDEM  ttl created_at+24h
 //	rate window  pk RATE#<name>                      sk <window start unix>  ttl window end+window
 //	count        pk MERCHANT#<merchant id>#COUNT     sk KEYS | WEBHOOKS  (count.go)
-//	refusal      pk REFUSAL#… and REFUSALS#…         sk <window start unix>  ttl (refusal.go)
+//	refusal      pk REFUSAL#… and REFUSALS#…         sk <window start unix>  (refusal.go)
+//	nonce        pk NONCE#<client id>#<nonce>        sk NONCE  ttl the signature's expiry (nonce.go)
+//	feed entry   pk FEED                             sk <unix ms>#<client id>  ttl +1h (feed.go)
 //
 // Every change to a key that must notify someone or be audited is written in
 // one TransactWriteItems together with its outbox events, audit record and

@@ -324,13 +324,8 @@ func TestUpdateKey(t *testing.T) {
 	}
 	// Another code path records a use, without a revision bump.
 	used := now.Add(time.Second).UTC()
-	_, err = s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.table), Key: itemKey(keyPK(k.ID), keySK),
-		UpdateExpression:          aws.String("SET last_used_at = :t, last_used_ip = :ip"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":t": avTime(used), ":ip": avS("198.51.100.1")},
-	})
-	if err != nil {
-		t.Fatal(err)
+	if wrote, err := s.SetLastUsed(ctx, k.ID, used, "198.51.100.1"); err != nil || !wrote {
+		t.Fatalf("set last use: %v, %v", wrote, err)
 	}
 
 	u := k.Clone() // read before the use was recorded
@@ -343,10 +338,7 @@ func TestUpdateKey(t *testing.T) {
 	if u.Revision != 2 {
 		t.Errorf("revision = %d, want 2", u.Revision)
 	}
-	got, err := s.GetKey(ctx, k.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := getUsedKey(t, s, k.ID)
 	want := u.Clone()
 	want.LastUsedAt, want.LastUsedIP = &used, "198.51.100.1"
 	sameKey(t, got, want)

@@ -49,8 +49,6 @@ func testKey(t *testing.T, full bool) *key.Key {
 			t.Fatal(err)
 		}
 		k = iss.Key
-		used := t0.Add(2 * time.Minute)
-		k.LastUsedAt, k.LastUsedIP = &used, "203.0.113.9"
 		k.ExpiringNoticeFor, k.RotationNoticeVersion, k.RetiringSecretVersionID = t0, 1, "v-0"
 		k.LeakedSecretVersion = 1
 		k.PublicKeys = []key.PublicKey{

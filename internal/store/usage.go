@@ -23,7 +23,11 @@ import (
 const (
 	uAllowed      = "allowed"
 	uDeniedPrefix = "denied_"
-	usageSKPrefix = "USAGE#"
+	usageSKPrefix = "DAY#"
+	// lastUsedSK is the sort key of a key's last-use item, in its usage
+	// partition: the last use is not written to the key item, so that
+	// what counts a key's use cannot change the key.
+	lastUsedSK = "LAST_USED"
 	// DateLayout is how a usage day is written: a UTC date.
 	DateLayout = "2006-01-02"
 	// usageTTL is how long a usage day is kept after it began.
@@ -33,6 +37,11 @@ const (
 )
 
 func usageSK(date string) string { return usageSKPrefix + date }
+
+// usagePK is the partition of a key's usage days and last use, apart from
+// the key item (KEY#): the functions that count use may write here and
+// not there (template.yaml, dynamodb:LeadingKeys).
+func usagePK(clientID string) string { return UsagePartitionPrefix + clientID }
 
 // ErrUsageNotWritten means DynamoDB refused a usage write and changed
 // nothing (a concurrent transaction on the same item won, say): it may be
@@ -114,28 +123,11 @@ func (s *Store) AddUsage(ctx context.Context, clientID string, day UsageDay, tok
 	if adds == 0 {
 		return nil
 	}
-	keyExists := attrOf(attrPK).AttributeExists()
-	check, err := expression.NewBuilder().WithCondition(keyExists).Build()
-	if err != nil {
-		return fmt.Errorf("store: add usage of %s: %w", clientID, err)
-	}
 	b, err := buildUpdate(u, nil)
 	if err != nil {
 		return fmt.Errorf("store: add usage of %s: %w", clientID, err)
 	}
-	in := &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{ConditionCheck: &types.ConditionCheck{
-			TableName:                aws.String(s.table),
-			Key:                      itemKey(keyPK(clientID), keySK),
-			ConditionExpression:      check.Condition(),
-			ExpressionAttributeNames: check.Names(),
-		}},
-		{Update: s.txUpdate(itemKey(keyPK(clientID), usageSK(day.Date)), b)},
-	}}
-	if token != "" {
-		in.ClientRequestToken = aws.String(token)
-	}
-	_, err = s.api.TransactWriteItems(ctx, in)
+	err = s.usageWrite(ctx, clientID, usageSK(day.Date), b, token)
 	var tce *types.TransactionCanceledException
 	switch {
 	case errors.As(err, &tce) && len(tce.CancellationReasons) == 2 &&
@@ -149,12 +141,40 @@ func (s *Store) AddUsage(ctx context.Context, clientID string, day UsageDay, tok
 	return nil
 }
 
+// usageWrite applies b to the key's usage item sk (in its usage partition)
+// provided the key exists, with one TransactWriteItems of two items: a
+// ConditionCheck of the key item and the Update. token, when set, is the
+// transaction's ClientRequestToken. The error is DynamoDB's, for the caller
+// to read the cancellation reasons of.
+func (s *Store) usageWrite(ctx context.Context, clientID, sk string, b built, token string) error {
+	check, err := expression.NewBuilder().WithCondition(attrOf(attrPK).AttributeExists()).Build()
+	if err != nil {
+		return fmt.Errorf("build condition expression: %w", err)
+	}
+	in := &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{ConditionCheck: &types.ConditionCheck{
+			TableName:                aws.String(s.table),
+			Key:                      itemKey(keyPK(clientID), keySK),
+			ConditionExpression:      check.Condition(),
+			ExpressionAttributeNames: check.Names(),
+		}},
+		{Update: s.txUpdate(itemKey(usagePK(clientID), sk), b)},
+	}}
+	if token != "" {
+		in.ClientRequestToken = aws.String(token)
+	}
+	_, err = s.api.TransactWriteItems(ctx, in)
+	return err
+}
+
 // SetLastUsed records that the key was last used at at, from ip ("" when
 // unknown, which removes an older address so the two always belong
-// together), with one UpdateItem that touches nothing else: no revision
-// bump, so it never makes a concurrent change of the key stale. It writes
-// only when the key exists and at is later than the last use recorded, so
-// last_used_at never moves backwards, and reports whether it wrote.
+// together), in the key's last-use item (usagePK, lastUsedSK), never in the
+// key item: no revision bump, so it never makes a concurrent change of the
+// key stale. One TransactWriteItems of two items: a ConditionCheck that the
+// key exists and the Update, which writes only when at is later than the last
+// use recorded, so last_used_at never moves backwards. It reports whether it
+// wrote.
 func (s *Store) SetLastUsed(ctx context.Context, clientID string, at time.Time, ip string) (bool, error) {
 	if !key.ValidClientID(clientID) {
 		return false, nil
@@ -166,16 +186,19 @@ func (s *Store) SetLastUsed(ctx context.Context, clientID string, at time.Time, 
 		u = u.Remove(attrOf(kLastUsedIP))
 	}
 	// Times are written at a fixed width in UTC, so they compare as strings.
-	cond := attrOf(attrPK).AttributeExists().And(
-		expression.Or(attrOf(kLastUsedAt).AttributeNotExists(), attrOf(kLastUsedAt).LessThan(val(avTime(at)))))
-	b, err := buildUpdate(u, &cond)
+	later := expression.Or(attrOf(kLastUsedAt).AttributeNotExists(), attrOf(kLastUsedAt).LessThan(val(avTime(at))))
+	b, err := buildUpdate(u, &later)
 	if err != nil {
 		return false, fmt.Errorf("store: set last use of %s: %w", clientID, err)
 	}
-	_, err = s.api.UpdateItem(ctx, s.updateItem(itemKey(keyPK(clientID), keySK), b))
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return false, nil
+	err = s.usageWrite(ctx, clientID, lastUsedSK, b, "")
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) && len(tce.CancellationReasons) == 2 {
+		for _, r := range tce.CancellationReasons {
+			if aws.ToString(r.Code) == codeConditionFailed {
+				return false, nil
+			}
+		}
 	}
 	if err != nil {
 		return false, fmt.Errorf("store: set last use of %s: %w", clientID, err)
@@ -183,9 +206,71 @@ func (s *Store) SetLastUsed(ctx context.Context, clientID string, at time.Time, 
 	return true, nil
 }
 
+// maxBatchGet is DynamoDB's limit on the keys of one BatchGetItem.
+const maxBatchGet = 100
+
+// AttachLastUse fills in the last use of keys (LastUsedAt, LastUsedIP) from
+// their last-use items, with strongly consistent BatchGetItem calls; a key
+// never used keeps none.
+func (s *Store) AttachLastUse(ctx context.Context, keys ...*key.Key) error {
+	byID := make(map[string]*key.Key, len(keys))
+	for _, k := range keys {
+		byID[k.ID] = k
+	}
+	ids := slices.Sorted(maps.Keys(byID))
+	for len(ids) > 0 {
+		n := min(len(ids), maxBatchGet)
+		lookups := make([]map[string]types.AttributeValue, n)
+		for i, id := range ids[:n] {
+			lookups[i] = itemKey(usagePK(id), lastUsedSK)
+		}
+		ids = ids[n:]
+		items, err := s.batchGet(ctx, lookups)
+		if err != nil {
+			return fmt.Errorf("store: read last use: %w", err)
+		}
+		for _, item := range items {
+			id, _ := strings.CutPrefix(stringAttr(item, attrPK), UsagePartitionPrefix)
+			k := byID[id]
+			if k == nil {
+				continue
+			}
+			d := &decoder{item: item}
+			k.LastUsedAt, k.LastUsedIP = d.timePtr(kLastUsedAt), d.s(kLastUsedIP, false)
+			if d.err != nil {
+				return fmt.Errorf("store: read last use of %s: %w", id, d.err)
+			}
+		}
+	}
+	return nil
+}
+
+// batchGetTries bounds the rounds of one batchGet that DynamoDB answers
+// with unprocessed keys.
+const batchGetTries = 5
+
+// batchGet reads up to maxBatchGet items by primary key, strongly
+// consistent, asking again for the keys DynamoDB left unprocessed.
+func (s *Store) batchGet(ctx context.Context, lookups []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
+	req := map[string]types.KeysAndAttributes{s.table: {Keys: lookups, ConsistentRead: aws.Bool(true)}}
+	var items []map[string]types.AttributeValue
+	for range batchGetTries {
+		out, err := s.api.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, out.Responses[s.table]...)
+		if len(out.UnprocessedKeys[s.table].Keys) == 0 {
+			return items, nil
+		}
+		req = out.UnprocessedKeys
+	}
+	return nil, errors.New("keys left unprocessed")
+}
+
 // ListUsage returns the key's usage days from from to to (inclusive,
 // YYYY-MM-DD), in ascending order, leaving out days without an item, with
-// one Query on the key's partition (sk BETWEEN). A year of days fits in one
+// one Query on the key's usage partition (sk BETWEEN). A year of days fits in one
 // page; further pages, should there be any, are read too.
 func (s *Store) ListUsage(ctx context.Context, clientID, from, to string) ([]UsageDay, error) {
 	if _, ok := parseDate(from); !ok {
@@ -199,7 +284,7 @@ func (s *Store) ListUsage(ctx context.Context, clientID, from, to string) ([]Usa
 		KeyConditionExpression:   aws.String("#pk = :pk AND #sk BETWEEN :from AND :to"),
 		ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#sk": attrSK},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": avS(keyPK(clientID)), ":from": avS(usageSK(from)), ":to": avS(usageSK(to)),
+			":pk": avS(usagePK(clientID)), ":from": avS(usageSK(from)), ":to": avS(usageSK(to)),
 		},
 		ConsistentRead: aws.Bool(true),
 	}

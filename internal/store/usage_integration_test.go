@@ -19,19 +19,38 @@ import (
 )
 
 // partition returns every item of a key's partition.
+// partition returns the items of a client ID: those of its key partition
+// and of its usage partition.
 func partition(t *testing.T, s *Store, id string) []map[string]types.AttributeValue {
 	t.Helper()
-	out, err := s.api.Query(testenv.Context(t), &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
-		KeyConditionExpression:    aws.String("#pk = :pk"),
-		ExpressionAttributeNames:  map[string]string{"#pk": attrPK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(keyPK(id))},
-		ConsistentRead:            aws.Bool(true),
-	})
+	var items []map[string]types.AttributeValue
+	for _, pk := range []string{keyPK(id), usagePK(id)} {
+		out, err := s.api.Query(testenv.Context(t), &dynamodb.QueryInput{
+			TableName:                 aws.String(s.table),
+			KeyConditionExpression:    aws.String("#pk = :pk"),
+			ExpressionAttributeNames:  map[string]string{"#pk": attrPK},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(pk)},
+			ConsistentRead:            aws.Bool(true),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		items = append(items, out.Items...)
+	}
+	return items
+}
+
+// getUsedKey reads a key with its last use, as the management API does.
+func getUsedKey(t *testing.T, s *Store, id string) *key.Key {
+	t.Helper()
+	k, err := s.GetKey(testenv.Context(t), id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out.Items
+	if err := s.AttachLastUse(testenv.Context(t), k); err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 func sameDays(t *testing.T, got, want []UsageDay) {
@@ -88,7 +107,7 @@ func TestUsageCountersAddUp(t *testing.T) {
 	item := partition(t, s, k.ID)
 	var ttl string
 	for _, it := range item {
-		if stringAttr(it, attrSK) == "USAGE#2026-11-23" {
+		if stringAttr(it, attrSK) == "DAY#2026-11-23" {
 			ttl = it[attrTTL].(*types.AttributeValueMemberN).Value
 		}
 	}
@@ -218,10 +237,7 @@ func TestLastUsedNeverGoesBackwards(t *testing.T) {
 	t1 := time.Date(2026, 11, 23, 10, 0, 0, 123456789, time.UTC)
 	check := func(step string, at time.Time, ip string) {
 		t.Helper()
-		got, err := s.GetKey(ctx, k.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := getUsedKey(t, s, k.ID)
 		if got.LastUsedAt == nil || !got.LastUsedAt.Equal(at) || got.LastUsedIP != ip {
 			t.Errorf("%s: last used %v from %q, want %v from %q", step, got.LastUsedAt, got.LastUsedIP, at, ip)
 		}

@@ -125,7 +125,7 @@ func (s *Service) Create(ctx context.Context, a key.Actor, p CreateParams) (*hoo
 		return s.Store.CreateEndpoint(ctx, e, audit(a, "webhook.create", e.ID, now), s.MaxPerMerchant)
 	})
 	if err != nil {
-		s.cleanup(e.ID)
+		s.cleanup(ctx, e.ID)
 		if errors.Is(err, store.ErrLimitReached) {
 			return nil, "", key.Conflict("a merchant may have at most %d webhook endpoints", s.MaxPerMerchant)
 		}
@@ -137,12 +137,14 @@ func (s *Service) Create(ctx context.Context, a key.Actor, p CreateParams) (*hoo
 	return e, secret, nil
 }
 
-// cleanup deletes a signing secret no endpoint points to.
-func (s *Service) cleanup(id string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+// cleanup deletes a signing secret no endpoint points to, even when the
+// request that asked for it was cancelled meanwhile; its log line keeps
+// the request's IDs.
+func (s *Service) cleanup(ctx context.Context, id string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := s.Secrets.Delete(ctx, hook.SecretName(id)); err != nil {
-		s.Log.Error("signing secret left without an endpoint", "endpoint_id", id, "error", err)
+		s.Log.ErrorContext(ctx, "signing secret left without an endpoint", "endpoint_id", id, "error", err)
 	}
 }
 
@@ -283,7 +285,7 @@ func (s *Service) Delete(ctx context.Context, a key.Actor, id string) error {
 	if err != nil {
 		return err
 	}
-	s.cleanup(id)
+	s.cleanup(ctx, id)
 	return nil
 }
 

@@ -20,10 +20,14 @@ import (
 
 // Adapters are the stores of one configuration.
 type Adapters struct {
-	AWS     aws.Config
-	Dynamo  *dynamodb.Client
-	Store   *store.Store
-	Secrets *secret.Chain
+	AWS    aws.Config
+	Dynamo *dynamodb.Client
+	Store  *store.Store
+	// Secrets holds key secrets (<prefix>keys/), WebhookSecrets webhook
+	// signing secrets (<prefix>webhooks/): a function that uses one kind is
+	// given no access to the other.
+	Secrets        *secret.Chain
+	WebhookSecrets *secret.Chain
 }
 
 // Open builds the AWS clients, with the region and credentials Lambda puts
@@ -53,7 +57,9 @@ func With(awsCfg aws.Config, cfg config.Config) *Adapters {
 		opts = append(opts, store.WithCursorKey(cfg.CursorKey))
 	}
 	a.Store = store.New(a.Dynamo, cfg.TableName, opts...)
-	a.Secrets = Secrets(envconfig.SecretsManager(awsCfg, cfg.SecretsManagerEndpoint), a.Dynamo, cfg)
+	sm := envconfig.SecretsManager(awsCfg, cfg.SecretsManagerEndpoint)
+	a.Secrets = Secrets(sm, a.Dynamo, cfg, secret.KeysDir, cfg.KEKSecretName)
+	a.WebhookSecrets = Secrets(sm, a.Dynamo, cfg, secret.WebhooksDir, cfg.WebhookKEKSecretName)
 	return a
 }
 
@@ -66,11 +72,15 @@ func (a *Adapters) Keys(cfg config.Config, log *slog.Logger) *keysvc.Service {
 	return k
 }
 
-// Secrets returns the secret store SECRET_STORE names, chained to the other
-// one, which is still read (see secret.Chain).
-func Secrets(sm secret.API, db secret.DynamoAPI, cfg config.Config) *secret.Chain {
-	perKey := secret.New(sm, cfg.SecretPrefix)
-	env := secret.NewEnvelope(db, cfg.TableName, cfg.SecretPrefix, secret.NewKeyring(sm, cfg.KEKSecretName))
+// Secrets returns the store of one kind of secret (dir: secret.KeysDir or
+// secret.WebhooksDir, its envelope store sealing with the KEKs kept in the
+// secret kek) that SECRET_STORE names, chained to the other one, which is
+// still read (see secret.Chain).
+func Secrets(sm secret.API, db secret.DynamoAPI, cfg config.Config, dir, kek string) *secret.Chain {
+	perKey := secret.New(sm, cfg.SecretPrefix+dir)
+	keks := secret.NewKeyring(sm, kek)
+	perKey.KMSKeyID, keks.KMSKeyID = cfg.SecretsKMSKeyID, cfg.SecretsKMSKeyID
+	env := secret.NewEnvelope(db, cfg.TableName, cfg.SecretPrefix+dir, keks)
 	if cfg.SecretStore == config.SecretStoreEnvelope {
 		return secret.NewChain(env, perKey)
 	}

@@ -72,8 +72,8 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, routes []ap
 // sent at once, by a delivery worker of its own.
 func webhookService(cfg config.Config, a *adapters.Adapters, log *slog.Logger) *webhooksvc.Service {
 	sender := &webhook.Sender{AllowPrivate: cfg.WebhookAllowPrivate, LoopbackOnly: cfg.WebhookLoopbackOnly}
-	w := webhooksvc.New(a.Store, a.Secrets, webhooksvc.URLs{Sender: sender}, log)
-	d := delivery.New(a.Store, a.Secrets, sender, log)
+	w := webhooksvc.New(a.Store, a.WebhookSecrets, webhooksvc.URLs{Sender: sender}, log)
+	d := delivery.New(a.Store, a.WebhookSecrets, sender, log)
 	d.Metrics = metrics.Default()
 	w.Sender = d
 	return w

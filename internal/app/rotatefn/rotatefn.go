@@ -13,6 +13,7 @@ import (
 	"github.com/paykeys/paykeys/internal/config"
 	"github.com/paykeys/paykeys/internal/metrics"
 	"github.com/paykeys/paykeys/internal/rotate"
+	"github.com/paykeys/paykeys/internal/secret"
 	"github.com/paykeys/paykeys/internal/webhook"
 	"github.com/paykeys/paykeys/internal/webhooksvc"
 )
@@ -33,7 +34,7 @@ func Job(cfg config.Config, a *adapters.Adapters, log *slog.Logger) *rotate.Job 
 	j := rotate.New(a.Store, a.Secrets, log)
 	j.Metrics = metrics.Default()
 	urls := webhooksvc.URLs{Sender: &webhook.Sender{AllowPrivate: cfg.WebhookAllowPrivate, LoopbackOnly: cfg.WebhookLoopbackOnly}}
-	j.Overlaps = webhooksvc.New(a.Store, a.Secrets, urls, log)
-	j.Upkeep = a.Secrets
+	j.Overlaps = webhooksvc.New(a.Store, a.WebhookSecrets, urls, log)
+	j.Upkeep = secret.Chains{a.Secrets, a.WebhookSecrets}
 	return j
 }

@@ -25,7 +25,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (func(context
 
 // Worker returns the delivery worker.
 func Worker(cfg config.Config, a *adapters.Adapters, log *slog.Logger) *delivery.Worker {
-	w := delivery.New(a.Store, a.Secrets, &webhook.Sender{AllowPrivate: cfg.WebhookAllowPrivate, LoopbackOnly: cfg.WebhookLoopbackOnly}, log)
+	w := delivery.New(a.Store, a.WebhookSecrets, &webhook.Sender{AllowPrivate: cfg.WebhookAllowPrivate, LoopbackOnly: cfg.WebhookLoopbackOnly}, log)
 	w.Metrics = metrics.Default()
 	return w
 }
