@@ -75,7 +75,7 @@ func newEnv(t *testing.T) *env {
 // answer, which a unit test checks against template.yaml.
 var functionOf = func() map[string]string {
 	m := map[string]string{}
-	for _, r := range api.Routes {
+	for _, r := range api.Routes() {
 		m[r.Key] = r.Function
 	}
 	return m
