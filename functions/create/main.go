@@ -8,4 +8,4 @@ import (
 	"github.com/paykeys/paykeys/internal/app/start"
 )
 
-func main() { start.Main(managefn.New("create")) }
+func main() { start.Main(managefn.Create) }

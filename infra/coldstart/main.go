@@ -288,7 +288,9 @@ func (c config) start(dir string, payload []byte, env []string) (sample, []byte,
 
 // timeInit starts the bootstrap against this program's own runtime API and
 // returns how long it took to ask for its first event. It answers the
-// extension registration that lambda.WithEnableSIGTERM makes, as Lambda does.
+// registration of the extension that makes Lambda send SIGTERM (the
+// functions that flush at shutdown make it, see internal/app/start), as
+// Lambda does.
 func (c config) timeInit(dir string, env []string) (time.Duration, error) {
 	ln, err := net.Listen("tcp", c.own)
 	if err != nil {

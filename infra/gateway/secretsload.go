@@ -326,7 +326,7 @@ func checkSecrets(ctx context.Context, a *app.App, conc int) (cutOffCheck, error
 	var mu sync.Mutex
 	var firstErr error
 	loadPass(ctx, "check", 100, min(conc, 100), io.Discard, func(ctx context.Context, m int) error {
-		f := store.ListFilter{Limit: 100}
+		f := key.ListFilter{Limit: 100}
 		for {
 			ks, next, err := a.Store.ListKeys(ctx, fmt.Sprintf("m_load_%d", m), f)
 			if err != nil {

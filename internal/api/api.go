@@ -6,21 +6,21 @@ package api
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/paykeys/paykeys/internal/apigw"
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/keysvc"
 	"github.com/paykeys/paykeys/internal/leakreport"
-	"github.com/paykeys/paykeys/internal/store"
 	"github.com/paykeys/paykeys/internal/webhooksvc"
 )
 
 // Audit lists audit records, and records refused changes (coalesced, so
 // that no caller can flood the log).
 type Audit interface {
-	ListAudit(ctx context.Context, merchantID string, limit int, cursor string) ([]store.AuditRecord, string, error)
-	RecordRefusal(ctx context.Context, r *store.AuditRecord) error
+	ListAudit(ctx context.Context, merchantID string, limit int, cursor string) ([]key.AuditRecord, string, error)
+	RecordRefusal(ctx context.Context, r *key.AuditRecord) error
 }
 
 // Usage is told of every service verify decision (usage counters).
@@ -36,7 +36,7 @@ type Verifier interface {
 
 // UsageCounters reads a key's per-day decision counts.
 type UsageCounters interface {
-	ListUsage(ctx context.Context, clientID, from, to string) ([]store.UsageDay, error)
+	ListUsage(ctx context.Context, clientID, from, to string) ([]key.UsageDay, error)
 }
 
 // API serves the management routes.
@@ -70,46 +70,83 @@ type Route struct {
 	serve   func(h *API, ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error)
 }
 
-// Routes is the management API's one route table: which function serves
-// each route, and what a caller needs to call it. A unit test checks it
-// against template.yaml's events and the OpenAPI document.
-var Routes = []Route{
-	{"POST /v1/keys", "create", apigw.Write, false, (*API).create},
-	{"GET /v1/keys", "keys", apigw.Read, false, (*API).list},
-	{"GET /v1/keys/{id}", "keys", apigw.Read, false, (*API).get},
-	{"PATCH /v1/keys/{id}", "keys", apigw.Write, false, (*API).patch},
-	{"DELETE /v1/keys/{id}", "keys", apigw.Write, false, (*API).revoke},
-	{"GET /v1/keys/{id}/usage", "keys", apigw.Read, false, (*API).usage},
-	{"GET /v1/audit", "keys", apigw.Write, false, (*API).audit},
-	{"POST /v1/keys/{id}/reset", "reset", apigw.Write, false, (*API).reset},
-	{"POST /v1/keys/{id}/verify", "verify", apigw.Verify, false, (*API).verify},
-	{"POST /v1/verify", "verify", apigw.Read, true, (*API).serviceVerify},
-	{"GET /v1/openapi.json", "keys", apigw.Read, true, (*API).openAPIDocument},
-	{"POST /v1/leaks", "keys", apigw.Read, true, (*API).leaks},
+// The management API's one route table, in one group per Lambda function:
+// which function serves each route, and what a caller needs to call it.
+// Routes returns the whole table; a unit test checks it against
+// template.yaml's events and the OpenAPI document. Each function's binary
+// names only its own group (see Handler), so it links only its own
+// handlers.
+var (
+	CreateRoutes = []Route{
+		{"POST /v1/keys", "create", apigw.Write, false, (*API).create},
+	}
+	KeysRoutes = []Route{
+		{"GET /v1/keys", "keys", apigw.Read, false, (*API).list},
+		{"GET /v1/keys/{id}", "keys", apigw.Read, false, (*API).get},
+		{"PATCH /v1/keys/{id}", "keys", apigw.Write, false, (*API).patch},
+		{"DELETE /v1/keys/{id}", "keys", apigw.Write, false, (*API).revoke},
+		{"GET /v1/keys/{id}/usage", "keys", apigw.Read, false, (*API).usage},
+		{"GET /v1/audit", "keys", apigw.Write, false, (*API).audit},
+		{"GET /v1/openapi.json", "keys", apigw.Read, true, (*API).openAPIDocument},
+		{"POST /v1/leaks", "keys", apigw.Read, true, (*API).leaks},
+		{"POST /v1/keys/{id}/public-keys", "keys", apigw.Write, false, (*API).publicKeyCreate},
+		{"GET /v1/keys/{id}/public-keys", "keys", apigw.Read, false, (*API).publicKeyList},
+		{"DELETE /v1/keys/{id}/public-keys/{pk_id}", "keys", apigw.Write, false, (*API).publicKeyDelete},
+	}
+	ResetRoutes = []Route{
+		{"POST /v1/keys/{id}/reset", "reset", apigw.Write, false, (*API).reset},
+	}
+	VerifyRoutes = []Route{
+		{"POST /v1/keys/{id}/verify", "verify", apigw.Verify, false, (*API).verify},
+		{"POST /v1/verify", "verify", apigw.Read, true, (*API).serviceVerify},
+	}
+	WebhooksRoutes = []Route{
+		{"POST /v1/webhooks", "webhooks", apigw.Write, false, (*API).webhookCreate},
+		{"GET /v1/webhooks", "webhooks", apigw.Read, false, (*API).webhookList},
+		{"GET /v1/webhooks/{id}", "webhooks", apigw.Read, false, (*API).webhookGet},
+		{"PATCH /v1/webhooks/{id}", "webhooks", apigw.Write, false, (*API).webhookPatch},
+		{"DELETE /v1/webhooks/{id}", "webhooks", apigw.Write, false, (*API).webhookDelete},
+		{"POST /v1/webhooks/{id}/rotate-secret", "webhooks", apigw.Write, false, (*API).webhookRotate},
+		{"GET /v1/webhooks/{id}/deliveries", "webhooks", apigw.Read, false, (*API).webhookDeliveries},
+		{"POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry", "webhooks", apigw.Write, false, (*API).webhookRetry},
+		{"POST /v1/webhooks/{id}/test", "webhooks", apigw.Write, false, (*API).webhookTest},
+	}
+)
 
-	{"POST /v1/keys/{id}/public-keys", "keys", apigw.Write, false, (*API).publicKeyCreate},
-	{"GET /v1/keys/{id}/public-keys", "keys", apigw.Read, false, (*API).publicKeyList},
-	{"DELETE /v1/keys/{id}/public-keys/{pk_id}", "keys", apigw.Write, false, (*API).publicKeyDelete},
-
-	{"POST /v1/webhooks", "webhooks", apigw.Write, false, (*API).webhookCreate},
-	{"GET /v1/webhooks", "webhooks", apigw.Read, false, (*API).webhookList},
-	{"GET /v1/webhooks/{id}", "webhooks", apigw.Read, false, (*API).webhookGet},
-	{"PATCH /v1/webhooks/{id}", "webhooks", apigw.Write, false, (*API).webhookPatch},
-	{"DELETE /v1/webhooks/{id}", "webhooks", apigw.Write, false, (*API).webhookDelete},
-	{"POST /v1/webhooks/{id}/rotate-secret", "webhooks", apigw.Write, false, (*API).webhookRotate},
-	{"GET /v1/webhooks/{id}/deliveries", "webhooks", apigw.Read, false, (*API).webhookDeliveries},
-	{"POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry", "webhooks", apigw.Write, false, (*API).webhookRetry},
-	{"POST /v1/webhooks/{id}/test", "webhooks", apigw.Write, false, (*API).webhookTest},
+// Routes returns the management API's route table: every function's group.
+// A function's binary that calls it links every handler.
+func Routes() []Route {
+	return slices.Concat(CreateRoutes, KeysRoutes, ResetRoutes, VerifyRoutes, WebhooksRoutes)
 }
 
-// Function returns the handler of one Lambda function: it serves that
-// function's routes and answers 404 to any other.
+// Handler returns the handler of the Lambda function whose group of Routes
+// is given (VerifyRoutes for verify): it serves those routes and answers 404
+// to any other.
+func (h *API) Handler(routes []Route) apigw.Handler {
+	name := ""
+	if len(routes) > 0 {
+		name = routes[0].Function
+	}
+	return h.handler(name, routes)
+}
+
+// Function returns the handler of the named function, its routes taken from
+// the whole table: for the local gateway and the tests, which serve every
+// function in one process.
 func (h *API) Function(name string) apigw.Handler {
-	mine := map[string]Route{}
-	for _, r := range Routes {
+	var mine []Route
+	for _, r := range Routes() {
 		if r.Function == name {
-			mine[r.Key] = r
+			mine = append(mine, r)
 		}
+	}
+	return h.handler(name, mine)
+}
+
+func (h *API) handler(name string, routes []Route) apigw.Handler {
+	mine := make(map[string]Route, len(routes))
+	for _, r := range routes {
+		mine[r.Key] = r
 	}
 	return func(ctx context.Context, req apigw.Request) (apigw.Response, error) {
 		start := time.Now()

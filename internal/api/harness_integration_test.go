@@ -75,7 +75,7 @@ func newEnv(t *testing.T) *env {
 // answer, which a unit test checks against template.yaml.
 var functionOf = func() map[string]string {
 	m := map[string]string{}
-	for _, r := range api.Routes {
+	for _, r := range api.Routes() {
 		m[r.Key] = r.Function
 	}
 	return m
@@ -139,13 +139,6 @@ func (e *env) event(r req) apigw.Request {
 		ev.Headers[k] = v
 	}
 	return ev
-}
-
-func or(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 // do sends r to the function that serves its route.

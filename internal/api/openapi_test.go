@@ -138,7 +138,7 @@ func sameRoutes(lists map[string]map[string]bool) error {
 
 func tableRoutes() map[string]bool {
 	out := map[string]bool{}
-	for _, r := range Routes {
+	for _, r := range Routes() {
 		out[r.Key] = true
 	}
 	return out
@@ -148,7 +148,7 @@ func tableRoutes() map[string]bool {
 // than the route table does.
 func sameFunctions(fromTemplate map[string]string) error {
 	var problems []string
-	for _, r := range Routes {
+	for _, r := range Routes() {
 		if f, ok := fromTemplate[r.Key]; ok && f != r.Function {
 			problems = append(problems, fmt.Sprintf("%s is served by %s in the template, by %s in the route table", r.Key, f, r.Function))
 		}
@@ -216,7 +216,7 @@ func TestRoutesOfTemplateTableAndDocumentAgree(t *testing.T) {
 func TestOpenAPIRolesAndExamples(t *testing.T) {
 	doc := loadOpenAPI(t)
 	table := map[string]Route{}
-	for _, r := range Routes {
+	for _, r := range Routes() {
 		table[r.Key] = r
 	}
 	rolesOf := map[apigw.Permission][]string{

@@ -1,7 +1,6 @@
 package apigw
 
 import (
-	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -24,9 +23,6 @@ var roles = map[string]Permission{
 	"developer": Verify,
 	"viewer":    Read,
 }
-
-// merchantID is the shape of a merchant_id claim.
-var merchantID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // maxSubject bounds the sub claim (OIDC allows 255 ASCII characters).
 const maxSubject = 255
@@ -51,7 +47,7 @@ func Actor(req Request, need Permission) (key.Actor, error) {
 		RequestID:  req.RequestContext.RequestID,
 	}
 	_, hasRole := claims["role"]
-	if !validSubject(a.Subject) || !merchantID.MatchString(a.MerchantID) || hasRole && !plainString(a.Role) {
+	if !validSubject(a.Subject) || !key.ValidMerchantID(a.MerchantID) || hasRole && !plainString(a.Role) {
 		// Nothing of a token refused is kept, so nothing of it is logged.
 		return key.Actor{SourceIP: a.SourceIP, RequestID: a.RequestID}, ErrUnauthenticated
 	}

@@ -47,28 +47,28 @@ func TestConstructorsStartOnlyWhatTheFunctionUses(t *testing.T) {
 		t.Fatal(err)
 	}
 	type built struct {
-		h    any
-		opts []lambda.Option
-		err  error
+		h         any
+		onSIGTERM func()
+		err       error
 	}
-	wrap := func(h any, opts []lambda.Option, err error) built { return built{h, opts, err} }
+	wrap := func(h any, onSIGTERM func(), err error) built { return built{h, onSIGTERM, err} }
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	ctx := context.Background()
 	tests := []struct {
 		name       string
 		build      func() built
 		goroutines int
-		options    int
+		sigterm    bool
 	}{
-		{"authorize", func() built { return wrap(authorizefn.New(ctx, cfg, log)) }, 1, 1},
-		{"verify", func() built { return wrap(verifyfn.New(ctx, cfg, log)) }, 1, 1},
-		{"create", func() built { return wrap(managefn.New("create")(ctx, cfg, log)) }, 0, 0},
-		{"keys", func() built { return wrap(managefn.New("keys")(ctx, cfg, log)) }, 0, 0},
-		{"reset", func() built { return wrap(managefn.New("reset")(ctx, cfg, log)) }, 0, 0},
-		{"webhooks", func() built { return wrap(managefn.New("webhooks")(ctx, cfg, log)) }, 0, 0},
-		{"webhook", func() built { return wrap(webhookfn.New(ctx, cfg, log)) }, 0, 0},
-		{"rotate", func() built { return wrap(rotatefn.New(ctx, cfg, log)) }, 0, 0},
-		{"demo", func() built { return wrap(demofn.New(ctx, cfg, log)) }, 0, 0},
+		{"authorize", func() built { return wrap(authorizefn.New(ctx, cfg, log)) }, 1, true},
+		{"verify", func() built { return wrap(verifyfn.New(ctx, cfg, log)) }, 1, true},
+		{"create", func() built { return wrap(managefn.Create(ctx, cfg, log)) }, 0, false},
+		{"keys", func() built { return wrap(managefn.Keys(ctx, cfg, log)) }, 0, false},
+		{"reset", func() built { return wrap(managefn.Reset(ctx, cfg, log)) }, 0, false},
+		{"webhooks", func() built { return wrap(managefn.Webhooks(ctx, cfg, log)) }, 0, false},
+		{"webhook", func() built { return wrap(webhookfn.New(ctx, cfg, log)) }, 0, false},
+		{"rotate", func() built { return wrap(rotatefn.New(ctx, cfg, log)) }, 0, false},
+		{"demo", func() built { return wrap(demofn.New(ctx, cfg, log)) }, 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,12 +84,9 @@ func TestConstructorsStartOnlyWhatTheFunctionUses(t *testing.T) {
 			if got := settle() - before; got != tt.goroutines {
 				t.Errorf("%d goroutines started, want %d", got, tt.goroutines)
 			}
-			if len(b.opts) != tt.options {
-				t.Errorf("%d runtime options, want %d", len(b.opts), tt.options)
+			if asks := b.onSIGTERM != nil; asks != tt.sigterm {
+				t.Errorf("asks for SIGTERM: %v, want %v", asks, tt.sigterm)
 			}
 		})
-	}
-	if _, _, err := managefn.New("authorize")(ctx, cfg, log); err == nil {
-		t.Error("managefn built a function it does not know")
 	}
 }

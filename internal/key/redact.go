@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // secretShape matches anything shaped like a secret, wherever it appears in a
@@ -13,7 +14,11 @@ import (
 // once decoded), and webhook signing secrets (whsec_…, base64, also
 // percent-encoded as it appears in a URL). The random part is left
 // case-sensitive: it is what makes a secret, whatever its prefix says.
-var secretShape = regexp.MustCompile(`(?i:[a-z]{1,16}(?:_|%5f))?(?i:sk(?:_|%5f)(?:test|live)(?:_|%5f))[A-Za-z0-9]+|whsec_(?:[A-Za-z0-9+/=_-]|%2[BbFf]|%3[Dd])+`)
+// It is compiled on first use, which maySecret makes rare, rather than when
+// a function starts: compiling it is a noticeable part of a cold start.
+var secretShape = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i:[a-z]{1,16}(?:_|%5f))?(?i:sk(?:_|%5f)(?:test|live)(?:_|%5f))[A-Za-z0-9]+|whsec_(?:[A-Za-z0-9+/=_-]|%2[BbFf]|%3[Dd])+`)
+})
 
 // Redacted is what stands in for a secret-shaped substring.
 const Redacted = "[REDACTED]"
@@ -23,12 +28,12 @@ func RedactSecrets(s string) string {
 	if !maySecret(s) {
 		return s
 	}
-	return secretShape.ReplaceAllString(s, Redacted)
+	return secretShape().ReplaceAllString(s, Redacted)
 }
 
 // SecretShaped reports whether s contains anything shaped like a secret.
 func SecretShaped(s string) bool {
-	return maySecret(s) && secretShape.MatchString(s)
+	return maySecret(s) && secretShape().MatchString(s)
 }
 
 // maySecret is a quick test that s may hold a secret: it holds "whsec_" or

@@ -78,12 +78,15 @@ type ParsedSecret struct {
 
 func isBase62(s string) bool {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z') {
+		if !isBase62Byte(s[i]) {
 			return false
 		}
 	}
 	return true
+}
+
+func isBase62Byte(c byte) bool {
+	return '0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z'
 }
 
 func parseEnvPrefix(s, prefix string) (Environment, bool) {

@@ -3,13 +3,12 @@ package portal
 import (
 	"context"
 	"errors"
-	"regexp"
 	"slices"
 
 	"github.com/aws/aws-lambda-go/events"
-)
 
-var merchantIDShape = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	"github.com/paykeys/paykeys/internal/key"
+)
 
 // roles are the roles the management API knows.
 var roles = []string{"root", "admin", "developer", "viewer"}
@@ -25,7 +24,7 @@ var ErrNoMerchant = errors.New("the user has no valid custom:merchant_id and cus
 // claims the management API reads.
 func Claims(_ context.Context, ev events.CognitoEventUserPoolsPreTokenGen) (events.CognitoEventUserPoolsPreTokenGen, error) {
 	merchant, role := ev.Request.UserAttributes["custom:merchant_id"], ev.Request.UserAttributes["custom:role"]
-	if !merchantIDShape.MatchString(merchant) || !slices.Contains(roles, role) {
+	if !key.ValidMerchantID(merchant) || !slices.Contains(roles, role) {
 		return ev, ErrNoMerchant
 	}
 	ev.Response.ClaimsOverrideDetails.ClaimsToAddOrOverride = map[string]string{"merchant_id": merchant, "role": role}

@@ -35,7 +35,7 @@ import (
 type Store interface {
 	DueKeys(ctx context.Context, now time.Time, cursor string, limit int) ([]store.DueKey, string, error)
 	GetKey(ctx context.Context, id string) (*key.Key, error)
-	UpdateKey(ctx context.Context, k *key.Key, x store.Extras) error
+	UpdateKey(ctx context.Context, k *key.Key, x outbox.Extras) error
 	// AttachLastUse fills in the key's last use, for the events' key.
 	AttachLastUse(ctx context.Context, keys ...*key.Key) error
 }
@@ -455,8 +455,8 @@ func (j *Job) handle(ctx context.Context, r *run, id string) error {
 
 // extras are the outbox events of the duties done, and an audit record for
 // the changes a merchant can see (expiry, end of a grace period).
-func (j *Job) extras(runID string, n *key.Key, duties []key.Duty, now time.Time) store.Extras {
-	var x store.Extras
+func (j *Job) extras(runID string, n *key.Key, duties []key.Duty, now time.Time) outbox.Extras {
+	var x outbox.Extras
 	action := ""
 	for _, d := range duties {
 		if typ := eventType(d); typ != "" {
@@ -470,11 +470,8 @@ func (j *Job) extras(runID string, n *key.Key, duties []key.Duty, now time.Time)
 		}
 	}
 	if action != "" {
-		x.Audit = &store.AuditRecord{
-			ID: key.NewID("aud_"), MerchantID: n.MerchantID, Actor: Actor, Role: actorRole,
-			Action: action, ResourceType: "key", ResourceID: n.ID, Outcome: "success",
-			RequestID: runID, CreatedAt: now,
-		}
+		a := key.Actor{Subject: Actor, MerchantID: n.MerchantID, Role: actorRole, RequestID: runID}
+		x.Audit = a.Audit(action, "key", n.ID, key.OutcomeSuccess, now)
 	}
 	return x
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/paykeys/paykeys/internal/hook"
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/keysvc"
+	"github.com/paykeys/paykeys/internal/outbox"
 	"github.com/paykeys/paykeys/internal/rotate"
 	"github.com/paykeys/paykeys/internal/secret"
 	"github.com/paykeys/paykeys/internal/store"
@@ -27,7 +28,7 @@ type cutStore struct {
 	cancel context.CancelFunc
 }
 
-func (c cutStore) CreateKey(ctx context.Context, _ *key.Key, _ store.Extras) error {
+func (c cutStore) CreateKey(ctx context.Context, _ *key.Key, _ outbox.Extras) error {
 	c.cancel()
 	return ctx.Err()
 }

@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"github.com/paykeys/paykeys/internal/app/adapters"
 	"github.com/paykeys/paykeys/internal/app/decide"
 	"github.com/paykeys/paykeys/internal/authorizer"
@@ -23,7 +21,7 @@ import (
 
 // New builds the authorize function: the handler is the authorizer's Handle,
 // a function, as the Lambda runtime requires.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger) (func(context.Context, json.RawMessage) (any, error), []lambda.Option, error) {
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (func(context.Context, json.RawMessage) (any, error), func(), error) {
 	a, err := adapters.Open(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
@@ -37,7 +35,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (func(context
 	}
 	h.Metrics = metrics.Default()
 	decide.Observe(engine, h.Metrics)
-	return h.Handle, []lambda.Option{decide.FlushOnSIGTERM(u, log)}, nil
+	return h.Handle, decide.OnSIGTERM(u, log), nil
 }
 
 // Handler returns the authorizer over engine, with the route scopes of the

@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"github.com/paykeys/paykeys/internal/app/adapters"
 	"github.com/paykeys/paykeys/internal/authz"
 	"github.com/paykeys/paykeys/internal/config"
@@ -73,10 +71,15 @@ func Observe(e *authz.Engine, m *metrics.Set) {
 // 500 ms between SIGTERM and SIGKILL.
 const FlushTimeout = 400 * time.Millisecond
 
-// FlushOnSIGTERM is the runtime option that writes the usage counts still in
-// memory, then the metrics, when Lambda shuts the container down.
-func FlushOnSIGTERM(u *usage.Recorder, log *slog.Logger) lambda.Option {
-	return lambda.WithEnableSIGTERM(Flush(u, log, FlushTimeout), func() { _ = metrics.Default().Flush() })
+// OnSIGTERM is the shutdown callback of a function that decides: it writes
+// the usage counts still in memory, then the metrics, when Lambda shuts the
+// container down.
+func OnSIGTERM(u *usage.Recorder, log *slog.Logger) func() {
+	flush := Flush(u, log, FlushTimeout)
+	return func() {
+		flush()
+		_ = metrics.Default().Flush()
+	}
 }
 
 // Flush returns the shutdown callback: it stops the recorder's background

@@ -6,14 +6,12 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"github.com/paykeys/paykeys/internal/apigw"
 	"github.com/paykeys/paykeys/internal/config"
 	"github.com/paykeys/paykeys/internal/demo"
 )
 
 // New builds the demo function.
-func New(_ context.Context, _ config.Config, log *slog.Logger) (apigw.Handler, []lambda.Option, error) {
+func New(_ context.Context, _ config.Config, log *slog.Logger) (apigw.Handler, func(), error) {
 	return demo.Handler{Log: log}.Handle, nil, nil
 }

@@ -1,15 +1,15 @@
 // Package managefn builds the management API functions that change and read
 // keys and webhook endpoints (create, keys, reset, webhooks). None of them
 // decides on a key, so none builds the decision engine or usage counters.
+// Each function has its own builder, which names only its own group of
+// api.Routes and builds only what those routes use, so that its binary
+// links nothing of the others'.
 package managefn
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
-
-	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/paykeys/paykeys/internal/api"
 	"github.com/paykeys/paykeys/internal/apigw"
@@ -21,49 +21,56 @@ import (
 	"github.com/paykeys/paykeys/internal/webhooksvc"
 )
 
-// Functions are the functions New builds.
-var Functions = []string{"create", "keys", "reset", "webhooks"}
-
-// New returns a builder of one of Functions.
-func New(function string) func(context.Context, config.Config, *slog.Logger) (apigw.Handler, []lambda.Option, error) {
-	return func(ctx context.Context, cfg config.Config, log *slog.Logger) (apigw.Handler, []lambda.Option, error) {
-		h, err := API(ctx, cfg, log, function)
-		if err != nil {
-			return nil, nil, err
-		}
-		return h.Function(function), nil, nil
-	}
+// Create builds the create function (api.CreateRoutes).
+func Create(ctx context.Context, cfg config.Config, log *slog.Logger) (apigw.Handler, func(), error) {
+	return build(ctx, cfg, log, api.CreateRoutes, nil)
 }
 
-// API returns the management API with what function uses: the key service
-// for create, keys and reset, and the webhook endpoints for webhooks.
-func API(ctx context.Context, cfg config.Config, log *slog.Logger, function string) (*api.API, error) {
-	a, err := adapters.Open(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	scopes, err := cfg.DeclaredScopes()
-	if err != nil {
-		return nil, err
-	}
-	h := &api.API{Keys: a.Keys(cfg, log), Audit: a.Store, Scopes: scopes, Log: log, Now: time.Now}
-	switch function {
-	case "create", "reset":
-	case "keys":
+// Reset builds the reset function (api.ResetRoutes).
+func Reset(ctx context.Context, cfg config.Config, log *slog.Logger) (apigw.Handler, func(), error) {
+	return build(ctx, cfg, log, api.ResetRoutes, nil)
+}
+
+// Keys builds the keys function (api.KeysRoutes): besides the key service,
+// the usage counters, the OpenAPI document and the leak reporters' keys.
+// It is the only function that links the document.
+func Keys(ctx context.Context, cfg config.Config, log *slog.Logger) (apigw.Handler, func(), error) {
+	return build(ctx, cfg, log, api.KeysRoutes, func(h *api.API, a *adapters.Adapters) {
 		h.Counters = a.Store            // GET /v1/keys/{id}/usage
 		h.Document = api.OpenAPI()      // GET /v1/openapi.json
 		h.LeakKeys = cfg.LeakReportKeys // POST /v1/leaks
-	case "webhooks":
-		h.Webhooks = Webhooks(cfg, a, log)
-	default:
-		return nil, fmt.Errorf("no management function %q", function)
-	}
-	return h, nil
+	})
 }
 
-// Webhooks returns the webhook endpoint service. A test or retry is sent at
-// once, by a delivery worker of its own.
-func Webhooks(cfg config.Config, a *adapters.Adapters, log *slog.Logger) *webhooksvc.Service {
+// Webhooks builds the webhooks function (api.WebhooksRoutes): the webhook
+// endpoint service.
+func Webhooks(ctx context.Context, cfg config.Config, log *slog.Logger) (apigw.Handler, func(), error) {
+	return build(ctx, cfg, log, api.WebhooksRoutes, func(h *api.API, a *adapters.Adapters) {
+		h.Webhooks = webhookService(cfg, a, log)
+	})
+}
+
+// build returns the handler of routes over the management API with the key
+// service, and with what more adds.
+func build(ctx context.Context, cfg config.Config, log *slog.Logger, routes []api.Route, more func(*api.API, *adapters.Adapters)) (apigw.Handler, func(), error) {
+	a, err := adapters.Open(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	scopes, err := cfg.DeclaredScopes()
+	if err != nil {
+		return nil, nil, err
+	}
+	h := &api.API{Keys: a.Keys(cfg, log), Audit: a.Store, Scopes: scopes, Log: log, Now: time.Now}
+	if more != nil {
+		more(h, a)
+	}
+	return h.Handler(routes), nil, nil
+}
+
+// webhookService returns the webhook endpoint service. A test or retry is
+// sent at once, by a delivery worker of its own.
+func webhookService(cfg config.Config, a *adapters.Adapters, log *slog.Logger) *webhooksvc.Service {
 	sender := &webhook.Sender{AllowPrivate: cfg.WebhookAllowPrivate, LoopbackOnly: cfg.WebhookLoopbackOnly}
 	w := webhooksvc.New(a.Store, a.WebhookSecrets, webhooksvc.URLs{Sender: sender}, log)
 	d := delivery.New(a.Store, a.WebhookSecrets, sender, log)

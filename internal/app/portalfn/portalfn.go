@@ -7,7 +7,6 @@ import (
 	"log/slog"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/paykeys/paykeys/internal/apigw"
 	"github.com/paykeys/paykeys/internal/config"
@@ -15,7 +14,7 @@ import (
 )
 
 // New builds the portal function.
-func New(_ context.Context, cfg config.Config, _ *slog.Logger) (apigw.Handler, []lambda.Option, error) {
+func New(_ context.Context, cfg config.Config, _ *slog.Logger) (apigw.Handler, func(), error) {
 	h, err := portal.New(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -25,7 +24,7 @@ func New(_ context.Context, cfg config.Config, _ *slog.Logger) (apigw.Handler, [
 
 // NewClaims builds the claims function, the optional user pool's pre
 // token generation trigger.
-func NewClaims(_ context.Context, _ config.Config, _ *slog.Logger) (ClaimsHandler, []lambda.Option, error) {
+func NewClaims(_ context.Context, _ config.Config, _ *slog.Logger) (ClaimsHandler, func(), error) {
 	return portal.Claims, nil, nil
 }
 

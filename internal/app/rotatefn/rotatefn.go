@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/paykeys/paykeys/internal/app/adapters"
 	"github.com/paykeys/paykeys/internal/config"
@@ -22,7 +21,7 @@ import (
 )
 
 // New builds the rotate function.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger) (func(context.Context, events.EventBridgeEvent) (rotate.Stats, error), []lambda.Option, error) {
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (func(context.Context, events.EventBridgeEvent) (rotate.Stats, error), func(), error) {
 	a, err := adapters.Open(ctx, cfg)
 	if err != nil {
 		return nil, nil, err

@@ -17,9 +17,11 @@ import (
 	"github.com/paykeys/paykeys/internal/redact"
 )
 
-// Builder builds one function's handler and the runtime options it needs,
-// making no network call. The handler is anything lambda.Start accepts.
-type Builder[H any] func(ctx context.Context, cfg config.Config, log *slog.Logger) (H, []lambda.Option, error)
+// Builder builds one function's handler, making no network call. The
+// handler is anything lambda.Start accepts; onSIGTERM, when not nil, runs
+// when Lambda shuts the container down (the function then registers the
+// extension that makes Lambda send SIGTERM; see enableSIGTERM).
+type Builder[H any] func(ctx context.Context, cfg config.Config, log *slog.Logger) (h H, onSIGTERM func(), err error)
 
 // Main loads the configuration from the environment, builds the function
 // and runs the Lambda runtime loop, writing the metrics recorded during
@@ -29,10 +31,18 @@ type Builder[H any] func(ctx context.Context, cfg config.Config, log *slog.Logge
 func Main[H any](build Builder[H]) {
 	cfg, err := config.Load(os.Getenv)
 	if err == nil {
+		log := LambdaLogger()
 		var h H
-		var opts []lambda.Option
-		if h, opts, err = build(context.Background(), cfg, LambdaLogger()); err == nil {
-			lambda.Start(Flushing(lambda.NewHandlerWithOptions(h, opts...), metrics.Default()))
+		var onSIGTERM func()
+		if h, onSIGTERM, err = build(context.Background(), cfg, log); err == nil {
+			if onSIGTERM != nil {
+				if err := enableSIGTERM(os.Getenv("AWS_LAMBDA_RUNTIME_API"), onSIGTERM, log); err != nil {
+					// As lambda.WithEnableSIGTERM does: the function still
+					// serves, and whatever it keeps is lost at shutdown.
+					log.Warn("SIGTERM is not enabled", "error", err.Error())
+				}
+			}
+			lambda.Start(Flushing(lambda.NewHandler(h), metrics.Default()))
 			return
 		}
 	}

@@ -9,8 +9,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"github.com/paykeys/paykeys/internal/api"
 	"github.com/paykeys/paykeys/internal/apigw"
 	"github.com/paykeys/paykeys/internal/app/adapters"
@@ -20,7 +18,7 @@ import (
 )
 
 // New builds the verify function.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger) (apigw.Handler, []lambda.Option, error) {
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (apigw.Handler, func(), error) {
 	a, err := adapters.Open(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
@@ -36,5 +34,5 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (apigw.Handle
 		Keys: a.Keys(cfg, log), Audit: a.Store, Verifier: engine, Usage: u,
 		Scopes: scopes, Log: log, Now: time.Now,
 	}
-	return h.Function("verify"), []lambda.Option{decide.FlushOnSIGTERM(u, log)}, nil
+	return h.Handler(api.VerifyRoutes), decide.OnSIGTERM(u, log), nil
 }

@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"log/slog"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"github.com/paykeys/paykeys/internal/app/adapters"
 	"github.com/paykeys/paykeys/internal/config"
 	"github.com/paykeys/paykeys/internal/delivery"
@@ -17,7 +15,7 @@ import (
 )
 
 // New builds the webhook function.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger) (func(context.Context, json.RawMessage) (any, error), []lambda.Option, error) {
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (func(context.Context, json.RawMessage) (any, error), func(), error) {
 	a, err := adapters.Open(ctx, cfg)
 	if err != nil {
 		return nil, nil, err

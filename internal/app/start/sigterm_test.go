@@ -1,0 +1,100 @@
+package start
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os/signal"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// runtimeAPI is a fake of Lambda's extensions API: it answers the
+// registration with status and records what it was asked.
+type runtimeAPI struct {
+	status     int
+	registered chan *http.Request // the registration, its body read into body
+	body       chan string
+	waiting    chan string // the identifier of a request for the next event
+}
+
+func (f *runtimeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.Method + " " + r.URL.Path {
+	case "POST /2020-01-01/extension/register":
+		b, _ := io.ReadAll(r.Body)
+		f.registered <- r
+		f.body <- string(b)
+		w.Header().Set("Lambda-Extension-Identifier", "ext-1")
+		w.WriteHeader(f.status)
+		_, _ = w.Write([]byte(`{"functionName":"f"}`))
+	case "GET /2020-01-01/extension/event/next":
+		f.waiting <- r.Header.Get("Lambda-Extension-Identifier")
+		<-r.Context().Done() // subscribed to no event: never answered
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// The function registers an extension subscribed to no event, then waits
+// for its next event on the identifier Lambda gave, and runs its callback
+// on SIGTERM.
+func TestEnableSIGTERMRegistersAndRunsTheCallback(t *testing.T) {
+	api := &runtimeAPI{status: 200, registered: make(chan *http.Request, 1), body: make(chan string, 1), waiting: make(chan string, 1)}
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	defer srv.CloseClientConnections() // the request for an event never ends
+	defer signal.Reset(syscall.SIGTERM)
+	ran := make(chan struct{})
+	if err := enableSIGTERM(strings.TrimPrefix(srv.URL, "http://"), func() { close(ran) }, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	r := <-api.registered
+	if name := r.Header.Get("Lambda-Extension-Name"); name != extensionName {
+		t.Errorf("extension name %q, want %q", name, extensionName)
+	}
+	if body := <-api.body; body != `{"events":null}` {
+		t.Errorf("registration body %s, want no event", body)
+	}
+	select {
+	case id := <-api.waiting:
+		if id != "ext-1" {
+			t.Errorf("waits for events as %q, want ext-1", id)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the extension never asked for its next event")
+	}
+	select {
+	case <-ran:
+		t.Fatal("the callback ran before SIGTERM")
+	default:
+	}
+	if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ran:
+	case <-time.After(5 * time.Second):
+		t.Fatal("SIGTERM did not run the callback")
+	}
+}
+
+// A refused registration is an error; outside Lambda (no runtime API) there
+// is nothing to register.
+func TestEnableSIGTERMErrors(t *testing.T) {
+	defer signal.Reset(syscall.SIGTERM)
+	api := &runtimeAPI{status: 403, registered: make(chan *http.Request, 1), body: make(chan string, 1), waiting: make(chan string, 1)}
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	if err := enableSIGTERM(strings.TrimPrefix(srv.URL, "http://"), func() {}, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "status 403") {
+		t.Errorf("refused registration: error %v, want one naming status 403", err)
+	}
+	if err := enableSIGTERM("", func() {}, slog.New(slog.DiscardHandler)); err != nil {
+		t.Errorf("no runtime API: %v", err)
+	}
+	if err := enableSIGTERM("127.0.0.1:1", func() {}, slog.New(slog.DiscardHandler)); err == nil {
+		t.Error("no error when nothing listens at the runtime API")
+	}
+}
