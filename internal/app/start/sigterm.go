@@ -54,9 +54,8 @@ func enableSIGTERM(api string, f func(), log *slog.Logger) error {
 	}
 	go func() {
 		defer conn.Close()
-		if err := waitForEvents(conn, r, api, id); err != nil {
-			log.Warn("the SIGTERM extension stopped waiting for events", "error", err.Error())
-		}
+		err := waitForEvents(conn, r, api, id)
+		log.Warn("the SIGTERM extension stopped waiting for events", "error", err.Error())
 	}()
 	return nil
 }
@@ -93,8 +92,8 @@ func register(conn net.Conn, api string) (string, *bufio.Reader, error) {
 }
 
 // waitForEvents asks for the extension's next event on the same connection
-// and returns when the answer comes or the connection ends, which for an
-// extension subscribed to no event is never, in Lambda.
+// and returns, always with an error, when an answer comes or the connection
+// ends, which for an extension subscribed to no event is never, in Lambda.
 func waitForEvents(conn net.Conn, r *bufio.Reader, api, id string) error {
 	req, err := http.NewRequest(http.MethodGet, "http://"+api+"/2020-01-01/extension/event/next", nil)
 	if err != nil {
