@@ -59,7 +59,7 @@ func newFake(t *testing.T) *fake {
 	f.api = &api.API{Keys: keys, Webhooks: hooks, Audit: f.st, Counters: f.st, Verifier: verifier,
 		Scopes: fakeScopes, Log: log, Now: f.clock.Now}
 	byFunction := map[string]apigw.Handler{}
-	for _, r := range api.Routes {
+	for _, r := range api.Routes() {
 		if byFunction[r.Function] == nil {
 			byFunction[r.Function] = f.api.Function(r.Function)
 		}

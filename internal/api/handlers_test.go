@@ -21,7 +21,7 @@ import (
 func TestEveryRouteChecksTokenAndRole(t *testing.T) {
 	f := newFake(t)
 	weaker := map[apigw.Permission]string{apigw.Write: "developer", apigw.Verify: "viewer"}
-	for _, r := range api.Routes {
+	for _, r := range api.Routes() {
 		if r.Service {
 			continue
 		}
@@ -265,7 +265,7 @@ func TestTenantsNeverSeeEachOther(t *testing.T) {
 	hookBefore := f.send(rq{route: "GET /v1/webhooks/{id}", id: w.id}).must(t, 200).body
 	writes, secretCalls := f.st.Writes, len(f.sec.Calls)
 
-	for _, r := range api.Routes {
+	for _, r := range api.Routes() {
 		if r.Service || !strings.Contains(r.Key, "{id}") {
 			continue
 		}
