@@ -13,7 +13,7 @@
 //	gateway rotate [-timeout 15m]
 //	gateway invoke <function> -event <file>   (RIE set: one run of the real bootstrap)
 //	gateway rotate-load [-keys 100000] [-due 0.1] [-keep]
-//	gateway secrets-load [-keys 10000] [-c 16]
+//	gateway secrets-load [-keys 10000] [-c 16] [-cut 0] [-stack-run infra/.cache/run]
 //
 // Environment: TEMPLATE (template path), PORT (listen port), DEV_JWT_SECRET
 // (default local-dev-secret), AWS_REGION (used in ARNs). Flags win over the

@@ -13,15 +13,14 @@ import (
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/keysvc"
 	"github.com/paykeys/paykeys/internal/leakreport"
-	"github.com/paykeys/paykeys/internal/store"
 	"github.com/paykeys/paykeys/internal/webhooksvc"
 )
 
 // Audit lists audit records, and records refused changes (coalesced, so
 // that no caller can flood the log).
 type Audit interface {
-	ListAudit(ctx context.Context, merchantID string, limit int, cursor string) ([]store.AuditRecord, string, error)
-	RecordRefusal(ctx context.Context, r *store.AuditRecord) error
+	ListAudit(ctx context.Context, merchantID string, limit int, cursor string) ([]key.AuditRecord, string, error)
+	RecordRefusal(ctx context.Context, r *key.AuditRecord) error
 }
 
 // Usage is told of every service verify decision (usage counters).
@@ -37,7 +36,7 @@ type Verifier interface {
 
 // UsageCounters reads a key's per-day decision counts.
 type UsageCounters interface {
-	ListUsage(ctx context.Context, clientID, from, to string) ([]store.UsageDay, error)
+	ListUsage(ctx context.Context, clientID, from, to string) ([]key.UsageDay, error)
 }
 
 // API serves the management routes.

@@ -7,7 +7,6 @@ import (
 	"github.com/paykeys/paykeys/internal/apigw"
 	"github.com/paykeys/paykeys/internal/hook"
 	"github.com/paykeys/paykeys/internal/key"
-	"github.com/paykeys/paykeys/internal/store"
 )
 
 // changes name the audit action of each route that changes something.
@@ -19,6 +18,8 @@ var changes = map[string]string{
 	"PATCH /v1/keys/{id}":                                   "key.update",
 	"DELETE /v1/keys/{id}":                                  "key.revoke",
 	"POST /v1/keys/{id}/reset":                              "key.reset",
+	"POST /v1/keys/{id}/public-keys":                        "key.public_key_add",
+	"DELETE /v1/keys/{id}/public-keys/{pk_id}":              "key.public_key_delete",
 	"POST /v1/webhooks":                                     "webhook.create",
 	"PATCH /v1/webhooks/{id}":                               "webhook.update",
 	"DELETE /v1/webhooks/{id}":                              "webhook.delete",
@@ -28,7 +29,7 @@ var changes = map[string]string{
 }
 
 // refusals are the answers that are audited, with their outcome.
-var refusals = map[int]string{403: "denied", 404: "denied", 409: "conflict"}
+var refusals = map[int]string{403: key.OutcomeDenied, 404: key.OutcomeDenied, 409: key.OutcomeConflict}
 
 // auditRefused records a refused change. It is best effort: the caller gets
 // its answer whether or not the record could be written. Refusals are
@@ -44,11 +45,7 @@ func (h *API) auditRefused(ctx context.Context, a key.Actor, req apigw.Request, 
 	if typ == "webhook" {
 		typ = "webhook_endpoint"
 	}
-	r := &store.AuditRecord{
-		ID: key.NewID("aud_"), MerchantID: a.MerchantID, Actor: a.Subject, Role: a.Role,
-		Action: action, ResourceType: typ, ResourceID: safeID(req.PathParameters["id"]),
-		Outcome: outcome, SourceIP: a.SourceIP, RequestID: a.RequestID, CreatedAt: h.Now().UTC(),
-	}
+	r := a.Audit(action, typ, safeID(req.PathParameters["id"]), outcome, h.Now().UTC())
 	if err := h.Audit.RecordRefusal(ctx, r); err != nil {
 		h.Log.WarnContext(ctx, "refused change not audited", "request_id", a.RequestID, "error", err.Error())
 	}

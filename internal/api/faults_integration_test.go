@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/paykeys/paykeys/internal/key"
-	"github.com/paykeys/paykeys/internal/store"
 )
 
 // A fault at each step of create leaves no key and no secret behind, and the
@@ -26,7 +25,7 @@ func TestCreateFaults(t *testing.T) {
 			assertClean5xx(t, resp)
 			e.ddb.Reset()
 			e.sm.Reset()
-			keys, _, err := e.store.ListKeys(context.Background(), "m_alpha", store.ListFilter{Limit: 10})
+			keys, _, err := e.store.ListKeys(context.Background(), "m_alpha", key.ListFilter{Limit: 10})
 			if err != nil || len(keys) != 0 {
 				t.Fatalf("a failed create left %d keys (err %v)", len(keys), err)
 			}

@@ -141,13 +141,6 @@ func (e *env) event(r req) apigw.Request {
 	return ev
 }
 
-func or(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
-}
-
 // do sends r to the function that serves its route.
 func (e *env) do(r req) response {
 	e.t.Helper()

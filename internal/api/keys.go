@@ -11,7 +11,6 @@ import (
 	"github.com/paykeys/paykeys/internal/apigw"
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/keysvc"
-	"github.com/paykeys/paykeys/internal/store"
 )
 
 type createBody struct {
@@ -93,7 +92,7 @@ type listBody struct {
 
 func (h *API) list(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error) {
 	q := req.QueryStringParameters
-	var f store.ListFilter
+	var f key.ListFilter
 	var err error
 	if v, ok := q["environment"]; ok {
 		if f.Environment, err = key.ParseEnvironment(v); err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/store"
 	"github.com/paykeys/paykeys/internal/testenv"
 )
@@ -23,7 +24,7 @@ func TestUsageRoute(t *testing.T) {
 	other := e.create(minimal, merchant("m_beta"))
 	today := e.clock.Now().UTC().Truncate(24 * time.Hour)
 	date := func(daysAgo int) string { return today.AddDate(0, 0, -daysAgo).Format(store.DateLayout) }
-	for _, d := range []store.UsageDay{
+	for _, d := range []key.UsageDay{
 		{Date: date(0), Allowed: 5, Denied: map[string]int64{"NOT_FOUND": 2}},
 		{Date: date(0), Allowed: 1},
 		{Date: date(29), Denied: map[string]int64{"SIGNATURE_INVALID": 1}},
@@ -35,7 +36,7 @@ func TestUsageRoute(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := e.store.AddUsage(ctx, other.ID, store.UsageDay{Date: date(0), Allowed: 100}, ""); err != nil {
+	if err := e.store.AddUsage(ctx, other.ID, key.UsageDay{Date: date(0), Allowed: 100}, ""); err != nil {
 		t.Fatal(err)
 	}
 	get := func(id string, q map[string]string, opts ...func(*req)) response {

@@ -21,6 +21,7 @@ import (
 	"github.com/paykeys/paykeys/internal/app/adapters"
 	"github.com/paykeys/paykeys/internal/app/authorizefn"
 	"github.com/paykeys/paykeys/internal/app/decide"
+	"github.com/paykeys/paykeys/internal/app/rotatefn"
 	"github.com/paykeys/paykeys/internal/app/start"
 	"github.com/paykeys/paykeys/internal/authorizer"
 	"github.com/paykeys/paykeys/internal/authz"
@@ -106,11 +107,11 @@ func (a *App) HTTP(function string) apigw.Handler { return a.API.Function(functi
 
 // Rotator returns the scheduled lifecycle job (the rotate function); each
 // run also closes the webhook signing-secret overlaps that are over and
-// does the secret store's upkeep.
+// does the secret store's upkeep, KEK rotation and orphan sweep.
 func (a *App) Rotator() *rotate.Job {
 	j := rotate.New(a.Store, a.Secrets, a.Log)
 	j.Overlaps = a.Webhooks
-	j.Upkeep = secret.Chains{a.Secrets, a.WebhookSecrets}
+	rotatefn.SecretStore(j, a.Config, a.Secrets, a.WebhookSecrets, a.Store)
 	return j
 }
 

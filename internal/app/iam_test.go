@@ -107,8 +107,10 @@ var uses = map[string][]string{
 	// Expiry, notices and end of grace (key secrets' labels), each change's
 	// events carrying the key's last use; end of signing secrets' overlaps
 	// (webhooksvc.CloseEndedOverlaps, Promote); the secret stores' upkeep
-	// (secret.Chains: moving secrets between stores, re-wrapping, retiring
-	// KEKs).
+	// (secret.Chains: moving secrets between stores, rotating KEKs,
+	// re-wrapping, retiring KEKs); the orphan secret sweep (ListSecrets or
+	// Query on gsi2, key and endpoint reads, DeleteSecret or Query and
+	// DeleteItem, its place in a JOB# item: GetItem, PutItem).
 	"Rotate": append(append([]string{
 		"dynamodb:GetItem table", "dynamodb:BatchGetItem table", "dynamodb:PutItem table", "dynamodb:UpdateItem table",
 		"dynamodb:Query table/index/gsi2",
@@ -158,11 +160,13 @@ func secretsEverything(folders ...string) []string {
 	return out
 }
 
-// kekUpkeep is what re-wrapping and retiring KEKs uses of the KEK secrets.
+// kekUpkeep is what rotating KEKs (Chains.RotateKEK: PutSecretValue, and
+// ListSecretVersionIds for a KEK's age), re-wrapping and retiring them (the
+// rotation's age again) uses of the KEK secrets.
 func kekUpkeep(keks ...string) []string {
 	var out []string
 	for _, k := range keks {
-		for _, a := range []string{"GetSecretValue", "DescribeSecret", "UpdateSecretVersionStage"} {
+		for _, a := range []string{"GetSecretValue", "DescribeSecret", "UpdateSecretVersionStage", "PutSecretValue", "ListSecretVersionIds"} {
 			out = append(out, "secretsmanager:"+a+" "+k)
 		}
 	}

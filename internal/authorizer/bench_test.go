@@ -12,7 +12,6 @@ import (
 	"github.com/paykeys/paykeys/internal/authorizer"
 	"github.com/paykeys/paykeys/internal/authz"
 	"github.com/paykeys/paykeys/internal/key"
-	"github.com/paykeys/paykeys/internal/store"
 	"github.com/paykeys/paykeys/internal/usage"
 )
 
@@ -39,7 +38,7 @@ func (noNonces) UseNonce(context.Context, string, string, time.Time, time.Time) 
 
 type nullSink struct{}
 
-func (nullSink) AddUsage(context.Context, string, store.UsageDay, string) error { return nil }
+func (nullSink) AddUsage(context.Context, string, key.UsageDay, string) error { return nil }
 func (nullSink) SetLastUsed(context.Context, string, time.Time, string) (bool, error) {
 	return true, nil
 }

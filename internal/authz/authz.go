@@ -102,8 +102,9 @@ type Engine struct {
 	flight  singleflight.Group
 	noCache bool
 
+	// feed is followed on the wall clock (time.Now, not Now): writers stamp
+	// entries with wall time.
 	feed     Feed
-	wall     func() time.Time // the feed's clock: writers stamp entries with wall time
 	pollMu   sync.Mutex
 	lastPoll atomic.Int64 // wall-clock unix nanoseconds of the last complete look; 0: never
 	stats    Stats
@@ -153,7 +154,7 @@ func New(keys Keys, secrets Secrets, nonces Nonces, o Options) *Engine {
 		unknown: ttlcache.New[struct{}](o.CacheSize, o.NegativeTTL),
 		secret:  ttlcache.New[*secretSet](o.CacheSize, o.CacheTTL),
 		newest:  ttlcache.New[int64](o.CacheSize, 2*feedOverlap),
-		feed:    o.Feed, wall: time.Now,
+		feed:    o.Feed,
 	}
 }
 
@@ -493,19 +494,19 @@ func (e *Engine) follow(ctx context.Context) {
 	if e.feed == nil || e.noCache {
 		return
 	}
-	if last := e.lastPoll.Load(); last != 0 && e.wall().UnixNano()-last < int64(PollInterval) {
+	if last := e.lastPoll.Load(); last != 0 && time.Now().UnixNano()-last < int64(PollInterval) {
 		return
 	}
 	if !e.pollMu.TryLock() {
 		// Another caller is looking. Go on without waiting while the last
 		// look is recent enough to keep the promise; otherwise wait for it.
-		if last := e.lastPoll.Load(); last != 0 && e.wall().UnixNano()-last < int64(maxLag) {
+		if last := e.lastPoll.Load(); last != 0 && time.Now().UnixNano()-last < int64(maxLag) {
 			return
 		}
 		e.pollMu.Lock()
 	}
 	defer e.pollMu.Unlock()
-	start := e.wall()
+	start := time.Now()
 	last := e.lastPoll.Load()
 	switch {
 	case last != 0 && start.UnixNano()-last < int64(PollInterval):
@@ -530,7 +531,7 @@ func (e *Engine) follow(ctx context.Context) {
 		return
 	}
 	e.stats.FeedEntries.Add(int64(len(entries)))
-	now, seen := e.Now(), e.wall()
+	now, seen := e.Now(), time.Now()
 	for _, c := range entries {
 		if n, ok := e.newest.Get(c.ClientID, now); !ok || c.Revision > n {
 			e.newest.Add(c.ClientID, c.Revision, now)

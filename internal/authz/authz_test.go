@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/paykeys/paykeys/internal/key"
@@ -139,24 +140,30 @@ func TestStoreErrorNeverAllows(t *testing.T) {
 	}
 }
 
-// Concurrent misses for one key make one read.
+// Concurrent misses for one key make one read. The read takes a second of
+// synctest's clock, which moves only once every other decision is waiting:
+// all 50 are under way while the first read is.
 func TestConcurrentMissesShareOneRead(t *testing.T) {
-	f := newFixture(t)
-	f.keys.delay = 20 * time.Millisecond
-	var wg sync.WaitGroup
-	for range 50 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if d, err := f.e.Decide(context.Background(), Request{Bearer: f.secret, Need: f.need}); err != nil || d.Code != key.CodeValid {
-				t.Errorf("%+v %v", d, err)
-			}
-		}()
-	}
-	wg.Wait()
-	if n := f.keys.calls.Load(); n != 1 {
-		t.Fatalf("50 concurrent misses made %d reads, want 1", n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		f.keys.delay = time.Second
+		start := time.Now()
+		var wg sync.WaitGroup
+		for range 50 {
+			wg.Go(func() {
+				if d, err := f.e.Decide(context.Background(), Request{Bearer: f.secret, Need: f.need}); err != nil || d.Code != key.CodeValid {
+					t.Errorf("%+v %v", d, err)
+				}
+			})
+		}
+		wg.Wait()
+		if n := f.keys.calls.Load(); n != 1 {
+			t.Fatalf("50 concurrent misses made %d reads, want 1", n)
+		}
+		if d := time.Since(start); d != time.Second {
+			t.Fatalf("the decisions took %v, want the one read's 1s", d)
+		}
+	})
 }
 
 func TestDisabledCacheReadsEveryTime(t *testing.T) {

@@ -33,7 +33,11 @@ type Config struct {
 	WebhookKEKSecretName string
 	// SECRETS_KMS_KEY_ID: the KMS key new secrets are encrypted with; empty
 	// for Secrets Manager's AWS-managed key.
-	SecretsKMSKeyID        string
+	SecretsKMSKeyID string
+	// KEK_ROTATION_DAYS: the lifecycle job makes new envelope store KEKs
+	// once the current ones are this many days old; 0 (the default)
+	// rotates only when an operator asks (see package rotate).
+	KEKRotationDays        int
 	Region                 string     // AWS_REGION, default us-east-1
 	DynamoDBEndpoint       string     // DYNAMODB_ENDPOINT, local stack only
 	SecretsManagerEndpoint string     // SECRETSMANAGER_ENDPOINT, local stack only
@@ -145,6 +149,11 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, errors.New("MAX_KEYS_PER_MERCHANT must be an integer from 1 to 1000000"))
 	}
 	c.MaxKeysPerMerchant = maxKeys
+	kekDays, err := strconv.Atoi(or(getenv("KEK_ROTATION_DAYS"), "0"))
+	if err != nil || kekDays < 0 || kekDays > 3650 {
+		errs = append(errs, errors.New("KEK_ROTATION_DAYS must be an integer from 0 (only on request) to 3650"))
+	}
+	c.KEKRotationDays = kekDays
 	if c.Brand, err = key.ParseBrand(getenv("BRAND")); err != nil {
 		errs = append(errs, fmt.Errorf("BRAND: %w", err))
 	}

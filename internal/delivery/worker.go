@@ -36,7 +36,7 @@ import (
 type Store interface {
 	AllEndpoints(ctx context.Context, merchantID string) ([]*hook.Endpoint, error)
 	GetEndpoint(ctx context.Context, id string) (*hook.Endpoint, error)
-	SaveEndpoint(ctx context.Context, e *hook.Endpoint, a *store.AuditRecord) error
+	SaveEndpoint(ctx context.Context, e *hook.Endpoint, a *key.AuditRecord) error
 	GetEvent(ctx context.Context, id string) (*outbox.Event, error)
 	GetDelivery(ctx context.Context, endpointID, id string) (*hook.Delivery, error)
 	SaveDelivery(ctx context.Context, d *hook.Delivery) error
@@ -297,12 +297,11 @@ func (w *Worker) health(ctx context.Context, e *hook.Endpoint, o webhook.Outcome
 		default:
 			return nil // still failing, not for long enough
 		}
-		var a *store.AuditRecord
+		var a *key.AuditRecord
 		if reason != "" {
 			e.Status, e.DisabledReason = hook.StatusDisabled, reason
-			a = &store.AuditRecord{ID: key.NewID("aud_"), MerchantID: e.MerchantID, Actor: "system:webhook",
-				Action: "webhook.disable", ResourceType: "webhook_endpoint", ResourceID: e.ID,
-				Outcome: "success", CreatedAt: now}
+			a = key.Actor{Subject: "system:webhook", MerchantID: e.MerchantID}.
+				Audit("webhook.disable", "webhook_endpoint", e.ID, key.OutcomeSuccess, now)
 		}
 		e.UpdatedAt = now
 		return w.Store.SaveEndpoint(ctx, e, a)

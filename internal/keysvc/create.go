@@ -52,7 +52,7 @@ func (s *Service) Create(ctx context.Context, a key.Actor, p key.NewParams, idem
 		if err != nil {
 			return Created{}, fmt.Errorf("create: marshal view: %w", err)
 		}
-		x.Idempotency = &store.Idempotency{
+		x.Idempotency = &key.IdempotencyRecord{
 			MerchantID: a.MerchantID, Subject: a.Subject, Key: idem.Key, RequestHash: idem.RequestHash,
 			KeyID: k.ID, SecretVersionID: k.SecretVersionID, Response: body, CreatedAt: now,
 		}
@@ -84,7 +84,7 @@ var errReplayGone = key.Conflict("the key created with this Idempotency-Key no l
 
 // createKey writes the new key record, trying again while concurrent creates
 // of the same merchant (which all update its count of keys) win.
-func (s *Service) createKey(ctx context.Context, k *key.Key, x store.Extras) error {
+func (s *Service) createKey(ctx context.Context, k *key.Key, x outbox.Extras) error {
 	return retry.OnConflict(ctx, s.MaxAttempts, store.ErrStale, func(int) error {
 		return s.Store.CreateKey(ctx, k, x)
 	})
@@ -120,7 +120,7 @@ func (s *Service) replay(ctx context.Context, a key.Actor, idem *Idempotency) (C
 	if err := s.stillCurrent(ctx, rec); err != nil {
 		return Created{}, err
 	}
-	r := auditRecord(a, "key.create", rec.KeyID, outcomeReplayed, s.Now())
+	r := a.Audit("key.create", resourceTypeKey, rec.KeyID, key.OutcomeReplayed, s.Now())
 	if err := s.Store.PutAudit(ctx, r); err != nil {
 		return Created{}, fmt.Errorf("replay %s: audit: %w", rec.KeyID, err)
 	}
@@ -130,7 +130,7 @@ func (s *Service) replay(ctx context.Context, a key.Actor, idem *Idempotency) (C
 
 // stillCurrent checks that the key made by an idempotent create still has
 // the secret it was created with, and that the secret still works.
-func (s *Service) stillCurrent(ctx context.Context, rec *store.Idempotency) error {
+func (s *Service) stillCurrent(ctx context.Context, rec *key.IdempotencyRecord) error {
 	k, err := s.Store.GetKey(ctx, rec.KeyID)
 	if errors.Is(err, key.ErrNotFound) {
 		return errReplayGone

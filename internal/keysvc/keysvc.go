@@ -16,22 +16,22 @@ import (
 	"time"
 
 	"github.com/paykeys/paykeys/internal/key"
-	"github.com/paykeys/paykeys/internal/store"
+	"github.com/paykeys/paykeys/internal/outbox"
 )
 
 // Store is the metadata store as this package uses it.
 type Store interface {
-	CreateKey(ctx context.Context, k *key.Key, x store.Extras) error
+	CreateKey(ctx context.Context, k *key.Key, x outbox.Extras) error
 	GetKey(ctx context.Context, id string) (*key.Key, error)
-	UpdateKey(ctx context.Context, k *key.Key, x store.Extras) error
-	ListKeys(ctx context.Context, merchantID string, f store.ListFilter) ([]*key.Key, string, error)
+	UpdateKey(ctx context.Context, k *key.Key, x outbox.Extras) error
+	ListKeys(ctx context.Context, merchantID string, f key.ListFilter) ([]*key.Key, string, error)
 	// AttachLastUse fills in the keys' last use, which the key item does not
 	// hold (the authorizer writes it apart, see package store).
 	AttachLastUse(ctx context.Context, keys ...*key.Key) error
-	GetIdempotency(ctx context.Context, merchantID, subject, idemKey string) (*store.Idempotency, error)
-	PutAudit(ctx context.Context, r *store.AuditRecord) error
+	GetIdempotency(ctx context.Context, merchantID, subject, idemKey string) (*key.IdempotencyRecord, error)
+	PutAudit(ctx context.Context, r *key.AuditRecord) error
 	RateLimit(ctx context.Context, name string, limit int, window time.Duration, now time.Time) (bool, time.Duration, error)
-	AddUsage(ctx context.Context, clientID string, day store.UsageDay, token string) error
+	AddUsage(ctx context.Context, clientID string, day key.UsageDay, token string) error
 }
 
 // Secrets is the secret store as this package uses it.
@@ -108,7 +108,7 @@ func (s *Service) Get(ctx context.Context, a key.Actor, id string) (*key.Key, er
 }
 
 // List returns a page of the actor's keys, newest first.
-func (s *Service) List(ctx context.Context, a key.Actor, f store.ListFilter) ([]*key.Key, string, error) {
+func (s *Service) List(ctx context.Context, a key.Actor, f key.ListFilter) ([]*key.Key, string, error) {
 	f.Now = s.Now()
 	keys, next, err := s.Store.ListKeys(ctx, a.MerchantID, f)
 	if err != nil {

@@ -6,12 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/store"
+	"github.com/paykeys/paykeys/internal/testenv/mem"
 )
 
 // These tests run the service against stores in memory, so that `go test`
@@ -20,218 +20,11 @@ import (
 
 var errDown = errors.New("store down")
 
-// memStore is the metadata store in memory. Its CreateKey and UpdateKey ask
-// check first, so a test can look at the secret store at the moment a key
-// record becomes visible.
-type memStore struct {
-	mu     sync.Mutex
-	keys   map[string]key.Key
-	idem   map[string]store.Idempotency
-	audit  []store.AuditRecord
-	fail   map[string]error // by method name
-	stale  int              // UpdateKeys still to answer ErrStale
-	check  func(k *key.Key)
-	writes int
-}
-
-func newMemStore() *memStore {
-	return &memStore{keys: map[string]key.Key{}, idem: map[string]store.Idempotency{}, fail: map[string]error{}}
-}
-
-func (m *memStore) CreateKey(_ context.Context, k *key.Key, x store.Extras) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.fail["CreateKey"]; err != nil {
-		return err
-	}
-	if m.check != nil {
-		m.check(k)
-	}
-	if _, ok := m.keys[k.ID]; ok {
-		return store.ErrStale
-	}
-	k.Revision = 1
-	m.keys[k.ID] = *k
-	m.extras(x)
-	m.writes++
-	return nil
-}
-
-func (m *memStore) GetKey(_ context.Context, id string) (*key.Key, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.fail["GetKey"]; err != nil {
-		return nil, err
-	}
-	k, ok := m.keys[id]
-	if !ok {
-		return nil, key.NotFound("key", id)
-	}
-	return &k, nil
-}
-
-// AttachLastUse leaves the keys as they are: the fake keeps no last use
-// apart from the key.
-func (m *memStore) AttachLastUse(_ context.Context, _ ...*key.Key) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.fail["AttachLastUse"]
-}
-
-func (m *memStore) UpdateKey(_ context.Context, k *key.Key, x store.Extras) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.fail["UpdateKey"]; err != nil {
-		return err
-	}
-	if m.stale > 0 {
-		m.stale--
-		return store.ErrStale
-	}
-	cur, ok := m.keys[k.ID]
-	if !ok || cur.Revision != k.Revision {
-		return store.ErrStale
-	}
-	if m.check != nil {
-		m.check(k)
-	}
-	k.Revision++
-	m.keys[k.ID] = *k
-	m.extras(x)
-	m.writes++
-	return nil
-}
-
-func (m *memStore) extras(x store.Extras) {
-	if x.Audit != nil {
-		m.audit = append(m.audit, *x.Audit)
-	}
-	if i := x.Idempotency; i != nil {
-		m.idem[i.MerchantID+"/"+i.Subject+"/"+i.Key] = *i
-	}
-}
-
-func (m *memStore) ListKeys(context.Context, string, store.ListFilter) ([]*key.Key, string, error) {
-	return nil, "", errors.New("not used")
-}
-
-func (m *memStore) GetIdempotency(_ context.Context, merchantID, subject, idemKey string) (*store.Idempotency, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	i, ok := m.idem[merchantID+"/"+subject+"/"+idemKey]
-	if !ok {
-		return nil, key.NotFound("idempotency record", idemKey)
-	}
-	return &i, nil
-}
-
-func (m *memStore) PutAudit(_ context.Context, r *store.AuditRecord) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.audit = append(m.audit, *r)
-	return nil
-}
-
-func (m *memStore) RateLimit(context.Context, string, int, time.Duration, time.Time) (bool, time.Duration, error) {
-	return true, 0, nil
-}
-
-func (m *memStore) AddUsage(context.Context, string, store.UsageDay, string) error { return nil }
-
-// memSecrets is the secret store in memory: each key's versions, and which
-// one is current. calls lists what was asked, in order.
-type memSecrets struct {
-	mu       sync.Mutex
-	versions map[string]map[string]string // client ID → version ID → value
-	current  map[string]string            // client ID → version ID
-	fail     map[string]error
-	calls    []string
-}
-
-func newMemSecrets() *memSecrets {
-	return &memSecrets{versions: map[string]map[string]string{}, current: map[string]string{}, fail: map[string]error{}}
-}
-
-func (m *memSecrets) call(name string) error {
-	m.calls = append(m.calls, name)
-	return m.fail[name]
-}
-
-func (m *memSecrets) put(id, version, value string) {
-	if m.versions[id] == nil {
-		m.versions[id] = map[string]string{}
-	}
-	m.versions[id][version] = value
-}
-
-func (m *memSecrets) Create(_ context.Context, id, version, value string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.call("Create"); err != nil {
-		return err
-	}
-	m.put(id, version, value)
-	m.current[id] = version
-	return nil
-}
-
-func (m *memSecrets) Stage(_ context.Context, id, version, value string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.call("Stage"); err != nil {
-		return err
-	}
-	m.put(id, version, value)
-	return nil
-}
-
-func (m *memSecrets) Promote(_ context.Context, id, current, _ string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.call("Promote"); err != nil {
-		return err
-	}
-	m.current[id] = current
-	return nil
-}
-
-func (m *memSecrets) Get(_ context.Context, id, version string) (string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.call("Get"); err != nil {
-		return "", err
-	}
-	v, ok := m.versions[id][version]
-	if !ok {
-		return "", key.NotFound("secret", id)
-	}
-	return v, nil
-}
-
-func (m *memSecrets) Delete(_ context.Context, id string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.call("Delete"); err != nil {
-		return err
-	}
-	delete(m.versions, id)
-	delete(m.current, id)
-	return nil
-}
-
-// has reports whether the secret store holds value as version of id.
-// Callers hold no lock: the store calls check with its own lock held only.
-func (m *memSecrets) has(id, version, value string) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.versions[id][version] == value && value != ""
-}
-
 var actor = key.Actor{Subject: "user_1", MerchantID: "m_1", Role: "admin"}
 
-func newService(t *testing.T) (*Service, *memStore, *memSecrets) {
+func newService(t *testing.T) (*Service, *mem.Store, *mem.Secrets) {
 	t.Helper()
-	st, sec := newMemStore(), newMemSecrets()
+	st, sec := mem.NewStore(), mem.NewSecrets()
 	s := New(st, sec, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	s.CleanupTimeout = time.Second
 	return s, st, sec
@@ -246,8 +39,8 @@ func params() key.NewParams {
 func TestCreateStoresTheSecretBeforeTheKey(t *testing.T) {
 	s, st, sec := newService(t)
 	var secret string
-	st.check = func(k *key.Key) {
-		for v, val := range sec.versions[k.ID] {
+	st.Check = func(k *key.Key) {
+		for v, val := range sec.Versions[k.ID] {
 			if v == k.SecretVersionID && string(key.Hash(val)) == string(k.SecretHash) {
 				secret = val
 			}
@@ -266,8 +59,8 @@ func TestCreateStoresTheSecretBeforeTheKey(t *testing.T) {
 	if _, err := st.GetKey(context.Background(), c.Key.ID); err != nil {
 		t.Fatalf("key not stored: %v", err)
 	}
-	if len(st.audit) != 1 || st.audit[0].Action != "key.create" || st.audit[0].Outcome != outcomeSuccess {
-		t.Fatalf("audit = %+v", st.audit)
+	if len(st.Audit) != 1 || st.Audit[0].Action != "key.create" || st.Audit[0].Outcome != key.OutcomeSuccess {
+		t.Fatalf("audit = %+v", st.Audit)
 	}
 }
 
@@ -295,10 +88,10 @@ func TestCreateFailureLeavesNothingBehind(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			s, st, sec := newService(t)
 			if c.storeFail != nil {
-				st.fail["CreateKey"] = c.storeFail
+				st.Fail["CreateKey"] = c.storeFail
 			}
 			for k, v := range c.secretFail {
-				sec.fail[k] = v
+				sec.Fail[k] = v
 			}
 			out, err := s.Create(context.Background(), actor, params(), nil)
 			if !errors.Is(err, c.wantErr) {
@@ -307,14 +100,14 @@ func TestCreateFailureLeavesNothingBehind(t *testing.T) {
 			if out.Secret != "" || out.Key.ID != "" {
 				t.Fatalf("a failed create returned %+v", out)
 			}
-			if len(st.keys) != 0 || st.writes != 0 || len(st.audit) != 0 {
-				t.Fatalf("a failed create left %d keys, %d audit records", len(st.keys), len(st.audit))
+			if len(st.Keys) != 0 || st.Writes != 0 || len(st.Audit) != 0 {
+				t.Fatalf("a failed create left %d keys, %d audit records", len(st.Keys), len(st.Audit))
 			}
-			if left := len(sec.versions) > 0; left != c.secretLeft {
+			if left := len(sec.Versions) > 0; left != c.secretLeft {
 				t.Fatalf("secret left behind: %v, want %v", left, c.secretLeft)
 			}
-			if !slices.Equal(sec.calls, c.wantSecretOps) {
-				t.Fatalf("secret store calls %v, want %v", sec.calls, c.wantSecretOps)
+			if !slices.Equal(sec.Calls, c.wantSecretOps) {
+				t.Fatalf("secret store calls %v, want %v", sec.Calls, c.wantSecretOps)
 			}
 		})
 	}
@@ -325,16 +118,16 @@ func TestCreateFailureLeavesNothingBehind(t *testing.T) {
 func TestCreateRetriesStaleCounts(t *testing.T) {
 	s, st, sec := newService(t)
 	tries := 0
-	st.check = func(*key.Key) { tries++ }
-	st.fail["CreateKey"] = store.ErrStale
+	st.Check = func(*key.Key) { tries++ }
+	st.Fail["CreateKey"] = store.ErrStale
 	s.MaxAttempts = 3
 	if _, err := s.Create(context.Background(), actor, params(), nil); !errors.Is(err, key.ErrConflict) {
 		t.Fatalf("err = %v, want a conflict", err)
 	}
-	if len(sec.versions) != 0 {
+	if len(sec.Versions) != 0 {
 		t.Fatal("the secret of a create that gave up was left behind")
 	}
-	delete(st.fail, "CreateKey")
+	delete(st.Fail, "CreateKey")
 	if tries != 0 {
 		t.Fatalf("check ran %d times for failed writes", tries)
 	}
@@ -354,10 +147,10 @@ func TestCreateReplay(t *testing.T) {
 	if err != nil || !again.Replay || again.Secret != first.Secret || again.Key.ID != first.Key.ID {
 		t.Fatalf("replay = %+v, %v", again, err)
 	}
-	if n := len(st.keys); n != 1 {
+	if n := len(st.Keys); n != 1 {
 		t.Fatalf("%d keys after a replay", n)
 	}
-	if last := st.audit[len(st.audit)-1]; last.Outcome != outcomeReplayed {
+	if last := st.Audit[len(st.Audit)-1]; last.Outcome != key.OutcomeReplayed {
 		t.Fatalf("replay not audited: %+v", last)
 	}
 	if _, err := s.Create(ctx, actor, params(), &Idempotency{Key: "idem-1", RequestHash: []byte("other")}); !errors.Is(err, key.ErrConflict) {
@@ -380,25 +173,25 @@ func TestResetStagesBeforeCommitting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sec.calls = nil
-	st.check = func(k *key.Key) {
+	sec.Calls = nil
+	st.Check = func(k *key.Key) {
 		found := false
-		for _, val := range sec.versions[k.ID] {
+		for _, val := range sec.Versions[k.ID] {
 			found = found || string(key.Hash(val)) == string(k.SecretHash)
 		}
-		if !found || sec.current[k.ID] == k.SecretVersionID {
-			t.Errorf("record committed with staged=%v, labels already moved=%v", found, sec.current[k.ID] == k.SecretVersionID)
+		if !found || sec.Current[k.ID] == k.SecretVersionID {
+			t.Errorf("record committed with staged=%v, labels already moved=%v", found, sec.Current[k.ID] == k.SecretVersionID)
 		}
 	}
 	issued, err := s.Reset(ctx, actor, c.Key.ID, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(sec.calls, []string{"Stage", "Promote"}) {
-		t.Fatalf("secret store calls %v", sec.calls)
+	if !slices.Equal(sec.Calls, []string{"Stage", "Promote"}) {
+		t.Fatalf("secret store calls %v", sec.Calls)
 	}
 	k, _ := st.GetKey(ctx, c.Key.ID)
-	if !sec.has(k.ID, k.SecretVersionID, issued.Secret) || sec.current[k.ID] != k.SecretVersionID {
+	if !sec.Has(k.ID, k.SecretVersionID, issued.Secret) || sec.Current[k.ID] != k.SecretVersionID {
 		t.Fatal("the record does not name the promoted new secret")
 	}
 	now := time.Now()
@@ -432,10 +225,10 @@ func TestResetFailures(t *testing.T) {
 			}
 			before, _ := st.GetKey(ctx, created.Key.ID)
 			if c.secret != "" {
-				sec.fail[c.secret] = errDown
+				sec.Fail[c.secret] = errDown
 			}
 			if c.store {
-				st.fail["UpdateKey"] = errDown
+				st.Fail["UpdateKey"] = errDown
 			}
 			issued, err := s.Reset(ctx, actor, created.Key.ID, 0)
 			if (err != nil) != c.wantErr {
@@ -469,11 +262,11 @@ func TestResetRetriesConcurrentChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.stale = 2
+	st.Stale = 2
 	if _, err := s.Reset(ctx, actor, created.Key.ID, 0); err != nil {
 		t.Fatalf("reset after two stale writes: %v", err)
 	}
-	st.stale = s.MaxAttempts
+	st.Stale = s.MaxAttempts
 	if _, err := s.Reset(ctx, actor, created.Key.ID, 0); !errors.Is(err, key.ErrConflict) {
 		t.Fatalf("reset that never wins: %v, want a conflict", err)
 	}
@@ -488,27 +281,27 @@ func TestRevokeCommitsThenDestroys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.check = func(k *key.Key) {
-		if len(sec.versions[k.ID]) == 0 {
+	st.Check = func(k *key.Key) {
+		if len(sec.Versions[k.ID]) == 0 {
 			t.Error("secret destroyed before the revoke was committed")
 		}
 	}
-	sec.fail["Delete"] = errDown
+	sec.Fail["Delete"] = errDown
 	if err := s.Revoke(ctx, actor, created.Key.ID); !errors.Is(err, errDown) {
 		t.Fatalf("revoke with the secret store down: %v", err)
 	}
 	if k, _ := st.GetKey(ctx, created.Key.ID); k.Status != key.StatusRevoked {
 		t.Fatalf("status %s after a revoke whose destruction failed", k.Status)
 	}
-	delete(sec.fail, "Delete")
-	writes := st.writes
+	delete(sec.Fail, "Delete")
+	writes := st.Writes
 	if err := s.Revoke(ctx, actor, created.Key.ID); err != nil {
 		t.Fatal(err)
 	}
-	if len(sec.versions) != 0 {
+	if len(sec.Versions) != 0 {
 		t.Fatal("the second revoke did not destroy the secret")
 	}
-	if st.writes != writes {
+	if st.Writes != writes {
 		t.Fatal("revoking a revoked key wrote its record again")
 	}
 }
@@ -522,7 +315,7 @@ func TestOtherMerchantsKeysAreNotFound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sec.calls = nil
+	sec.Calls = nil
 	other := key.Actor{Subject: "user_2", MerchantID: "m_2", Role: "admin"}
 	for _, id := range []string{created.Key.ID, "not-a-key"} {
 		if _, err := s.Get(ctx, other, id); !errors.Is(err, key.ErrNotFound) {
@@ -538,8 +331,8 @@ func TestOtherMerchantsKeysAreNotFound(t *testing.T) {
 			t.Errorf("verify %s: %v", id, err)
 		}
 	}
-	if len(sec.calls) != 0 {
-		t.Fatalf("secret store called for another merchant's key: %v", sec.calls)
+	if len(sec.Calls) != 0 {
+		t.Fatalf("secret store called for another merchant's key: %v", sec.Calls)
 	}
 }
 

@@ -72,8 +72,8 @@ func (s *Service) Leaked(ctx context.Context, a key.Actor, l Leak) (bool, error)
 		}
 		n := out.Changed
 		a.Subject, a.Role, a.MerchantID = LeakActor, "", k.MerchantID
-		x := store.Extras{
-			Audit: auditRecord(a, "key.leak", id, outcomeSuccess, now),
+		x := outbox.Extras{
+			Audit: a.Audit("key.leak", resourceTypeKey, id, key.OutcomeSuccess, now),
 			Events: []outbox.Event{outbox.KeyEventWith(outbox.EventKeyLeaked, n, now, map[string]any{
 				"url": l.URL, "source": l.Source, "action": out.Action,
 			})},
@@ -96,13 +96,13 @@ func (s *Service) Leaked(ctx context.Context, a key.Actor, l Leak) (bool, error)
 // undoing it: a revoked key's secret is destroyed (the record already
 // refuses it everywhere; a failure is logged for the reconciliation sweep),
 // and the day's usage counts the leak.
-func (s *Service) afterLeak(ctx context.Context, n *key.Key, x store.Extras, action key.LeakAction) {
+func (s *Service) afterLeak(ctx context.Context, n *key.Key, x outbox.Extras, action key.LeakAction) {
 	if x.Revokes {
 		if err := s.Secrets.Delete(ctx, n.ID); err != nil {
 			s.Log.ErrorContext(ctx, "leaked key revoked, its secret not yet destroyed", "key_id", n.ID, "error", err.Error())
 		}
 	}
-	day := store.UsageDay{Date: x.Audit.CreatedAt.UTC().Format(store.DateLayout), Denied: map[string]int64{string(key.CodeLeaked): 1}}
+	day := key.UsageDay{Date: x.Audit.CreatedAt.UTC().Format(store.DateLayout), Denied: map[string]int64{string(key.CodeLeaked): 1}}
 	if err := s.Store.AddUsage(ctx, n.ID, day, x.Audit.ID); err != nil {
 		s.Log.WarnContext(ctx, "leak not counted in usage", "key_id", n.ID, "error", err.Error())
 	}

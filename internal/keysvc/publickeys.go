@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/paykeys/paykeys/internal/key"
-	"github.com/paykeys/paykeys/internal/store"
+	"github.com/paykeys/paykeys/internal/outbox"
 )
 
 // Audit actions of public key changes, on the key (changes: public_keys).
@@ -62,8 +62,8 @@ func (s *Service) DeletePublicKey(ctx context.Context, a key.Actor, id, pkID str
 	})
 }
 
-func publicKeyExtras(a key.Actor, action, id string, now time.Time) store.Extras {
-	r := auditRecord(a, action, id, outcomeSuccess, now)
+func publicKeyExtras(a key.Actor, action, id string, now time.Time) outbox.Extras {
+	r := a.Audit(action, resourceTypeKey, id, key.OutcomeSuccess, now)
 	r.Changes = []string{"public_keys"}
-	return store.Extras{Audit: r}
+	return outbox.Extras{Audit: r}
 }

@@ -97,3 +97,20 @@ func KeyEventWith(typ string, k *key.Key, now time.Time, more map[string]any) Ev
 	}
 	return Event{ID: key.NewID("msg_"), Type: typ, MerchantID: k.MerchantID, ResourceID: k.ID, CreatedAt: now, Data: body}
 }
+
+// Extras ride in the same transaction as a key write: every change that
+// must notify someone or be audited is written atomically with it. Each of
+// them must belong to the key's merchant.
+type Extras struct {
+	Events      []Event
+	Audit       *key.AuditRecord
+	Idempotency *key.IdempotencyRecord
+
+	// KeyLimit applies to a create: the new key is counted among its
+	// merchant's keys that are not revoked, and when KeyLimit of them are
+	// already counted the create fails (0: no limit).
+	KeyLimit int
+	// Revokes marks an update that revokes a key that was not revoked: the
+	// key stops counting against its merchant's limit.
+	Revokes bool
+}

@@ -7,10 +7,16 @@ import (
 )
 
 // Handle is the rotate function's handler for EventBridge's scheduled
-// event: one run, whatever the event says. Lambda's deadline bounds the
-// run, which stops StopMargin before it. The stats are the invocation's
-// result; an error (keys left due by failures, an unreadable index) marks
-// the invocation failed, and the next scheduled run picks up what is left.
-func (j *Job) Handle(ctx context.Context, _ events.EventBridgeEvent) (Stats, error) {
-	return j.Run(ctx)
+// event, or an operator's invocation with a Request in the detail: one run.
+// Lambda's deadline bounds the run, which stops StopMargin before it. The
+// stats are the invocation's result; an error (a failed request, keys left
+// due by failures, an unreadable index) marks the invocation failed, and
+// the next scheduled run picks up what is left. A detail that is not a
+// Request fails the invocation before anything runs.
+func (j *Job) Handle(ctx context.Context, e events.EventBridgeEvent) (Stats, error) {
+	req, err := ParseRequest(e)
+	if err != nil {
+		return Stats{}, err
+	}
+	return j.RunRequest(ctx, req)
 }

@@ -27,14 +27,7 @@ func (emptyStore) GetKey(context.Context, string) (*key.Key, error) { panic("not
 // TestHandleSampleEvent decodes the sample scheduled event in events/rotate
 // and runs the job once on it.
 func TestHandleSampleEvent(t *testing.T) {
-	raw, err := os.ReadFile("../../events/rotate/scheduled.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev events.EventBridgeEvent
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		t.Fatal(err)
-	}
+	ev := sampleEvent(t, "scheduled.json")
 	if ev.DetailType != "Scheduled Event" || ev.Source != "aws.events" {
 		t.Fatalf("sample event: %+v", ev)
 	}
@@ -51,4 +44,18 @@ func TestHandleSampleEvent(t *testing.T) {
 	if err := json.Unmarshal(out, &m); err != nil || m["index_items"] == nil || m["events_by_type"] == nil {
 		t.Errorf("result JSON %s", out)
 	}
+}
+
+// sampleEvent reads a sample event of events/rotate.
+func sampleEvent(t *testing.T, name string) events.EventBridgeEvent {
+	t.Helper()
+	raw, err := os.ReadFile("../../events/rotate/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.EventBridgeEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	return ev
 }

@@ -35,7 +35,7 @@ import (
 type Store interface {
 	DueKeys(ctx context.Context, now time.Time, cursor string, limit int) ([]store.DueKey, string, error)
 	GetKey(ctx context.Context, id string) (*key.Key, error)
-	UpdateKey(ctx context.Context, k *key.Key, x store.Extras) error
+	UpdateKey(ctx context.Context, k *key.Key, x outbox.Extras) error
 	// AttachLastUse fills in the key's last use, for the events' key.
 	AttachLastUse(ctx context.Context, keys ...*key.Key) error
 }
@@ -79,9 +79,20 @@ type Job struct {
 	Secrets  Secrets
 	Overlaps Overlaps     // optional
 	Upkeep   SecretUpkeep // optional
-	Log      *slog.Logger
-	Now      func() time.Time
-	Metrics  *metrics.Set // one run's progress (see record); optional
+	// KEKs rotates the envelope store's KEK when a request asks, or, with
+	// KEKMaxAge > 0, once the current KEK is older (optional).
+	KEKs      KEKs
+	KEKMaxAge time.Duration
+	// The orphan secret sweep walks each of Sweeps when Cursors is set
+	// (sweep.go); SweepMargin and SweepLimit (per store and run) default
+	// to DefaultSweepMargin and DefaultSweepLimit.
+	Sweeps      []SweptStore
+	Cursors     Cursors
+	SweepMargin time.Duration
+	SweepLimit  int
+	Log         *slog.Logger
+	Now         func() time.Time
+	Metrics     *metrics.Set // one run's progress (see record); optional
 
 	PageSize    int           // due index entries read per Query page
 	Workers     int           // keys handled at once
@@ -100,21 +111,47 @@ func New(st Store, sec Secrets, log *slog.Logger) *Job {
 
 // Stats is what one run did.
 type Stats struct {
-	Pages      int                 `json:"pages"`           // due index pages read
-	IndexItems int                 `json:"index_items"`     // due index entries read: the only items read besides the keys themselves
-	Keys       int                 `json:"keys"`            // keys read again and handled
-	Updated    int                 `json:"keys_updated"`    // key writes (a key whose grace ended takes two)
-	Skipped    int                 `json:"keys_skipped"`    // nothing was due on a fresh read: handled by a concurrent run, or the index lagged
-	Stale      int                 `json:"stale_retries"`   // writes lost to a concurrent change, then read again
-	Failed     int                 `json:"keys_failed"`     // left due by an error; the next run tries again
-	Events     int                 `json:"events"`          // outbox events written
-	ByType     map[string]int      `json:"events_by_type"`  // ... by event type
-	Retired    int                 `json:"secrets_retired"` // previous secret versions retired in the secret store
-	Overlaps   int                 `json:"overlaps_closed"`
-	Secrets    *secret.UpkeepStats `json:"secret_store,omitempty"`
-	Stopped    bool                `json:"stopped"` // cut off before the end; the rest stays due
-	Duration   time.Duration       `json:"-"`
-	DurationMS int64               `json:"duration_ms"`
+	Pages      int                    `json:"pages"`           // due index pages read
+	IndexItems int                    `json:"index_items"`     // due index entries read: the only items read besides the keys themselves
+	Keys       int                    `json:"keys"`            // keys read again and handled
+	Updated    int                    `json:"keys_updated"`    // key writes (a key whose grace ended takes two)
+	Skipped    int                    `json:"keys_skipped"`    // nothing was due on a fresh read: handled by a concurrent run, or the index lagged
+	Stale      int                    `json:"stale_retries"`   // writes lost to a concurrent change, then read again
+	Failed     int                    `json:"keys_failed"`     // left due by an error; the next run tries again
+	Events     int                    `json:"events"`          // outbox events written
+	ByType     map[string]int         `json:"events_by_type"`  // ... by event type
+	Retired    int                    `json:"secrets_retired"` // previous secret versions retired in the secret store
+	Overlaps   int                    `json:"overlaps_closed"`
+	Secrets    *secret.UpkeepStats    `json:"secret_store,omitempty"`
+	KEK        []secret.KEKRotation   `json:"kek_rotations,omitempty"`
+	Orphans    map[string]*SweepStats `json:"orphan_sweep,omitempty"` // by kind of secret
+	Stopped    bool                   `json:"stopped"`                // cut off before the end; the rest stays due
+	Duration   time.Duration          `json:"-"`
+	DurationMS int64                  `json:"duration_ms"`
+}
+
+// kekRotations counts the KEKs the run rotated.
+func (st Stats) kekRotations() int {
+	n := 0
+	for _, k := range st.KEK {
+		if k.Rotated {
+			n++
+		}
+	}
+	return n
+}
+
+// orphans adds up the sweep's stats over the kinds of secret.
+func (st Stats) orphans() SweepStats {
+	var t SweepStats
+	for _, o := range st.Orphans {
+		t.Examined += o.Examined
+		t.Young += o.Young
+		t.Owned += o.Owned
+		t.Deleted += o.Deleted
+		t.Failed += o.Failed
+	}
+	return t
 }
 
 // eventType is the event announcing a duty, or "" for one that announces nothing.
@@ -143,13 +180,18 @@ func (r *run) add(f func(st *Stats)) {
 	f(&r.st)
 }
 
-// Run reads every key due now and does what is due, page by page. It returns
-// the run's stats and an error when the due index could not be read, the
-// context ended, or some keys failed (they stay due). It logs one summary line.
-func (j *Job) Run(ctx context.Context) (Stats, error) {
+// Run is a scheduled run: RunRequest with nothing requested.
+func (j *Job) Run(ctx context.Context) (Stats, error) { return j.RunRequest(ctx, Request{}) }
+
+// RunRequest does what req asks (a KEK rotation), then reads every key due
+// now and does what is due, page by page, then the secret store's upkeep and
+// the orphan secret sweep. It returns the run's stats and an error when the
+// request failed, the due index could not be read, the context ended, or
+// some keys failed (they stay due). It logs one summary line.
+func (j *Job) RunRequest(ctx context.Context, req Request) (Stats, error) {
 	started := time.Now()
 	r := &run{id: runID(ctx), st: Stats{ByType: map[string]int{}}}
-	err := j.run(ctx, r)
+	err := j.run(ctx, r, req)
 	st := r.st
 	st.Duration = time.Since(started)
 	st.DurationMS = st.Duration.Milliseconds()
@@ -171,6 +213,8 @@ const (
 	MetricKeysFailed     = "LifecycleKeysFailed"
 	MetricEvents         = "LifecycleEvents"
 	MetricSecretsRetired = "LifecycleSecretsRetired"
+	MetricOrphansDeleted = "LifecycleOrphanSecretsDeleted"
+	MetricKEKRotations   = "LifecycleKEKRotations"
 	MetricDuration       = "LifecycleDuration"
 	MetricStoppedAfter   = "LifecycleStoppedAfter"
 )
@@ -197,10 +241,28 @@ func (j *Job) record(st Stats, err error) {
 	m.Add(MetricKeysFailed, float64(st.Failed))
 	m.Add(MetricEvents, float64(st.Events))
 	m.Add(MetricSecretsRetired, float64(st.Retired))
+	if st.Orphans != nil {
+		m.Add(MetricOrphansDeleted, float64(st.orphans().Deleted))
+	}
+	if n := st.kekRotations(); n > 0 {
+		m.Add(MetricKEKRotations, float64(n))
+	}
 	m.Observe(MetricDuration, metrics.Milliseconds, float64(st.DurationMS))
 }
 
-func (j *Job) run(ctx context.Context, r *run) error {
+func (j *Job) run(ctx context.Context, r *run, req Request) error {
+	// The request first: a failed one fails the invocation, which still
+	// does the scheduled work.
+	reqErr := j.rotateKEK(ctx, r, req)
+	if reqErr != nil {
+		j.Log.ErrorContext(ctx, "rotate: kek rotation failed", "run_id", r.id, "error", reqErr.Error())
+	}
+	return errors.Join(reqErr, j.scheduled(ctx, r))
+}
+
+// scheduled is every run's work: overlaps, due keys, the secret store's
+// upkeep, the orphan sweep.
+func (j *Job) scheduled(ctx context.Context, r *run) error {
 	now := j.Now()
 	if j.Overlaps != nil {
 		n, err := j.Overlaps.CloseEndedOverlaps(ctx, now)
@@ -226,6 +288,22 @@ func (j *Job) run(ctx context.Context, r *run) error {
 				return ctx.Err()
 			}
 			j.Log.ErrorContext(ctx, "rotate: secret store upkeep failed", "run_id", r.id, "error", err.Error())
+			r.st.Failed++
+		}
+	}
+	for _, ss := range j.Sweeps {
+		if j.Cursors == nil || j.stopping(ctx) {
+			break
+		}
+		if r.st.Orphans == nil {
+			r.st.Orphans = map[string]*SweepStats{}
+		}
+		if err := j.sweep(ctx, r, ss); err != nil {
+			if ctx.Err() != nil {
+				r.st.Stopped = true
+				return ctx.Err()
+			}
+			j.Log.ErrorContext(ctx, "rotate: orphan secret sweep failed", "run_id", r.id, "kind", ss.Kind, "error", err.Error())
 			r.st.Failed++
 		}
 	}
@@ -377,8 +455,8 @@ func (j *Job) handle(ctx context.Context, r *run, id string) error {
 
 // extras are the outbox events of the duties done, and an audit record for
 // the changes a merchant can see (expiry, end of a grace period).
-func (j *Job) extras(runID string, n *key.Key, duties []key.Duty, now time.Time) store.Extras {
-	var x store.Extras
+func (j *Job) extras(runID string, n *key.Key, duties []key.Duty, now time.Time) outbox.Extras {
+	var x outbox.Extras
 	action := ""
 	for _, d := range duties {
 		if typ := eventType(d); typ != "" {
@@ -392,11 +470,8 @@ func (j *Job) extras(runID string, n *key.Key, duties []key.Duty, now time.Time)
 		}
 	}
 	if action != "" {
-		x.Audit = &store.AuditRecord{
-			ID: key.NewID("aud_"), MerchantID: n.MerchantID, Actor: Actor, Role: actorRole,
-			Action: action, ResourceType: "key", ResourceID: n.ID, Outcome: "success",
-			RequestID: runID, CreatedAt: now,
-		}
+		a := key.Actor{Subject: Actor, MerchantID: n.MerchantID, Role: actorRole, RequestID: runID}
+		x.Audit = a.Audit(action, "key", n.ID, key.OutcomeSuccess, now)
 	}
 	return x
 }
@@ -417,6 +492,14 @@ func (j *Job) summary(ctx context.Context, runID string, st Stats, err error) {
 		"keys", st.Keys, "keys_updated", st.Updated, "keys_skipped", st.Skipped, "stale_retries", st.Stale,
 		"keys_failed", st.Failed, "events", st.Events, "secrets_retired", st.Retired,
 		"overlaps_closed", st.Overlaps, "stopped", st.Stopped,
+	}
+	if len(st.KEK) > 0 {
+		attrs = append(attrs, "keks_rotated", st.kekRotations(), "kek_requested", st.KEK[0].Requested)
+	}
+	if st.Orphans != nil {
+		o := st.orphans()
+		attrs = append(attrs, "orphan_secrets_examined", o.Examined, "orphan_secrets_deleted", o.Deleted,
+			"orphan_secrets_failed", o.Failed)
 	}
 	if u := st.Secrets; u != nil {
 		attrs = append(attrs, "secrets_moved", u.Moved, "secrets_move_failed", u.MoveFailed,

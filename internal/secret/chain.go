@@ -22,6 +22,7 @@ type Backend interface {
 	Retire(ctx context.Context, name, versionID, currentVersionID string) error
 	Versions(ctx context.Context, name string) (map[string][]string, error)
 	List(ctx context.Context, cursor string, limit int) ([]string, string, error)
+	ListDated(ctx context.Context, cursor string, limit int) ([]Listed, string, error)
 }
 
 var (
@@ -130,6 +131,12 @@ func (c *Chain) Versions(ctx context.Context, name string) (map[string][]string,
 // List lists the primary store's secrets.
 func (c *Chain) List(ctx context.Context, cursor string, limit int) ([]string, string, error) {
 	return c.Primary.List(ctx, cursor, limit)
+}
+
+// ListDated lists the primary store's secrets with the time of their last
+// write. The secondary store's are moved into the primary by Upkeep.
+func (c *Chain) ListDated(ctx context.Context, cursor string, limit int) ([]Listed, string, error) {
+	return c.Primary.ListDated(ctx, cursor, limit)
 }
 
 // Move moves one secret from the secondary store to the primary one: it

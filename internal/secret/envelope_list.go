@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -18,6 +19,12 @@ import (
 // version, from cursor ("" for the first page), and the next page's cursor
 // ("" after the last). A name with several versions may come more than once.
 func (e *Envelope) List(ctx context.Context, cursor string, limit int) ([]string, string, error) {
+	return listNames(ctx, e.ListDated, cursor, limit)
+}
+
+// ListDated is List with the time each name's versions on the page were
+// last written (the newest of them).
+func (e *Envelope) ListDated(ctx context.Context, cursor string, limit int) ([]Listed, string, error) {
 	labels, err := e.keks.Labels(ctx)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
@@ -50,7 +57,7 @@ func (e *Envelope) List(ctx context.Context, cursor string, limit int) ([]string
 			}
 		}
 	}
-	var names []string
+	var names []Listed
 	for ; i < len(parts); i, start = i+1, nil {
 		out, err := e.db.Query(ctx, &dynamodb.QueryInput{
 			TableName:              aws.String(e.table),
@@ -67,8 +74,13 @@ func (e *Envelope) List(ctx context.Context, cursor string, limit int) ([]string
 			return nil, "", fmt.Errorf("secret: list %s*: %w", e.prefix, err)
 		}
 		for _, it := range out.Items {
-			if n := str(it[attrName]); !slices.Contains(names, n) {
-				names = append(names, n)
+			at, _ := time.Parse(time.RFC3339Nano, str(it[attrAt]))
+			n := str(it[attrName])
+			switch j := slices.IndexFunc(names, func(l Listed) bool { return l.Name == n }); {
+			case j < 0:
+				names = append(names, Listed{Name: n, Written: at})
+			case at.After(names[j].Written):
+				names[j].Written = at
 			}
 		}
 		if lek := out.LastEvaluatedKey; len(lek) > 0 {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -199,6 +200,27 @@ func (k *Keyring) Retire(ctx context.Context, version string) error {
 		return fmt.Errorf("kek %s: retire version %s: %w", k.name, version, kekNotFound(err))
 	}
 	return nil
+}
+
+// created returns when KEK version was made, or the zero time when the
+// secret does not list it.
+func (k *Keyring) created(ctx context.Context, version string) (time.Time, error) {
+	in := &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String(k.name), MaxResults: aws.Int32(100)}
+	for {
+		out, err := k.api.ListSecretVersionIds(ctx, in)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("kek %s: list versions: %w", k.name, kekNotFound(err))
+		}
+		for _, v := range out.Versions {
+			if aws.ToString(v.VersionId) == version && v.CreatedDate != nil {
+				return *v.CreatedDate, nil
+			}
+		}
+		if aws.ToString(out.NextToken) == "" {
+			return time.Time{}, nil
+		}
+		in.NextToken = out.NextToken
+	}
 }
 
 func newKEK() string {

@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
 // DefaultRewrapMargin is how long after a KEK rotation Rewrap waits before
@@ -157,20 +156,9 @@ func (e *Envelope) rotatedBefore(ctx context.Context, cur string, margin time.Du
 	if margin <= 0 {
 		return true, nil
 	}
-	in := &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String(e.keks.name), MaxResults: aws.Int32(100)}
-	for {
-		out, err := e.keks.api.ListSecretVersionIds(ctx, in)
-		if err != nil {
-			return false, fmt.Errorf("kek %s: list versions: %w", e.keks.name, err)
-		}
-		for _, v := range out.Versions {
-			if aws.ToString(v.VersionId) == cur && v.CreatedDate != nil {
-				return time.Since(*v.CreatedDate) > margin, nil
-			}
-		}
-		if aws.ToString(out.NextToken) == "" {
-			return false, nil
-		}
-		in.NextToken = out.NextToken
+	at, err := e.keks.created(ctx, cur)
+	if err != nil || at.IsZero() {
+		return false, err
 	}
+	return time.Since(at) > margin, nil
 }

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -270,11 +271,34 @@ type ListAPI interface {
 	ListSecrets(ctx context.Context, in *secretsmanager.ListSecretsInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error)
 }
 
+// Listed is one secret as a listing shows it: its name (without the
+// prefix) and the last time any of its versions was written.
+type Listed struct {
+	Name    string
+	Written time.Time
+}
+
+// listNames is List on top of a ListDated.
+func listNames(ctx context.Context, list func(context.Context, string, int) ([]Listed, string, error), cursor string, limit int) ([]string, string, error) {
+	l, next, err := list(ctx, cursor, limit)
+	names := make([]string, len(l))
+	for i, e := range l {
+		names[i] = e.Name
+	}
+	return names, next, err
+}
+
 // List returns up to limit names (without the prefix) of the secrets under
 // the store's prefix, from cursor ("" for the first page), and the cursor
 // of the next page ("" after the last). The store's client must also be a
 // ListAPI.
 func (s *Store) List(ctx context.Context, cursor string, limit int) ([]string, string, error) {
+	return listNames(ctx, s.ListDated, cursor, limit)
+}
+
+// ListDated is List with the time each secret was last written: created,
+// or given a version or a label since.
+func (s *Store) ListDated(ctx context.Context, cursor string, limit int) ([]Listed, string, error) {
 	l, ok := s.api.(ListAPI)
 	if !ok {
 		return nil, "", errors.New("secret: list: the Secrets Manager client cannot list secrets")
@@ -290,14 +314,25 @@ func (s *Store) List(ctx context.Context, cursor string, limit int) ([]string, s
 	if err != nil {
 		return nil, "", fmt.Errorf("secret: list %s*: %w", s.prefix, err)
 	}
-	var names []string
+	var listed []Listed
 	for _, e := range out.SecretList {
 		n := aws.ToString(e.Name)
 		if e.DeletedDate == nil && strings.HasPrefix(n, s.prefix) && checkClientID(n[len(s.prefix):]) == nil {
-			names = append(names, n[len(s.prefix):])
+			listed = append(listed, Listed{Name: n[len(s.prefix):], Written: latest(e.CreatedDate, e.LastChangedDate)})
 		}
 	}
-	return names, aws.ToString(out.NextToken), nil
+	return listed, aws.ToString(out.NextToken), nil
+}
+
+// latest is the later of the times that are set (the zero time if none).
+func latest(ts ...*time.Time) time.Time {
+	var t time.Time
+	for _, x := range ts {
+		if x != nil && x.After(t) {
+			t = *x
+		}
+	}
+	return t
 }
 
 // optional is nil for "", so that the SDK leaves the field out.

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/paykeys/paykeys/internal/hook"
+	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/outbox"
 )
 
 // writeLog records every item write the store asks DynamoDB for, inside
@@ -70,16 +72,16 @@ func (w *writeLog) TransactWriteItems(_ context.Context, in *dynamodb.TransactWr
 // put into the audit partition that must not replace an item; nothing
 // updates or deletes there (template.yaml denies it too).
 func TestAuditRecordsAreOnlyAppended(t *testing.T) {
-	rec := func() *AuditRecord {
-		return &AuditRecord{ID: "aud_1", MerchantID: "m_1", Actor: "user_1", Action: "key.update", Outcome: "denied", CreatedAt: t0}
+	rec := func() *key.AuditRecord {
+		return &key.AuditRecord{ID: "aud_1", MerchantID: "m_1", Actor: "user_1", Action: "key.update", Outcome: "denied", CreatedAt: t0}
 	}
 	ctx := context.Background()
 	for name, write := range map[string]func(s *Store) error{
-		"create key": func(s *Store) error { return s.CreateKey(ctx, testKey(t, false), Extras{Audit: rec()}) },
+		"create key": func(s *Store) error { return s.CreateKey(ctx, testKey(t, false), outbox.Extras{Audit: rec()}) },
 		"update key": func(s *Store) error {
 			k := testKey(t, true)
 			k.Revision = 3
-			return s.UpdateKey(ctx, k, Extras{Audit: rec(), Revokes: true})
+			return s.UpdateKey(ctx, k, outbox.Extras{Audit: rec(), Revokes: true})
 		},
 		"put audit":      func(s *Store) error { return s.PutAudit(ctx, rec()) },
 		"record refusal": func(s *Store) error { return s.RecordRefusal(ctx, rec()) },

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/outbox"
 	"github.com/paykeys/paykeys/internal/testenv"
 )
 
@@ -28,7 +29,7 @@ func TestKeyLimitIsAtomic(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			k := newKey(t, "m_1", key.EnvTest, now)
-			err := s.CreateKey(ctx, k, Extras{KeyLimit: limit})
+			err := s.CreateKey(ctx, k, outbox.Extras{KeyLimit: limit})
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -50,25 +51,25 @@ func TestKeyLimitIsAtomic(t *testing.T) {
 	}
 	for len(made) < limit {
 		k := newKey(t, "m_1", key.EnvTest, now)
-		if err := s.CreateKey(ctx, k, Extras{KeyLimit: limit}); err != nil {
+		if err := s.CreateKey(ctx, k, outbox.Extras{KeyLimit: limit}); err != nil {
 			t.Fatalf("create below the limit: %v", err)
 		}
 		made = append(made, k)
 	}
-	if err := s.CreateKey(ctx, newKey(t, "m_1", key.EnvTest, now), Extras{KeyLimit: limit}); !errors.Is(err, ErrLimitReached) {
+	if err := s.CreateKey(ctx, newKey(t, "m_1", key.EnvTest, now), outbox.Extras{KeyLimit: limit}); !errors.Is(err, ErrLimitReached) {
 		t.Fatalf("create at the limit: %v, want ErrLimitReached", err)
 	}
-	if err := s.CreateKey(ctx, newKey(t, "m_2", key.EnvTest, now), Extras{KeyLimit: limit}); err != nil {
+	if err := s.CreateKey(ctx, newKey(t, "m_2", key.EnvTest, now), outbox.Extras{KeyLimit: limit}); err != nil {
 		t.Fatalf("another merchant's create: %v", err)
 	}
 	revoked := made[0].Revoke(now)
-	if err := s.UpdateKey(ctx, revoked, Extras{Revokes: true}); err != nil {
+	if err := s.UpdateKey(ctx, revoked, outbox.Extras{Revokes: true}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateKey(ctx, newKey(t, "m_1", key.EnvTest, now), Extras{KeyLimit: limit}); err != nil {
+	if err := s.CreateKey(ctx, newKey(t, "m_1", key.EnvTest, now), outbox.Extras{KeyLimit: limit}); err != nil {
 		t.Fatalf("create after a revoke: %v", err)
 	}
-	if err := s.CreateKey(ctx, newKey(t, "m_1", key.EnvTest, now), Extras{KeyLimit: limit}); !errors.Is(err, ErrLimitReached) {
+	if err := s.CreateKey(ctx, newKey(t, "m_1", key.EnvTest, now), outbox.Extras{KeyLimit: limit}); !errors.Is(err, ErrLimitReached) {
 		t.Fatalf("create at the limit again: %v, want ErrLimitReached", err)
 	}
 }
@@ -87,7 +88,7 @@ func TestRefusalsCoalesceUnderConcurrency(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := &AuditRecord{ID: key.NewID("aud_"), MerchantID: "m_1", Actor: "user_1", Role: "admin",
+			r := &key.AuditRecord{ID: key.NewID("aud_"), MerchantID: "m_1", Actor: "user_1", Role: "admin",
 				Action: "key.update", ResourceType: "key", ResourceID: "ck_test_x", Outcome: "conflict", CreatedAt: now}
 			if err := s.RecordRefusal(ctx, r); err != nil {
 				t.Error(err)

@@ -53,14 +53,14 @@ func TestDueEntryFollowsEveryWrite(t *testing.T) {
 	ctx := testenv.Context(t)
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	k := newKey(t, "m_1", key.EnvTest, now)
-	if err := s.CreateKey(ctx, k, Extras{}); err != nil {
+	if err := s.CreateKey(ctx, k, outbox.Extras{}); err != nil {
 		t.Fatal(err)
 	}
 	wantDueEntry(t, s, k) // nothing due: no entry
 
 	exp := now.Add(30 * 24 * time.Hour)
 	k.ExpiresAt = &exp
-	if err := s.UpdateKey(ctx, k, Extras{}); err != nil {
+	if err := s.UpdateKey(ctx, k, outbox.Extras{}); err != nil {
 		t.Fatal(err)
 	}
 	wantDueEntry(t, s, k) // the reminder, 7 days before
@@ -68,7 +68,7 @@ func TestDueEntryFollowsEveryWrite(t *testing.T) {
 	k.ExpiringNoticeFor = exp
 	k.RotationNoticeVersion = 1
 	k.RetiringSecretVersionID = "v-0"
-	if err := s.UpdateKey(ctx, k, Extras{}); err != nil {
+	if err := s.UpdateKey(ctx, k, outbox.Extras{}); err != nil {
 		t.Fatal(err)
 	}
 	wantDueEntry(t, s, k) // a version to retire: at once
@@ -79,13 +79,13 @@ func TestDueEntryFollowsEveryWrite(t *testing.T) {
 	sameKey(t, got, k)
 
 	k.RetiringSecretVersionID = ""
-	if err := s.UpdateKey(ctx, k, Extras{}); err != nil {
+	if err := s.UpdateKey(ctx, k, outbox.Extras{}); err != nil {
 		t.Fatal(err)
 	}
 	wantDueEntry(t, s, k) // the expiry itself
 
 	k = k.Revoke(now)
-	if err := s.UpdateKey(ctx, k, Extras{}); err != nil {
+	if err := s.UpdateKey(ctx, k, outbox.Extras{}); err != nil {
 		t.Fatal(err)
 	}
 	wantDueEntry(t, s, k) // revoked: gone
@@ -115,13 +115,13 @@ func TestDueKeysPages(t *testing.T) {
 			k.ExpiresAt = aws.Time(now.Add(7*24*time.Hour + time.Nanosecond))
 		case 3: // never due
 		}
-		if err := s.CreateKey(ctx, k, Extras{}); err != nil {
+		if err := s.CreateKey(ctx, k, outbox.Extras{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Other work in the due index is not a key's.
 	other := newKey(t, "m_1", key.EnvTest, now)
-	if err := s.CreateKey(ctx, other, Extras{Events: []outbox.Event{{ID: "msg_due_other", Type: "key.created",
+	if err := s.CreateKey(ctx, other, outbox.Extras{Events: []outbox.Event{{ID: "msg_due_other", Type: "key.created",
 		MerchantID: "m_1", ResourceID: other.ID, CreatedAt: now.Add(-time.Hour), Data: []byte(`{}`)}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestDueKeysSkipsHandledKeys(t *testing.T) {
 	for i := range 12 {
 		k := newKey(t, "m_1", key.EnvTest, now)
 		k.ExpiresAt = aws.Time(now.Add(-time.Duration(i+1) * time.Minute))
-		if err := s.CreateKey(ctx, k, Extras{}); err != nil {
+		if err := s.CreateKey(ctx, k, outbox.Extras{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -194,7 +194,7 @@ func TestDueKeysSkipsHandledKeys(t *testing.T) {
 				t.Fatal(err)
 			}
 			n, _ := k.Sweep(now)
-			if err := s.UpdateKey(ctx, n, Extras{}); err != nil {
+			if err := s.UpdateKey(ctx, n, outbox.Extras{}); err != nil {
 				t.Fatal(err)
 			}
 		}

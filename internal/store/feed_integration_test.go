@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/paykeys/paykeys/internal/outbox"
 	"github.com/paykeys/paykeys/internal/testenv"
 )
 
@@ -44,7 +45,7 @@ func TestFeedAnnouncesEveryWrite(t *testing.T) {
 			s.now = clock.Now
 			start := clock.Now()
 			k := newKey(t, "m_1", "test", start)
-			if err := s.CreateKey(ctx, k, Extras{KeyLimit: 10}); err != nil {
+			if err := s.CreateKey(ctx, k, outbox.Extras{KeyLimit: 10}); err != nil {
 				t.Fatal(err)
 			}
 			// A reader that looked just before the commit, and so looks back

@@ -16,7 +16,7 @@ var errNoIdempotency error = &key.PublicError{Kind: key.ErrNotFound, Msg: "idemp
 // GetIdempotency reads the idempotency record of an Idempotency-Key sent by
 // a merchant's user (subject) with a strongly consistent read. A record that does not exist, or that is
 // 24 hours old or more, is an error wrapping key.ErrNotFound.
-func (s *Store) GetIdempotency(ctx context.Context, merchantID, subject, idemKey string) (*Idempotency, error) {
+func (s *Store) GetIdempotency(ctx context.Context, merchantID, subject, idemKey string) (*key.IdempotencyRecord, error) {
 	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
 		Key:            itemKey(idemPK(merchantID, subject, idemKey), idemSK),

@@ -127,7 +127,7 @@ func merchantKeysPK(merchant string) string { return "MERCHANT#" + merchant + "#
 func keySortKey(k *key.Key) string          { return fmtTime(k.CreatedAt) + "#" + k.ID }
 func eventPK(id string) string              { return "EVENT#" + id }
 func auditPK(merchant string) string        { return AuditPartitionPrefix + merchant }
-func auditSK(r *AuditRecord) string         { return fmtTime(r.CreatedAt) + "#" + r.ID }
+func auditSK(r *key.AuditRecord) string     { return fmtTime(r.CreatedAt) + "#" + r.ID }
 func ratePK(name string) string             { return "RATE#" + name }
 
 const (
@@ -491,7 +491,7 @@ func putB(m map[string]types.AttributeValue, name string, v []byte) {
 	}
 }
 
-func auditItem(r *AuditRecord) map[string]types.AttributeValue {
+func auditItem(r *key.AuditRecord) map[string]types.AttributeValue {
 	m := map[string]types.AttributeValue{
 		attrPK:      avS(auditPK(r.MerchantID)),
 		attrSK:      avS(auditSK(r)),
@@ -516,9 +516,9 @@ func auditItem(r *AuditRecord) map[string]types.AttributeValue {
 	return m
 }
 
-func auditFromItem(item map[string]types.AttributeValue) (AuditRecord, error) {
+func auditFromItem(item map[string]types.AttributeValue) (key.AuditRecord, error) {
 	d := &decoder{item: item}
-	r := AuditRecord{
+	r := key.AuditRecord{
 		ID:           d.s(kID, true),
 		MerchantID:   d.s(kMerchantID, true),
 		Actor:        d.s(aActor, false),
@@ -537,12 +537,12 @@ func auditFromItem(item map[string]types.AttributeValue) (AuditRecord, error) {
 		r.Count = int(n)
 	}
 	if d.err != nil {
-		return AuditRecord{}, fmt.Errorf("malformed audit item: %w", d.err)
+		return key.AuditRecord{}, fmt.Errorf("malformed audit item: %w", d.err)
 	}
 	return r, nil
 }
 
-func idempotencyItem(r *Idempotency) map[string]types.AttributeValue {
+func idempotencyItem(r *key.IdempotencyRecord) map[string]types.AttributeValue {
 	m := map[string]types.AttributeValue{
 		attrPK:          avS(idemPK(r.MerchantID, r.Subject, r.Key)),
 		attrSK:          avS(idemSK),
@@ -559,9 +559,9 @@ func idempotencyItem(r *Idempotency) map[string]types.AttributeValue {
 	return m
 }
 
-func idempotencyFromItem(item map[string]types.AttributeValue) (*Idempotency, int64, error) {
+func idempotencyFromItem(item map[string]types.AttributeValue) (*key.IdempotencyRecord, int64, error) {
 	d := &decoder{item: item}
-	r := &Idempotency{
+	r := &key.IdempotencyRecord{
 		MerchantID:      d.s(kMerchantID, true),
 		Subject:         d.s(iSubject, false),
 		Key:             d.s(iIdempotencyKey, true),

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/outbox"
 )
 
 // maxTransactItems is DynamoDB's limit on the items of one transaction.
@@ -47,7 +48,7 @@ func (s *Store) GetKey(ctx context.Context, id string) (*key.Key, error) {
 // ErrLimitReached; a concurrent write of the merchant's count is ErrStale (the
 // create may be tried again). In each case nothing is written. On success
 // k.Revision is 1.
-func (s *Store) CreateKey(ctx context.Context, k *key.Key, x Extras) error {
+func (s *Store) CreateKey(ctx context.Context, k *key.Key, x outbox.Extras) error {
 	if err := checkKey(k); err != nil {
 		return fmt.Errorf("store: create key: %w", err)
 	}
@@ -73,7 +74,7 @@ func (s *Store) CreateKey(ctx context.Context, k *key.Key, x Extras) error {
 // attributes, which are written without a revision bump, keep their values.
 // Optional attributes that k leaves empty (expiry, rotation period, previous
 // secret) are removed.
-func (s *Store) UpdateKey(ctx context.Context, k *key.Key, x Extras) error {
+func (s *Store) UpdateKey(ctx context.Context, k *key.Key, x outbox.Extras) error {
 	if err := checkKey(k); err != nil {
 		return fmt.Errorf("store: update key: %w", err)
 	}
@@ -130,7 +131,7 @@ const (
 // writeWithExtras appends x's items and the change feed's entry for the
 // key's new revision to the key write and runs them as one transaction,
 // mapping a cancellation to the error of the item that caused it.
-func (s *Store) writeWithExtras(ctx context.Context, op string, k *key.Key, rev int64, items []types.TransactWriteItem, x Extras) error {
+func (s *Store) writeWithExtras(ctx context.Context, op string, k *key.Key, rev int64, items []types.TransactWriteItem, x outbox.Extras) error {
 	roles := []int{roleKey}
 	for range items[1:] {
 		roles = append(roles, roleCount)

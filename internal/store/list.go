@@ -13,19 +13,6 @@ import (
 	"github.com/paykeys/paykeys/internal/key"
 )
 
-// ListFilter selects and pages a merchant's keys. Zero values select
-// everything: any environment, any status, key.DefaultListLimit keys, the
-// first page, and the current time.
-type ListFilter struct {
-	Environment key.Environment
-	// Status is the effective status at Now: an active or disabled key whose
-	// expiry has passed counts as expired.
-	Status key.Status
-	Limit  int
-	Cursor string
-	Now    time.Time
-}
-
 // filteredPageSize is how many index entries a Query evaluates per page when
 // a filter may drop most of them.
 const filteredPageSize = 100
@@ -35,7 +22,7 @@ const filteredPageSize = 100
 // page after page until it has enough matching keys or the index ends. A
 // cursor that was not issued for this merchant's key list is an error
 // wrapping key.ErrInvalid.
-func (s *Store) ListKeys(ctx context.Context, merchantID string, f ListFilter) ([]*key.Key, string, error) {
+func (s *Store) ListKeys(ctx context.Context, merchantID string, f key.ListFilter) ([]*key.Key, string, error) {
 	if merchantID == "" {
 		return nil, "", errors.New("store: list keys: no merchant")
 	}
@@ -123,7 +110,7 @@ func (s *Store) ListKeys(ctx context.Context, merchantID string, f ListFilter) (
 // every key that matches, and perhaps a few around the current second that
 // do not (expires_at_unix has whole seconds); the exact check is made on the
 // decoded keys.
-func addKeyFilter(in *dynamodb.QueryInput, f ListFilter, now time.Time) {
+func addKeyFilter(in *dynamodb.QueryInput, f key.ListFilter, now time.Time) {
 	names, values := in.ExpressionAttributeNames, in.ExpressionAttributeValues
 	var conds []string
 	if f.Environment != "" {
@@ -170,7 +157,7 @@ func listLimit(n int) (int, error) {
 // ListAudit returns up to limit of a merchant's audit records, newest first,
 // and the cursor of the next page, "" when there is none. Cursors follow the
 // rules of ListKeys.
-func (s *Store) ListAudit(ctx context.Context, merchantID string, limit int, cur string) ([]AuditRecord, string, error) {
+func (s *Store) ListAudit(ctx context.Context, merchantID string, limit int, cur string) ([]key.AuditRecord, string, error) {
 	if merchantID == "" {
 		return nil, "", errors.New("store: list audit: no merchant")
 	}
@@ -194,10 +181,10 @@ func (s *Store) ListAudit(ctx context.Context, merchantID string, limit int, cur
 		}
 		in.ExclusiveStartKey = itemKey(auditPK(merchantID), c.S)
 	}
-	recs := make([]AuditRecord, 0, limit)
+	recs := make([]key.AuditRecord, 0, limit)
 	items := make([]map[string]types.AttributeValue, 0, limit) // recs' items
 	var lastSK string                                          // the sort key of the last record in recs
-	page := func(next string) ([]AuditRecord, string, error) {
+	page := func(next string) ([]key.AuditRecord, string, error) {
 		if err := s.tallies(ctx, recs, items); err != nil {
 			return nil, "", fmt.Errorf("store: list audit of %s: %w", merchantID, err)
 		}
@@ -241,7 +228,7 @@ func stringAttr(item map[string]types.AttributeValue, name string) string {
 // PutAudit appends one audit record on its own (a refused change, which has
 // no transaction to ride in). Audit records are never overwritten: one with
 // the same ID and time already there is an error.
-func (s *Store) PutAudit(ctx context.Context, r *AuditRecord) error {
+func (s *Store) PutAudit(ctx context.Context, r *key.AuditRecord) error {
 	if r.MerchantID == "" || r.ID == "" {
 		return errors.New("store: put audit: record without merchant or id")
 	}

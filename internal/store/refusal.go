@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/paykeys/paykeys/internal/key"
 )
 
 // Refused changes (outcomes denied and conflict) are audited, but no caller
@@ -48,11 +49,11 @@ const (
 	attrTallySK = "tally_sk"
 )
 
-func refusalPK(r *AuditRecord, resource string) string {
+func refusalPK(r *key.AuditRecord, resource string) string {
 	return "REFUSAL#" + r.MerchantID + "#" + hashFields(r.Actor, r.Action, r.Outcome, resource)
 }
 
-func refusalBudgetPK(r *AuditRecord) string {
+func refusalBudgetPK(r *key.AuditRecord) string {
 	return "REFUSALS#" + r.MerchantID + "#" + hashFields(r.Actor)
 }
 
@@ -70,7 +71,7 @@ func hashFields(fields ...string) string {
 // actor, action, outcome and resource, or starts that record with r's
 // details. r.ID and r.CreatedAt are used only when a record is started. The
 // record is appended once and never updated: its count is kept in its claim.
-func (s *Store) RecordRefusal(ctx context.Context, r *AuditRecord) error {
+func (s *Store) RecordRefusal(ctx context.Context, r *key.AuditRecord) error {
 	if r.MerchantID == "" || r.ID == "" || r.Actor == "" {
 		return errors.New("store: record refusal: record without merchant, id or actor")
 	}
@@ -137,7 +138,7 @@ func (s *Store) RecordRefusal(ctx context.Context, r *AuditRecord) error {
 
 // tallies sets the count of each coalesced refusal among recs (items, in the
 // same order, being their items) from the claim that counts its attempts.
-func (s *Store) tallies(ctx context.Context, recs []AuditRecord, items []map[string]types.AttributeValue) error {
+func (s *Store) tallies(ctx context.Context, recs []key.AuditRecord, items []map[string]types.AttributeValue) error {
 	var lookups []map[string]types.AttributeValue
 	at := map[string]int{}
 	for i, item := range items {

@@ -50,7 +50,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/paykeys/paykeys/internal/outbox"
 )
 
 // API is the part of the DynamoDB client the store uses. *dynamodb.Client
@@ -75,60 +74,6 @@ var ErrStale = errors.New("stale revision")
 // Idempotency-Key already exists (or is being written by a concurrent
 // request), so nothing was written.
 var ErrIdempotencyTaken = errors.New("idempotency key already used")
-
-// AuditRecord is one entry of a merchant's audit log.
-type AuditRecord struct {
-	ID           string
-	MerchantID   string
-	Actor        string
-	Role         string
-	Action       string
-	ResourceType string
-	ResourceID   string
-	Outcome      string
-	SourceIP     string
-	RequestID    string
-	CreatedAt    time.Time
-	// Changes names the fields an update touched (API names), if any.
-	Changes []string
-	// Count is how many attempts a coalesced record of refused changes
-	// stands for (see RecordRefusal); 1 for every other record.
-	Count int
-}
-
-// Idempotency remembers the outcome of a create made with an Idempotency-Key
-// header, for 24 hours. It is scoped to the merchant and the signed-in user
-// (Subject, the JWT sub): another user's record with the same Key is another
-// record. Key is the header's value; RequestHash identifies the request body.
-// Response is stored as is, so it must not contain a secret: the secret is
-// found again through KeyID and SecretVersionID.
-type Idempotency struct {
-	MerchantID      string
-	Subject         string
-	Key             string
-	RequestHash     []byte
-	KeyID           string
-	SecretVersionID string
-	Response        []byte
-	CreatedAt       time.Time
-}
-
-// Extras ride in the same TransactWriteItems as the key write: every change
-// that must notify someone or be audited is written atomically with it.
-// Each of them must belong to the key's merchant.
-type Extras struct {
-	Events      []outbox.Event
-	Audit       *AuditRecord
-	Idempotency *Idempotency
-
-	// KeyLimit applies to CreateKey: the new key is counted among its
-	// merchant's keys that are not revoked, and when KeyLimit of them are
-	// already counted the create fails with ErrLimitReached (0: no limit).
-	KeyLimit int
-	// Revokes marks an UpdateKey that revokes a key that was not revoked:
-	// the key stops counting against its merchant's limit.
-	Revokes bool
-}
 
 // Store reads and writes the service's items in one DynamoDB table. It is
 // safe for concurrent use.

@@ -71,11 +71,11 @@ func newKey(t testing.TB, merchant string, env key.Environment, created time.Tim
 }
 
 // extras builds an event and an audit record for k.
-func extras(k *key.Key, typ string, at time.Time) Extras {
-	return Extras{
+func extras(k *key.Key, typ string, at time.Time) outbox.Extras {
+	return outbox.Extras{
 		Events: []outbox.Event{{ID: nextID("evt_"), Type: typ, MerchantID: k.MerchantID, ResourceID: k.ID, CreatedAt: at,
 			Data: []byte(fmt.Sprintf(`{"key":{"id":%q}}`, k.ID))}},
-		Audit: &AuditRecord{ID: nextID("aud_"), MerchantID: k.MerchantID, Actor: "user_1", Role: "admin",
+		Audit: &key.AuditRecord{ID: nextID("aud_"), MerchantID: k.MerchantID, Actor: "user_1", Role: "admin",
 			Action: typ, ResourceType: "key", ResourceID: k.ID, Outcome: "success", SourceIP: "203.0.113.9",
 			RequestID: "req_1", CreatedAt: at},
 	}
@@ -169,7 +169,7 @@ func TestCreateGetRoundTrip(t *testing.T) {
 			k = iss.Key
 		}
 		x := extras(k, "key.created", now)
-		x.Idempotency = &Idempotency{MerchantID: "m_1", Subject: "user_1", Key: nextID("idem-"), RequestHash: []byte{1, 2, 3},
+		x.Idempotency = &key.IdempotencyRecord{MerchantID: "m_1", Subject: "user_1", Key: nextID("idem-"), RequestHash: []byte{1, 2, 3},
 			KeyID: k.ID, SecretVersionID: k.SecretVersionID, Response: []byte(`{"key":{}}`), CreatedAt: now}
 		if err := s.CreateKey(ctx, k, x); err != nil {
 			t.Fatal(err)
@@ -207,7 +207,7 @@ func TestCreateTwiceConflicts(t *testing.T) {
 	s := testStore(t)
 	ctx := testenv.Context(t)
 	k := newKey(t, "m_1", key.EnvTest, time.Now())
-	if err := s.CreateKey(ctx, k, Extras{}); err != nil {
+	if err := s.CreateKey(ctx, k, outbox.Extras{}); err != nil {
 		t.Fatal(err)
 	}
 	again := k.Clone()
@@ -242,7 +242,7 @@ func TestConcurrentUpdatesOneWins(t *testing.T) {
 	s := testStore(t)
 	ctx := testenv.Context(t)
 	k := newKey(t, "m_1", key.EnvTest, time.Now())
-	if err := s.CreateKey(ctx, k, Extras{}); err != nil {
+	if err := s.CreateKey(ctx, k, outbox.Extras{}); err != nil {
 		t.Fatal(err)
 	}
 	read, err := s.GetKey(ctx, k.ID)
@@ -252,7 +252,7 @@ func TestConcurrentUpdatesOneWins(t *testing.T) {
 	const n = 8
 	var wg sync.WaitGroup
 	errs := make([]error, n)
-	xs := make([]Extras, n)
+	xs := make([]outbox.Extras, n)
 	for i := range n {
 		u := read.Clone()
 		u.Name = "writer " + strconv.Itoa(i)
@@ -299,7 +299,7 @@ func TestConcurrentUpdatesOneWins(t *testing.T) {
 	// A later update from the same old read is stale too.
 	old := read.Clone()
 	old.Name = "late"
-	if err := s.UpdateKey(ctx, old, Extras{}); !errors.Is(err, ErrStale) {
+	if err := s.UpdateKey(ctx, old, outbox.Extras{}); !errors.Is(err, ErrStale) {
 		t.Errorf("late update: %v, want ErrStale", err)
 	}
 	if old.Revision != read.Revision {
@@ -319,7 +319,7 @@ func TestUpdateKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	k = iss.Key
-	if err := s.CreateKey(ctx, k, Extras{}); err != nil {
+	if err := s.CreateKey(ctx, k, outbox.Extras{}); err != nil {
 		t.Fatal(err)
 	}
 	// Another code path records a use, without a revision bump.
@@ -332,7 +332,7 @@ func TestUpdateKey(t *testing.T) {
 	u.Name, u.Status = "renamed", key.StatusDisabled
 	u.ExpiresAt, u.RotationDays = nil, nil
 	u.PrevSecretHash, u.PrevSecretVersion, u.PrevSecretVersionID, u.PrevSecretExpiresAt = nil, 0, "", nil
-	if err := s.UpdateKey(ctx, u, Extras{}); err != nil {
+	if err := s.UpdateKey(ctx, u, outbox.Extras{}); err != nil {
 		t.Fatal(err)
 	}
 	if u.Revision != 2 {
@@ -355,7 +355,7 @@ func TestUpdateKey(t *testing.T) {
 
 	missing := newKey(t, "m_1", key.EnvTest, now)
 	missing.Revision = 1
-	if err := s.UpdateKey(ctx, missing, Extras{}); !errors.Is(err, ErrStale) {
+	if err := s.UpdateKey(ctx, missing, outbox.Extras{}); !errors.Is(err, ErrStale) {
 		t.Errorf("update of a missing key: %v, want ErrStale", err)
 	}
 }
@@ -364,8 +364,8 @@ func TestIdempotency(t *testing.T) {
 	s := testStore(t)
 	ctx := testenv.Context(t)
 	now := time.Now()
-	idem := func(k *key.Key, at time.Time) *Idempotency {
-		return &Idempotency{MerchantID: "m_1", Subject: "user_1", Key: "retry-me", RequestHash: []byte("h"), KeyID: k.ID, CreatedAt: at}
+	idem := func(k *key.Key, at time.Time) *key.IdempotencyRecord {
+		return &key.IdempotencyRecord{MerchantID: "m_1", Subject: "user_1", Key: "retry-me", RequestHash: []byte("h"), KeyID: k.ID, CreatedAt: at}
 	}
 	first := newKey(t, "m_1", key.EnvTest, now)
 	x1 := extras(first, "key.created", now)
@@ -402,10 +402,10 @@ func TestIdempotency(t *testing.T) {
 		t.Errorf("other user: %v, want not found", err)
 	}
 	other := newKey(t, "m_1", key.EnvTest, now)
-	xu := Extras{Idempotency: idem(other, now)}
+	xu := outbox.Extras{Idempotency: idem(other, now)}
 	xu.Idempotency.Subject = "user_2"
 	if err := s.CreateKey(ctx, other, xu); err != nil {
-		t.Fatalf("another user's create with the same Idempotency-Key: %v", err)
+		t.Fatalf("another user's create with the same key.IdempotencyRecord-Key: %v", err)
 	}
 	if r, err := s.GetIdempotency(ctx, "m_1", "user_2", "retry-me"); err != nil || r.KeyID != other.ID {
 		t.Errorf("other user's record = %+v, %v; want its own key's", r, err)
@@ -413,7 +413,7 @@ func TestIdempotency(t *testing.T) {
 
 	// A record older than 24 h no longer counts, and may be replaced.
 	old := newKey(t, "m_1", key.EnvTest, now)
-	xo := Extras{Idempotency: idem(old, now.Add(-25*time.Hour))}
+	xo := outbox.Extras{Idempotency: idem(old, now.Add(-25*time.Hour))}
 	xo.Idempotency.Key = "old"
 	if err := s.CreateKey(ctx, old, xo); err != nil {
 		t.Fatal(err)
@@ -422,7 +422,7 @@ func TestIdempotency(t *testing.T) {
 		t.Errorf("expired record: %v, want not found", err)
 	}
 	fresh := newKey(t, "m_1", key.EnvTest, now)
-	xf := Extras{Idempotency: idem(fresh, now)}
+	xf := outbox.Extras{Idempotency: idem(fresh, now)}
 	xf.Idempotency.Key = "old"
 	if err := s.CreateKey(ctx, fresh, xf); err != nil {
 		t.Fatalf("create over an expired record: %v", err)
@@ -447,7 +447,7 @@ func TestListKeysPages(t *testing.T) {
 	var want []string // newest first
 	for i := range 8 {
 		k := newKey(t, "m_a", key.EnvTest, base.Add(time.Duration(i)*time.Millisecond))
-		if err := s.CreateKey(ctx, k, Extras{}); err != nil {
+		if err := s.CreateKey(ctx, k, outbox.Extras{}); err != nil {
 			t.Fatal(err)
 		}
 		want = append([]string{k.ID}, want...)
@@ -456,7 +456,7 @@ func TestListKeysPages(t *testing.T) {
 	cur := ""
 	pages := 0
 	for {
-		keys, next, err := s.ListKeys(ctx, "m_a", ListFilter{Limit: 3, Cursor: cur})
+		keys, next, err := s.ListKeys(ctx, "m_a", key.ListFilter{Limit: 3, Cursor: cur})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -475,11 +475,11 @@ func TestListKeysPages(t *testing.T) {
 	}
 
 	// A page that ends exactly at the last key has no next cursor.
-	keys, next, err := s.ListKeys(ctx, "m_a", ListFilter{Limit: 8})
+	keys, next, err := s.ListKeys(ctx, "m_a", key.ListFilter{Limit: 8})
 	if err != nil || len(keys) != 8 || next != "" {
 		t.Errorf("limit 8: %d keys, next %q, %v", len(keys), next, err)
 	}
-	if _, _, err := s.ListKeys(ctx, "m_a", ListFilter{Limit: 101}); !errors.Is(err, key.ErrInvalid) {
+	if _, _, err := s.ListKeys(ctx, "m_a", key.ListFilter{Limit: 101}); !errors.Is(err, key.ErrInvalid) {
 		t.Errorf("limit 101: %v, want key.ErrInvalid", err)
 	}
 }
@@ -495,7 +495,7 @@ func TestListKeysFilters(t *testing.T) {
 		created = created.Add(time.Millisecond)
 		k := newKey(t, "m_f", env, created)
 		k.Status, k.ExpiresAt, k.Name = st, exp, name
-		if err := s.CreateKey(ctx, k, Extras{}); err != nil {
+		if err := s.CreateKey(ctx, k, outbox.Extras{}); err != nil {
 			t.Fatal(err)
 		}
 		byName[k.ID] = name
@@ -533,7 +533,7 @@ func TestListKeysFilters(t *testing.T) {
 				var got []string
 				cur := ""
 				for {
-					keys, next, err := s.ListKeys(ctx, "m_f", ListFilter{Environment: tc.env, Status: tc.st, Limit: limit, Cursor: cur, Now: now})
+					keys, next, err := s.ListKeys(ctx, "m_f", key.ListFilter{Environment: tc.env, Status: tc.st, Limit: limit, Cursor: cur, Now: now})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -554,7 +554,7 @@ func TestListKeysFilters(t *testing.T) {
 			}
 		})
 	}
-	if _, _, err := s.ListKeys(ctx, "m_f", ListFilter{Status: "gone"}); !errors.Is(err, key.ErrInvalid) {
+	if _, _, err := s.ListKeys(ctx, "m_f", key.ListFilter{Status: "gone"}); !errors.Is(err, key.ErrInvalid) {
 		t.Errorf("unknown status: %v, want key.ErrInvalid", err)
 	}
 }
@@ -570,7 +570,7 @@ func TestListKeysTenantIsolation(t *testing.T) {
 			merchant = "m_b"
 		}
 		k := newKey(t, merchant, key.EnvTest, base.Add(time.Duration(i)*time.Millisecond))
-		if err := s.CreateKey(ctx, k, Extras{}); err != nil {
+		if err := s.CreateKey(ctx, k, outbox.Extras{}); err != nil {
 			t.Fatal(err)
 		}
 		mine[k.ID] = merchant
@@ -583,22 +583,22 @@ func TestListKeysTenantIsolation(t *testing.T) {
 			}
 		}
 	}
-	if keys, _, err := s.ListKeys(ctx, "m_c", ListFilter{}); err != nil || len(keys) != 0 {
+	if keys, _, err := s.ListKeys(ctx, "m_c", key.ListFilter{}); err != nil || len(keys) != 0 {
 		t.Errorf("m_c: %d keys, %v", len(keys), err)
 	}
-	aPage, aNext, err := s.ListKeys(ctx, "m_a", ListFilter{Limit: 1})
+	aPage, aNext, err := s.ListKeys(ctx, "m_a", key.ListFilter{Limit: 1})
 	if err != nil || aNext == "" {
 		t.Fatalf("m_a: %v, next %q", err, aNext)
 	}
 	check(aPage, "m_a")
 
 	// A's cursor is not B's.
-	if keys, _, err := s.ListKeys(ctx, "m_b", ListFilter{Cursor: aNext}); !errors.Is(err, key.ErrInvalid) || len(keys) != 0 {
+	if keys, _, err := s.ListKeys(ctx, "m_b", key.ListFilter{Cursor: aNext}); !errors.Is(err, key.ErrInvalid) || len(keys) != 0 {
 		t.Errorf("m_b with m_a's cursor: %d keys, %v; want key.ErrInvalid", len(keys), err)
 	}
 	// Even a cursor signed for B around A's position stays in B's partition.
 	forged := s.encodeCursor(cursorKeys, "m_b", cursor{S: keySortKey(aPage[0]), I: aPage[0].ID})
-	keys, _, err := s.ListKeys(ctx, "m_b", ListFilter{Cursor: forged})
+	keys, _, err := s.ListKeys(ctx, "m_b", key.ListFilter{Cursor: forged})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -606,7 +606,7 @@ func TestListKeysTenantIsolation(t *testing.T) {
 		t.Error("m_b got nothing from a position in its own partition")
 	}
 	check(keys, "m_b")
-	all, _, err := s.ListKeys(ctx, "m_b", ListFilter{})
+	all, _, err := s.ListKeys(ctx, "m_b", key.ListFilter{})
 	if err != nil || len(all) != 3 {
 		t.Fatalf("m_b: %d keys, %v", len(all), err)
 	}
@@ -617,7 +617,7 @@ func TestListBadCursor(t *testing.T) {
 	s := testStore(t)
 	ctx := testenv.Context(t)
 	for _, c := range []string{"x", "eyJzIjoiIiwiaSI6IiJ9", "not a cursor at all!"} {
-		if _, _, err := s.ListKeys(ctx, "m_a", ListFilter{Cursor: c}); !errors.Is(err, key.ErrInvalid) || err.Error() != "cursor is not valid" {
+		if _, _, err := s.ListKeys(ctx, "m_a", key.ListFilter{Cursor: c}); !errors.Is(err, key.ErrInvalid) || err.Error() != "cursor is not valid" {
 			t.Errorf("ListKeys(%q): %v", c, err)
 		}
 		if _, _, err := s.ListAudit(ctx, "m_a", 10, c); !errors.Is(err, key.ErrInvalid) {
@@ -666,55 +666,8 @@ func TestListAuditPages(t *testing.T) {
 	}
 }
 
-func TestRateLimit(t *testing.T) {
-	s := testStore(t)
-	ctx := testenv.Context(t)
-	start := time.Unix(time.Now().Unix()/60*60, 0)
-	try := func(name string, at time.Time) (bool, time.Duration) {
-		t.Helper()
-		allowed, retry, err := s.RateLimit(ctx, name, 10, time.Minute, at)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return allowed, retry
-	}
-	for i := 1; i <= 11; i++ {
-		allowed, retry := try("verify#k1", start.Add(time.Second))
-		if want := i <= 10; allowed != want {
-			t.Fatalf("try %d: allowed = %v", i, allowed)
-		}
-		if !allowed && retry != time.Minute {
-			t.Errorf("try %d: retryAfter = %v, want 1m0s", i, retry)
-		}
-	}
-	// Another name has its own count.
-	if allowed, _ := try("verify#k2", start.Add(time.Second)); !allowed {
-		t.Error("another name was refused")
-	}
-	// A rolling minute: refused until the first tries are a minute old.
-	if allowed, retry := try("verify#k1", start.Add(60*time.Second)); allowed || retry != time.Second {
-		t.Errorf("59 s after: allowed %v, retry %v", allowed, retry)
-	}
-	if allowed, _ := try("verify#k1", start.Add(61*time.Second)); !allowed {
-		t.Error("a minute after the first tries: refused")
-	}
-
-	// Tries bunched at the end of a fixed window do not buy a second batch at
-	// the start of the next one.
-	late := start.Add(59 * time.Second)
-	for range 10 {
-		if allowed, _ := try("verify#k3", late); !allowed {
-			t.Fatal("a try within the limit was refused")
-		}
-	}
-	for i := range 9 {
-		at := late.Add(time.Duration(2+6*i) * time.Second)
-		if allowed, _ := try("verify#k3", at); allowed {
-			t.Fatalf("try at +%v after 10 in a minute was allowed", at.Sub(late))
-		}
-	}
-}
-
+// The rolling window is tested on an in-memory table, on synctest's clock
+// (ratelimit_test.go); here the conditional writes race on DynamoDB Local.
 func TestRateLimitConcurrent(t *testing.T) {
 	s := testStore(t)
 	ctx := testenv.Context(t)
@@ -765,7 +718,7 @@ func TestTransactionFaultWritesNothing(t *testing.T) {
 
 	k := newKey(t, "m_1", key.EnvTest, time.Now())
 	x := extras(k, "key.created", time.Now())
-	x.Idempotency = &Idempotency{MerchantID: "m_1", Subject: "user_1", Key: "i", CreatedAt: time.Now()}
+	x.Idempotency = &key.IdempotencyRecord{MerchantID: "m_1", Subject: "user_1", Key: "i", CreatedAt: time.Now()}
 	err := bad.CreateKey(ctx, k, x)
 	if !errors.Is(err, errInjected) || faulty.calls != 1 {
 		t.Fatalf("create: %v after %d calls, want the injected fault", err, faulty.calls)
@@ -783,7 +736,7 @@ func TestTransactionFaultWritesNothing(t *testing.T) {
 		t.Errorf("idempotency record after failed create: %v", err)
 	}
 
-	if err := good.CreateKey(ctx, k, Extras{}); err != nil {
+	if err := good.CreateKey(ctx, k, outbox.Extras{}); err != nil {
 		t.Fatal(err)
 	}
 	u := k.Clone()
@@ -809,10 +762,10 @@ func TestContextCancellationPassesThrough(t *testing.T) {
 	if _, err := s.GetKey(ctx, k.ID); !errors.Is(err, context.Canceled) {
 		t.Errorf("GetKey: %v", err)
 	}
-	if err := s.CreateKey(ctx, k, Extras{}); !errors.Is(err, context.Canceled) {
+	if err := s.CreateKey(ctx, k, outbox.Extras{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("CreateKey: %v", err)
 	}
-	if _, _, err := s.ListKeys(ctx, "m_1", ListFilter{}); !errors.Is(err, context.Canceled) {
+	if _, _, err := s.ListKeys(ctx, "m_1", key.ListFilter{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("ListKeys: %v", err)
 	}
 	if _, _, err := s.RateLimit(ctx, "x", 1, time.Second, time.Now()); !errors.Is(err, context.Canceled) {
@@ -824,7 +777,7 @@ func BenchmarkGetKey(b *testing.B) {
 	s := testStore(b)
 	ctx := testenv.Context(b)
 	k := newKey(b, "m_1", key.EnvTest, time.Now())
-	if err := s.CreateKey(ctx, k, Extras{}); err != nil {
+	if err := s.CreateKey(ctx, k, outbox.Extras{}); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
@@ -854,12 +807,12 @@ func BenchmarkUpdateKey(b *testing.B) {
 	s := testStore(b)
 	ctx := testenv.Context(b)
 	k := newKey(b, "m_1", key.EnvTest, time.Now())
-	if err := s.CreateKey(ctx, k, Extras{}); err != nil {
+	if err := s.CreateKey(ctx, k, outbox.Extras{}); err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {
 		k.Name = "n" + strconv.Itoa(int(k.Revision))
-		if err := s.UpdateKey(ctx, k, Extras{}); err != nil {
+		if err := s.UpdateKey(ctx, k, outbox.Extras{}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -222,7 +222,7 @@ func TestUpdateKeyExpression(t *testing.T) {
 		s := New(f, "t")
 		k := testKey(t, full)
 		k.Revision = 4
-		if err := s.UpdateKey(context.Background(), k, Extras{}); err != nil {
+		if err := s.UpdateKey(context.Background(), k, outbox.Extras{}); err != nil {
 			t.Fatal(err)
 		}
 		if k.Revision != 5 {
@@ -313,14 +313,14 @@ func TestExtrasChecked(t *testing.T) {
 	ev := outbox.Event{ID: "evt_1", Type: "key.created", MerchantID: k.MerchantID, ResourceID: k.ID, CreatedAt: t0, Data: []byte(`{}`)}
 	for _, tc := range []struct {
 		name string
-		x    Extras
+		x    outbox.Extras
 	}{
-		{"event of another merchant", Extras{Events: []outbox.Event{{ID: "e", Type: "key.created", MerchantID: "m_2", Data: []byte(`{}`)}}}},
-		{"event data not JSON", Extras{Events: []outbox.Event{{ID: "e", Type: "key.created", MerchantID: k.MerchantID, Data: []byte(`{`)}}}},
-		{"event without id", Extras{Events: []outbox.Event{{Type: "key.created", MerchantID: k.MerchantID, Data: []byte(`{}`)}}}},
-		{"audit of another merchant", Extras{Audit: &AuditRecord{ID: "a", MerchantID: "m_2"}}},
-		{"idempotency of another merchant", Extras{Idempotency: &Idempotency{Key: "k", MerchantID: "m_2"}}},
-		{"too many events", Extras{Events: slices.Repeat([]outbox.Event{ev}, 98)}},
+		{"event of another merchant", outbox.Extras{Events: []outbox.Event{{ID: "e", Type: "key.created", MerchantID: "m_2", Data: []byte(`{}`)}}}},
+		{"event data not JSON", outbox.Extras{Events: []outbox.Event{{ID: "e", Type: "key.created", MerchantID: k.MerchantID, Data: []byte(`{`)}}}},
+		{"event without id", outbox.Extras{Events: []outbox.Event{{Type: "key.created", MerchantID: k.MerchantID, Data: []byte(`{}`)}}}},
+		{"audit of another merchant", outbox.Extras{Audit: &key.AuditRecord{ID: "a", MerchantID: "m_2"}}},
+		{"idempotency of another merchant", outbox.Extras{Idempotency: &key.IdempotencyRecord{Key: "k", MerchantID: "m_2"}}},
+		{"too many events", outbox.Extras{Events: slices.Repeat([]outbox.Event{ev}, 98)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeAPI{}

@@ -48,13 +48,6 @@ func usagePK(clientID string) string { return UsagePartitionPrefix + clientID }
 // sent again, with a new request token.
 var ErrUsageNotWritten = errors.New("usage not written")
 
-// UsageDay is one key's decision counts on one UTC day.
-type UsageDay struct {
-	Date    string           // YYYY-MM-DD, UTC
-	Allowed int64            // allowed decisions
-	Denied  map[string]int64 // denied decisions by reason code (key.Code)
-}
-
 // parseDate accepts only a date written in DateLayout.
 func parseDate(s string) (time.Time, bool) {
 	t, err := time.Parse(DateLayout, s)
@@ -86,7 +79,7 @@ func validCode(c string) bool {
 // token at most once within ten minutes, so a caller that did not learn
 // whether a write succeeded (a timeout) can send it again without counting
 // twice. Counts of zero are not written; a day with none is a no-op.
-func (s *Store) AddUsage(ctx context.Context, clientID string, day UsageDay, token string) error {
+func (s *Store) AddUsage(ctx context.Context, clientID string, day key.UsageDay, token string) error {
 	if !key.ValidClientID(clientID) {
 		return fmt.Errorf("store: add usage: %w", key.NotFound("key", clientID))
 	}
@@ -272,7 +265,7 @@ func (s *Store) batchGet(ctx context.Context, lookups []map[string]types.Attribu
 // YYYY-MM-DD), in ascending order, leaving out days without an item, with
 // one Query on the key's usage partition (sk BETWEEN). A year of days fits in one
 // page; further pages, should there be any, are read too.
-func (s *Store) ListUsage(ctx context.Context, clientID, from, to string) ([]UsageDay, error) {
+func (s *Store) ListUsage(ctx context.Context, clientID, from, to string) ([]key.UsageDay, error) {
 	if _, ok := parseDate(from); !ok {
 		return nil, fmt.Errorf("store: list usage of %s: date %q is not YYYY-MM-DD", clientID, from)
 	}
@@ -288,7 +281,7 @@ func (s *Store) ListUsage(ctx context.Context, clientID, from, to string) ([]Usa
 		},
 		ConsistentRead: aws.Bool(true),
 	}
-	var days []UsageDay
+	var days []key.UsageDay
 	for {
 		out, err := s.api.Query(ctx, in)
 		if err != nil {
@@ -308,13 +301,13 @@ func (s *Store) ListUsage(ctx context.Context, clientID, from, to string) ([]Usa
 	}
 }
 
-func usageFromItem(item map[string]types.AttributeValue) (UsageDay, error) {
+func usageFromItem(item map[string]types.AttributeValue) (key.UsageDay, error) {
 	d := &decoder{item: item}
 	date, ok := strings.CutPrefix(d.s(attrSK, true), usageSKPrefix)
 	if d.err == nil && !ok {
 		d.fail(attrSK, "a usage sort key")
 	}
-	u := UsageDay{Date: date, Denied: map[string]int64{}}
+	u := key.UsageDay{Date: date, Denied: map[string]int64{}}
 	u.Allowed, _ = d.n(uAllowed, false)
 	for name := range item {
 		if code, ok := strings.CutPrefix(name, uDeniedPrefix); ok {
@@ -322,7 +315,7 @@ func usageFromItem(item map[string]types.AttributeValue) (UsageDay, error) {
 		}
 	}
 	if d.err != nil {
-		return UsageDay{}, fmt.Errorf("malformed usage item: %w", d.err)
+		return key.UsageDay{}, fmt.Errorf("malformed usage item: %w", d.err)
 	}
 	return u, nil
 }

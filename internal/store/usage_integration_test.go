@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/outbox"
 	"github.com/paykeys/paykeys/internal/testenv"
 )
 
@@ -53,7 +54,7 @@ func getUsedKey(t *testing.T, s *Store, id string) *key.Key {
 	return k
 }
 
-func sameDays(t *testing.T, got, want []UsageDay) {
+func sameDays(t *testing.T, got, want []key.UsageDay) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("got %d days %+v, want %+v", len(got), got, want)
@@ -69,10 +70,10 @@ func TestUsageCountersAddUp(t *testing.T) {
 	s := testStore(t)
 	ctx := testenv.Context(t)
 	k := newKey(t, "m_1", key.EnvTest, time.Now())
-	if err := s.CreateKey(ctx, k, Extras{}); err != nil {
+	if err := s.CreateKey(ctx, k, outbox.Extras{}); err != nil {
 		t.Fatal(err)
 	}
-	adds := []UsageDay{
+	adds := []key.UsageDay{
 		{Date: "2026-11-23", Allowed: 3, Denied: map[string]int64{"NOT_FOUND": 1}},
 		{Date: "2026-11-23", Allowed: 2, Denied: map[string]int64{"NOT_FOUND": 2, "SIGNATURE_INVALID": 1, "REVOKED": 0}},
 		{Date: "2026-11-25", Denied: map[string]int64{"NONCE_REUSED": 4}},
@@ -88,7 +89,7 @@ func TestUsageCountersAddUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameDays(t, got, []UsageDay{
+	sameDays(t, got, []key.UsageDay{
 		{Date: "2026-11-22", Allowed: 7, Denied: map[string]int64{}},
 		{Date: "2026-11-23", Allowed: 5, Denied: map[string]int64{"NOT_FOUND": 3, "SIGNATURE_INVALID": 1}},
 		{Date: "2026-11-25", Denied: map[string]int64{"NONCE_REUSED": 4}},
@@ -126,10 +127,10 @@ func TestUsageSameTokenCountsOnce(t *testing.T) {
 	s := testStore(t)
 	ctx := testenv.Context(t)
 	k := newKey(t, "m_1", key.EnvTest, time.Now())
-	if err := s.CreateKey(ctx, k, Extras{}); err != nil {
+	if err := s.CreateKey(ctx, k, outbox.Extras{}); err != nil {
 		t.Fatal(err)
 	}
-	d := UsageDay{Date: "2026-11-23", Allowed: 2, Denied: map[string]int64{"DISABLED": 1}}
+	d := key.UsageDay{Date: "2026-11-23", Allowed: 2, Denied: map[string]int64{"DISABLED": 1}}
 	token := "retry-" + k.ID[8:30]
 	for range 3 { // a retry after a lost answer
 		if err := s.AddUsage(ctx, k.ID, d, token); err != nil {
@@ -143,14 +144,14 @@ func TestUsageSameTokenCountsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameDays(t, got, []UsageDay{{Date: "2026-11-23", Allowed: 4, Denied: map[string]int64{"DISABLED": 2}}})
+	sameDays(t, got, []key.UsageDay{{Date: "2026-11-23", Allowed: 4, Denied: map[string]int64{"DISABLED": 2}}})
 }
 
 func TestUsageConcurrentAddsSum(t *testing.T) {
 	s := testStore(t)
 	ctx := testenv.Context(t)
 	k := newKey(t, "m_1", key.EnvTest, time.Now())
-	if err := s.CreateKey(ctx, k, Extras{}); err != nil {
+	if err := s.CreateKey(ctx, k, outbox.Extras{}); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -163,7 +164,7 @@ func TestUsageConcurrentAddsSum(t *testing.T) {
 			var err error
 			for try := range 20 {
 				tok := "c" + strconv.Itoa(i) + "-" + strconv.Itoa(try) + "-" + k.ID[8:20]
-				if err = s.AddUsage(ctx, k.ID, UsageDay{Date: "2026-11-23", Allowed: 1, Denied: map[string]int64{"EXPIRED": 2}}, tok); err == nil {
+				if err = s.AddUsage(ctx, k.ID, key.UsageDay{Date: "2026-11-23", Allowed: 1, Denied: map[string]int64{"EXPIRED": 2}}, tok); err == nil {
 					return
 				}
 				if !errors.Is(err, ErrUsageNotWritten) {
@@ -183,14 +184,14 @@ func TestUsageConcurrentAddsSum(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameDays(t, got, []UsageDay{{Date: "2026-11-23", Allowed: 40, Denied: map[string]int64{"EXPIRED": 80}}})
+	sameDays(t, got, []key.UsageDay{{Date: "2026-11-23", Allowed: 40, Denied: map[string]int64{"EXPIRED": 80}}})
 }
 
 func TestUsageOfUnknownClientIDCreatesNothing(t *testing.T) {
 	s := testStore(t)
 	ctx := testenv.Context(t)
 	ghost := key.NewClientID(key.EnvLive) // well formed, but no key has it
-	err := s.AddUsage(ctx, ghost, UsageDay{Date: "2026-11-23", Denied: map[string]int64{"NOT_FOUND": 5}}, "")
+	err := s.AddUsage(ctx, ghost, key.UsageDay{Date: "2026-11-23", Denied: map[string]int64{"NOT_FOUND": 5}}, "")
 	if !errors.Is(err, key.ErrNotFound) {
 		t.Fatalf("add usage of an unknown client ID: %v, want key.ErrNotFound", err)
 	}
@@ -198,7 +199,7 @@ func TestUsageOfUnknownClientIDCreatesNothing(t *testing.T) {
 	if err != nil || wrote {
 		t.Fatalf("set last use of an unknown client ID: wrote %v, %v", wrote, err)
 	}
-	if err := s.AddUsage(ctx, "ck_test_not-a-client-id", UsageDay{Date: "2026-11-23", Allowed: 1}, ""); !errors.Is(err, key.ErrNotFound) {
+	if err := s.AddUsage(ctx, "ck_test_not-a-client-id", key.UsageDay{Date: "2026-11-23", Allowed: 1}, ""); !errors.Is(err, key.ErrNotFound) {
 		t.Errorf("add usage of a malformed client ID: %v", err)
 	}
 	if items := partition(t, s, ghost); len(items) != 0 {
@@ -213,7 +214,7 @@ func TestUsageRejectsBadInput(t *testing.T) {
 	s := testStore(t)
 	ctx := testenv.Context(t)
 	id := key.NewClientID(key.EnvTest)
-	for name, d := range map[string]UsageDay{
+	for name, d := range map[string]key.UsageDay{
 		"bad date":       {Date: "2026-11-5", Allowed: 1},
 		"bad code":       {Date: "2026-11-23", Denied: map[string]int64{"not a code": 1}},
 		"negative count": {Date: "2026-11-23", Allowed: -1},
@@ -231,7 +232,7 @@ func TestLastUsedNeverGoesBackwards(t *testing.T) {
 	s := testStore(t)
 	ctx := testenv.Context(t)
 	k := newKey(t, "m_1", key.EnvTest, time.Now())
-	if err := s.CreateKey(ctx, k, Extras{}); err != nil {
+	if err := s.CreateKey(ctx, k, outbox.Extras{}); err != nil {
 		t.Fatal(err)
 	}
 	t1 := time.Date(2026, 11, 23, 10, 0, 0, 123456789, time.UTC)
@@ -272,7 +273,7 @@ func TestLastUsedNeverGoesBackwards(t *testing.T) {
 	// keeps the last use.
 	n := k.Clone()
 	n.Name = "renamed"
-	if err := s.UpdateKey(ctx, n, Extras{}); err != nil {
+	if err := s.UpdateKey(ctx, n, outbox.Extras{}); err != nil {
 		t.Fatalf("update after last-use writes: %v", err)
 	}
 	k.Revision = n.Revision

@@ -188,7 +188,7 @@ func (s *Store) transact(ctx context.Context, what string, items []types.Transac
 }
 
 // auditPut writes a new audit record inside a transaction.
-func (s *Store) auditPut(a *AuditRecord) types.TransactWriteItem {
+func (s *Store) auditPut(a *key.AuditRecord) types.TransactWriteItem {
 	return types.TransactWriteItem{Put: s.putRevision(auditItem(a), 0)}
 }
 
@@ -196,7 +196,7 @@ func (s *Store) auditPut(a *AuditRecord) types.TransactWriteItem {
 // endpoint when e.Revision is 0 (as CreateEndpoint with no limit), otherwise
 // a change to the stored revision e.Revision (ErrStale when another change
 // won). On success e.Revision is the new revision.
-func (s *Store) SaveEndpoint(ctx context.Context, e *hook.Endpoint, a *AuditRecord) error {
+func (s *Store) SaveEndpoint(ctx context.Context, e *hook.Endpoint, a *key.AuditRecord) error {
 	if e.Revision == 0 {
 		return s.CreateEndpoint(ctx, e, a, 0)
 	}
@@ -208,14 +208,14 @@ func (s *Store) SaveEndpoint(ctx context.Context, e *hook.Endpoint, a *AuditReco
 // limit of them are already counted it writes nothing and returns
 // ErrLimitReached (limit 0: no limit). A concurrent write of the merchant's
 // count is ErrStale; the create may be tried again.
-func (s *Store) CreateEndpoint(ctx context.Context, e *hook.Endpoint, a *AuditRecord, limit int) error {
+func (s *Store) CreateEndpoint(ctx context.Context, e *hook.Endpoint, a *key.AuditRecord, limit int) error {
 	if e.Revision != 0 {
 		return fmt.Errorf("store: create endpoint %s: revision %d is not new", e.ID, e.Revision)
 	}
 	return s.saveEndpoint(ctx, e, a, limit)
 }
 
-func (s *Store) saveEndpoint(ctx context.Context, e *hook.Endpoint, a *AuditRecord, limit int) error {
+func (s *Store) saveEndpoint(ctx context.Context, e *hook.Endpoint, a *key.AuditRecord, limit int) error {
 	prev := e.Revision
 	e.Revision++
 	item, err := endpointItem(e)
@@ -246,7 +246,7 @@ func (s *Store) saveEndpoint(ctx context.Context, e *hook.Endpoint, a *AuditReco
 // DeleteEndpoint deletes e if it is still at e.Revision, with its audit
 // record, and counts one endpoint fewer for its merchant. Its deliveries stay for their log until TTL removes them; pending
 // ones are never attempted again (the worker finds no endpoint).
-func (s *Store) DeleteEndpoint(ctx context.Context, e *hook.Endpoint, a *AuditRecord) error {
+func (s *Store) DeleteEndpoint(ctx context.Context, e *hook.Endpoint, a *key.AuditRecord) error {
 	items := []types.TransactWriteItem{{Delete: &types.Delete{
 		TableName:                 aws.String(s.table),
 		Key:                       itemKey(endpointPK(e.ID), endpointSK),
@@ -448,7 +448,7 @@ func (s *Store) SaveDelivery(ctx context.Context, d *hook.Delivery) error {
 // the stored revision d.Revision, together with the audit record of the
 // retry, in one transaction (ErrStale when another change won). On success
 // d.Revision is the new revision.
-func (s *Store) RetryDelivery(ctx context.Context, d *hook.Delivery, a *AuditRecord) error {
+func (s *Store) RetryDelivery(ctx context.Context, d *hook.Delivery, a *key.AuditRecord) error {
 	prev := d.Revision
 	if prev == 0 || a == nil {
 		return fmt.Errorf("store: retry delivery %s: not a stored delivery with an audit record", d.ID)
@@ -476,7 +476,7 @@ func putInput(p *types.Put) *dynamodb.PutItemInput {
 
 // SaveTestEvent writes a webhook.test event for one endpoint together with
 // its pending delivery and the audit record, in one transaction.
-func (s *Store) SaveTestEvent(ctx context.Context, e outbox.Event, d *hook.Delivery, a *AuditRecord) error {
+func (s *Store) SaveTestEvent(ctx context.Context, e outbox.Event, d *hook.Delivery, a *key.AuditRecord) error {
 	d.Revision = 1
 	item, err := deliveryItem(d)
 	if err != nil {

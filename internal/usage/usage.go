@@ -41,7 +41,7 @@ import (
 type Sink interface {
 	// AddUsage adds a day's counts to a key's counters, at most once per
 	// token; an error wrapping key.ErrNotFound means there is no such key.
-	AddUsage(ctx context.Context, clientID string, day store.UsageDay, token string) error
+	AddUsage(ctx context.Context, clientID string, day key.UsageDay, token string) error
 	// SetLastUsed records a key's last use unless a later one is recorded.
 	SetLastUsed(ctx context.Context, clientID string, at time.Time, ip string) (bool, error)
 }
@@ -390,8 +390,8 @@ func (r *Recorder) Close(ctx context.Context) error {
 	return r.Flush(ctx)
 }
 
-func (c *counts) day(date string) store.UsageDay {
-	d := store.UsageDay{Date: date, Allowed: c.allowed, Denied: make(map[string]int64, len(c.denied))}
+func (c *counts) day(date string) key.UsageDay {
+	d := key.UsageDay{Date: date, Allowed: c.allowed, Denied: make(map[string]int64, len(c.denied))}
 	for code, n := range c.denied {
 		d.Denied[string(code)] = n
 	}

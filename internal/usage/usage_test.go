@@ -23,7 +23,7 @@ import (
 // fakeSink keeps counts the way the table does, applying each token once.
 type fakeSink struct {
 	mu      sync.Mutex
-	days    map[string]store.UsageDay // client ID + "/" + date
+	days    map[string]key.UsageDay // client ID + "/" + date
 	last    map[string]lastUse
 	tokens  map[string]bool
 	calls   int
@@ -42,7 +42,7 @@ type fakeSink struct {
 }
 
 func newSink() *fakeSink {
-	return &fakeSink{days: map[string]store.UsageDay{}, last: map[string]lastUse{}, tokens: map[string]bool{}, unknown: map[string]bool{}}
+	return &fakeSink{days: map[string]key.UsageDay{}, last: map[string]lastUse{}, tokens: map[string]bool{}, unknown: map[string]bool{}}
 }
 
 var errBoom = errors.New("dynamodb: connection reset")
@@ -62,7 +62,7 @@ func (s *fakeSink) wait() {
 	}
 }
 
-func (s *fakeSink) AddUsage(_ context.Context, id string, d store.UsageDay, token string) error {
+func (s *fakeSink) AddUsage(_ context.Context, id string, d key.UsageDay, token string) error {
 	s.wait()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -119,7 +119,7 @@ func (s *fakeSink) SetLastUsed(_ context.Context, id string, at time.Time, ip st
 	return true, nil
 }
 
-func (s *fakeSink) day(id, date string) store.UsageDay {
+func (s *fakeSink) day(id, date string) key.UsageDay {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d := s.days[id+"/"+date]
@@ -189,7 +189,7 @@ func TestAggregation(t *testing.T) {
 	if err := r.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]store.UsageDay{
+	want := map[string]key.UsageDay{
 		a + "/2026-11-23": {Date: "2026-11-23", Allowed: 4, Denied: map[string]int64{"INSUFFICIENT_SCOPE": 1, "NOT_FOUND": 2}},
 		a + "/2026-11-24": {Date: "2026-11-24", Denied: map[string]int64{"REVOKED": 1}},
 		b + "/2026-11-23": {Date: "2026-11-23", Denied: map[string]int64{"SIGNATURE_INVALID": 1}},
@@ -271,17 +271,6 @@ func TestBound(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // The background flush runs in synctest's bubble, on its fake clock: the
 // poller fires every millisecond of that clock, and synctest.Wait lets every
 // poll that is due run before the test looks.
@@ -321,17 +310,27 @@ func TestFlushOnInterval(t *testing.T) {
 	})
 }
 
+// Poll never fires in this test: only Record can start the flush, as in a
+// Lambda container thawed after the interval passed. In synctest's bubble,
+// synctest.Wait returns once the flush Record started is done.
 func TestRecordKicksAFlushWhenDue(t *testing.T) {
-	// Poll never fires in this test: only Record can start the flush, as in
-	// a Lambda container thawed after the interval passed.
-	sink := newSink()
-	clk := testenv.NewClock(t0)
-	r, _ := newRecorder(t, sink, Options{FlushInterval: 10 * time.Second, Poll: time.Hour, Now: clk.Now})
-	id := key.NewClientID(key.EnvTest)
-	r.Record(proven(id, key.CodeValid), "", t0)
-	clk.Advance(time.Minute)
-	r.Record(proven(id, key.CodeValid), "", t0)
-	waitFor(t, "the kicked flush", func() bool { return sink.day(id, "2026-11-23").Allowed == 2 })
+	synctest.Test(t, func(t *testing.T) {
+		sink := newSink()
+		clk := testenv.NewClock(t0)
+		r, _ := newRecorder(t, sink, Options{FlushInterval: 10 * time.Second, Poll: time.Hour, Now: clk.Now})
+		id := key.NewClientID(key.EnvTest)
+		r.Record(proven(id, key.CodeValid), "", t0)
+		synctest.Wait()
+		if sink.callCount() != 0 {
+			t.Fatal("flushed before the interval")
+		}
+		clk.Advance(time.Minute)
+		r.Record(proven(id, key.CodeValid), "", t0)
+		synctest.Wait()
+		if got := sink.day(id, "2026-11-23").Allowed; got != 2 {
+			t.Fatalf("%d allowed flushed, want 2: Record did not start the flush that was due", got)
+		}
+	})
 }
 
 func TestFailureRetained(t *testing.T) {

@@ -19,17 +19,17 @@ import (
 
 // Store is the metadata store as this package uses it.
 type Store interface {
-	SaveEndpoint(ctx context.Context, e *hook.Endpoint, a *store.AuditRecord) error
-	CreateEndpoint(ctx context.Context, e *hook.Endpoint, a *store.AuditRecord, limit int) error
-	DeleteEndpoint(ctx context.Context, e *hook.Endpoint, a *store.AuditRecord) error
+	SaveEndpoint(ctx context.Context, e *hook.Endpoint, a *key.AuditRecord) error
+	CreateEndpoint(ctx context.Context, e *hook.Endpoint, a *key.AuditRecord, limit int) error
+	DeleteEndpoint(ctx context.Context, e *hook.Endpoint, a *key.AuditRecord) error
 	GetEndpoint(ctx context.Context, id string) (*hook.Endpoint, error)
 	ListEndpoints(ctx context.Context, merchantID string, limit int, cursor string) ([]*hook.Endpoint, string, error)
 	AllEndpoints(ctx context.Context, merchantID string) ([]*hook.Endpoint, error)
 	GetDelivery(ctx context.Context, endpointID, id string) (*hook.Delivery, error)
 	SaveDelivery(ctx context.Context, d *hook.Delivery) error
-	RetryDelivery(ctx context.Context, d *hook.Delivery, a *store.AuditRecord) error
+	RetryDelivery(ctx context.Context, d *hook.Delivery, a *key.AuditRecord) error
 	ListDeliveries(ctx context.Context, merchantID, endpointID string, limit int, cursor string) ([]*hook.Delivery, string, error)
-	SaveTestEvent(ctx context.Context, e outbox.Event, d *hook.Delivery, a *store.AuditRecord) error
+	SaveTestEvent(ctx context.Context, e outbox.Event, d *hook.Delivery, a *key.AuditRecord) error
 	EndedOverlaps(ctx context.Context, now time.Time, limit int) ([]*hook.Endpoint, error)
 }
 
@@ -88,13 +88,13 @@ type Patch struct {
 	Status      *string
 }
 
-func audit(a key.Actor, action, id string, now time.Time) *store.AuditRecord {
-	return &store.AuditRecord{
-		ID: key.NewID("aud_"), MerchantID: a.MerchantID, Actor: a.Subject, Role: a.Role,
-		Action: action, ResourceType: "webhook_endpoint", ResourceID: id, Outcome: "success",
-		SourceIP: a.SourceIP, RequestID: a.RequestID, CreatedAt: now,
-	}
+// audit is the audit record of a's successful action on an endpoint.
+func audit(a key.Actor, action, id string, now time.Time) *key.AuditRecord {
+	return a.Audit(action, resourceTypeEndpoint, id, key.OutcomeSuccess, now)
 }
+
+// resourceTypeEndpoint is the resource type of an endpoint's audit records.
+const resourceTypeEndpoint = "webhook_endpoint"
 
 // Create registers an endpoint and returns it with its signing secret,
 // shown this once.

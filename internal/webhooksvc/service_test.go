@@ -12,6 +12,7 @@ import (
 	"github.com/paykeys/paykeys/internal/hook"
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/store"
+	"github.com/paykeys/paykeys/internal/testenv/mem"
 )
 
 // These tests run the service against stores in memory, so that `go test`
@@ -20,136 +21,11 @@ import (
 
 var errDown = errors.New("store down")
 
-// memStore keeps endpoints in memory. Methods these tests do not use are
-// the embedded interface's, which is nil: calling one panics.
-type memStore struct {
-	Store
-	endpoints map[string]hook.Endpoint
-	audit     []store.AuditRecord
-	fail      map[string]error
-	check     func(e *hook.Endpoint) // called as an endpoint write commits
-}
-
-func newMemStore() *memStore {
-	return &memStore{endpoints: map[string]hook.Endpoint{}, fail: map[string]error{}}
-}
-
-func (m *memStore) commit(e *hook.Endpoint, a *store.AuditRecord) {
-	if m.check != nil {
-		m.check(e)
-	}
-	e.Revision++
-	m.endpoints[e.ID] = *e
-	m.audit = append(m.audit, *a)
-}
-
-func (m *memStore) CreateEndpoint(_ context.Context, e *hook.Endpoint, a *store.AuditRecord, _ int) error {
-	if err := m.fail["CreateEndpoint"]; err != nil {
-		return err
-	}
-	m.commit(e, a)
-	return nil
-}
-
-func (m *memStore) SaveEndpoint(_ context.Context, e *hook.Endpoint, a *store.AuditRecord) error {
-	if err := m.fail["SaveEndpoint"]; err != nil {
-		return err
-	}
-	if cur, ok := m.endpoints[e.ID]; !ok || cur.Revision != e.Revision {
-		return store.ErrStale
-	}
-	m.commit(e, a)
-	return nil
-}
-
-func (m *memStore) DeleteEndpoint(_ context.Context, e *hook.Endpoint, a *store.AuditRecord) error {
-	if err := m.fail["DeleteEndpoint"]; err != nil {
-		return err
-	}
-	if m.check != nil {
-		m.check(e)
-	}
-	delete(m.endpoints, e.ID)
-	m.audit = append(m.audit, *a)
-	return nil
-}
-
-func (m *memStore) GetEndpoint(_ context.Context, id string) (*hook.Endpoint, error) {
-	e, ok := m.endpoints[id]
-	if !ok {
-		return nil, key.NotFound("webhook endpoint", id)
-	}
-	return &e, nil
-}
-
-// memSecrets keeps signing secrets in memory: name → version → value, and
-// the current version. calls lists what was asked, in order.
-type memSecrets struct {
-	versions map[string]map[string]string
-	current  map[string]string
-	fail     map[string]error
-	calls    []string
-}
-
-func newMemSecrets() *memSecrets {
-	return &memSecrets{versions: map[string]map[string]string{}, current: map[string]string{}, fail: map[string]error{}}
-}
-
-func (m *memSecrets) put(name, version, value string) {
-	if m.versions[name] == nil {
-		m.versions[name] = map[string]string{}
-	}
-	m.versions[name][version] = value
-}
-
-func (m *memSecrets) Create(_ context.Context, name, version, value string) error {
-	m.calls = append(m.calls, "Create")
-	if err := m.fail["Create"]; err != nil {
-		return err
-	}
-	m.put(name, version, value)
-	m.current[name] = version
-	return nil
-}
-
-func (m *memSecrets) Stage(_ context.Context, name, version, value string) error {
-	m.calls = append(m.calls, "Stage")
-	if err := m.fail["Stage"]; err != nil {
-		return err
-	}
-	m.put(name, version, value)
-	return nil
-}
-
-func (m *memSecrets) Promote(_ context.Context, name, current, _ string) error {
-	m.calls = append(m.calls, "Promote")
-	if err := m.fail["Promote"]; err != nil {
-		return err
-	}
-	m.current[name] = current
-	return nil
-}
-
-func (m *memSecrets) Delete(_ context.Context, name string) error {
-	m.calls = append(m.calls, "Delete")
-	if err := m.fail["Delete"]; err != nil {
-		return err
-	}
-	delete(m.versions, name)
-	delete(m.current, name)
-	return nil
-}
-
-// anyURL lets every URL through; the URL guard has tests of its own.
-type anyURL struct{}
-
-func (anyURL) CheckURL(context.Context, string) error { return nil }
-
 var actor = key.Actor{Subject: "user_1", MerchantID: "m_1", Role: "admin"}
 
-func newService() (*Service, *memStore, *memSecrets) {
-	st, sec := newMemStore(), newMemSecrets()
-	return New(st, sec, anyURL{}, slog.New(slog.NewTextHandler(io.Discard, nil))), st, sec
+func newService() (*Service, *mem.Store, *mem.Secrets) {
+	st, sec := mem.NewStore(), mem.NewSecrets()
+	return New(st, sec, mem.AnyURL{}, slog.New(slog.NewTextHandler(io.Discard, nil))), st, sec
 }
 
 func create(t *testing.T, s *Service) (*hook.Endpoint, string) {
@@ -165,13 +41,13 @@ func create(t *testing.T, s *Service) (*hook.Endpoint, string) {
 // create that fails leaves neither the endpoint nor its secret.
 func TestCreateOrder(t *testing.T) {
 	s, st, sec := newService()
-	st.check = func(e *hook.Endpoint) {
-		if sec.versions[hook.SecretName(e.ID)][e.SecretVersionID] == "" {
+	st.CheckEndpoint = func(e *hook.Endpoint) {
+		if sec.Versions[hook.SecretName(e.ID)][e.SecretVersionID] == "" {
 			t.Error("endpoint visible before its signing secret was stored")
 		}
 	}
 	e, secret := create(t, s)
-	if secret == "" || sec.versions[hook.SecretName(e.ID)][e.SecretVersionID] != secret {
+	if secret == "" || sec.Versions[hook.SecretName(e.ID)][e.SecretVersionID] != secret {
 		t.Fatal("the returned secret is not the stored one")
 	}
 
@@ -189,16 +65,16 @@ func TestCreateOrder(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s, st, sec := newService()
-			st.fail["CreateEndpoint"], sec.fail["Create"] = c.store, c.secret
+			st.Fail["CreateEndpoint"], sec.Fail["Create"] = c.store, c.secret
 			e, secret, err := s.Create(context.Background(), actor, CreateParams{URL: "http://127.0.0.1:9/hook"})
 			if !errors.Is(err, c.wantErr) || e != nil || secret != "" {
 				t.Fatalf("create = %v, %q, %v; want error %v", e, secret, err, c.wantErr)
 			}
-			if len(st.endpoints) != 0 || len(sec.versions) != 0 || len(st.audit) != 0 {
-				t.Fatalf("left %d endpoints, %d secrets, %d audit records", len(st.endpoints), len(sec.versions), len(st.audit))
+			if len(st.Endpoints) != 0 || len(sec.Versions) != 0 || len(st.Audit) != 0 {
+				t.Fatalf("left %d endpoints, %d secrets, %d audit records", len(st.Endpoints), len(sec.Versions), len(st.Audit))
 			}
-			if !slices.Equal(sec.calls, c.wantCalls) {
-				t.Fatalf("secret store calls %v, want %v", sec.calls, c.wantCalls)
+			if !slices.Equal(sec.Calls, c.wantCalls) {
+				t.Fatalf("secret store calls %v, want %v", sec.Calls, c.wantCalls)
 			}
 		})
 	}
@@ -211,9 +87,9 @@ func TestRotateSecretOrder(t *testing.T) {
 	s, st, sec := newService()
 	e, _ := create(t, s)
 	name := hook.SecretName(e.ID)
-	sec.calls = nil
-	st.check = func(n *hook.Endpoint) {
-		if sec.versions[name][n.SecretVersionID] == "" || sec.current[name] == n.SecretVersionID {
+	sec.Calls = nil
+	st.CheckEndpoint = func(n *hook.Endpoint) {
+		if sec.Versions[name][n.SecretVersionID] == "" || sec.Current[name] == n.SecretVersionID {
 			t.Error("endpoint committed before its new secret was staged, or after the labels moved")
 		}
 	}
@@ -221,21 +97,21 @@ func TestRotateSecretOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(sec.calls, []string{"Stage", "Promote"}) {
-		t.Fatalf("secret store calls %v", sec.calls)
+	if !slices.Equal(sec.Calls, []string{"Stage", "Promote"}) {
+		t.Fatalf("secret store calls %v", sec.Calls)
 	}
-	if sec.versions[name][n.SecretVersionID] != secret || sec.current[name] != n.SecretVersionID ||
+	if sec.Versions[name][n.SecretVersionID] != secret || sec.Current[name] != n.SecretVersionID ||
 		n.PrevSecretVersionID != e.SecretVersionID || n.SecretRotationEndsAt == nil {
 		t.Fatalf("after the rotation: %+v", n)
 	}
 
-	st.check = nil
-	sec.fail["Stage"] = errDown
-	before := st.endpoints[e.ID]
+	st.CheckEndpoint = nil
+	sec.Fail["Stage"] = errDown
+	before := st.Endpoints[e.ID]
 	if _, secret, err := s.RotateSecret(context.Background(), actor, e.ID, 0); !errors.Is(err, errDown) || secret != "" {
 		t.Fatalf("rotation with the secret store down: %q, %v", secret, err)
 	}
-	if after := st.endpoints[e.ID]; after.SecretVersionID != before.SecretVersionID || after.Revision != before.Revision {
+	if after := st.Endpoints[e.ID]; after.SecretVersionID != before.SecretVersionID || after.Revision != before.Revision {
 		t.Fatal("a failed rotation changed the endpoint")
 	}
 }
@@ -245,15 +121,15 @@ func TestRotateSecretOrder(t *testing.T) {
 func TestDeleteOrder(t *testing.T) {
 	s, st, sec := newService()
 	e, _ := create(t, s)
-	st.check = func(e *hook.Endpoint) {
-		if len(sec.versions[hook.SecretName(e.ID)]) == 0 {
+	st.CheckEndpoint = func(e *hook.Endpoint) {
+		if len(sec.Versions[hook.SecretName(e.ID)]) == 0 {
 			t.Error("secret deleted before the endpoint")
 		}
 	}
 	if err := s.Delete(context.Background(), actor, e.ID); err != nil {
 		t.Fatal(err)
 	}
-	if len(st.endpoints) != 0 || len(sec.versions) != 0 {
+	if len(st.Endpoints) != 0 || len(sec.Versions) != 0 {
 		t.Fatal("endpoint or secret left after a delete")
 	}
 	if _, err := s.Get(context.Background(), actor, e.ID); !errors.Is(err, key.ErrNotFound) {
@@ -265,7 +141,7 @@ func TestDeleteOrder(t *testing.T) {
 func TestOtherMerchantsEndpointsAreNotFound(t *testing.T) {
 	s, _, sec := newService()
 	e, _ := create(t, s)
-	sec.calls = nil
+	sec.Calls = nil
 	other := key.Actor{Subject: "user_2", MerchantID: "m_2", Role: "admin"}
 	ctx := context.Background()
 	if _, err := s.Get(ctx, other, e.ID); !errors.Is(err, key.ErrNotFound) {
@@ -277,7 +153,7 @@ func TestOtherMerchantsEndpointsAreNotFound(t *testing.T) {
 	if err := s.Delete(ctx, other, e.ID); !errors.Is(err, key.ErrNotFound) {
 		t.Errorf("delete: %v", err)
 	}
-	if len(sec.calls) != 0 {
-		t.Fatalf("secret store called for another merchant's endpoint: %v", sec.calls)
+	if len(sec.Calls) != 0 {
+		t.Fatalf("secret store called for another merchant's endpoint: %v", sec.Calls)
 	}
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/paykeys/paykeys/internal/app/decide"
 	"github.com/paykeys/paykeys/internal/key"
-	"github.com/paykeys/paykeys/internal/store"
 	"github.com/paykeys/paykeys/internal/usage"
 )
 
@@ -23,7 +22,7 @@ type sink struct {
 	allowed map[string]int64
 }
 
-func (s *sink) AddUsage(ctx context.Context, id string, d store.UsageDay, _ string) error {
+func (s *sink) AddUsage(ctx context.Context, id string, d key.UsageDay, _ string) error {
 	if s.hang {
 		<-ctx.Done()
 		return ctx.Err()
