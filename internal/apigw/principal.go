@@ -57,9 +57,11 @@ func Actor(req Request, need Permission) (key.Actor, error) {
 	return a, nil
 }
 
-// validSubject accepts a non-empty string claim of printable characters.
+// validSubject accepts a non-empty string claim of printable characters
+// with no space at either end, so that the audit log never names a blank
+// or padded actor.
 func validSubject(s string) bool {
-	if s == "" || len(s) > maxSubject || !plainString(s) {
+	if s == "" || len(s) > maxSubject || strings.TrimSpace(s) != s || !plainString(s) {
 		return false
 	}
 	for _, r := range s {

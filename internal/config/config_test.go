@@ -149,6 +149,14 @@ func TestEverySetting(t *testing.T) {
 		{"MAX_KEYS_PER_MERCHANT words", map[string]string{"MAX_KEYS_PER_MERCHANT": "many"}, nil, nil, "MAX_KEYS_PER_MERCHANT"},
 		{"MAX_KEYS_PER_MERCHANT too many", map[string]string{"MAX_KEYS_PER_MERCHANT": "1000001"}, nil, nil, "MAX_KEYS_PER_MERCHANT"},
 
+		{"KEK_ROTATION_DAYS default", nil, func(c Config) any { return c.KEKRotationDays }, 0, ""},
+		{"KEK_ROTATION_DAYS", map[string]string{"KEK_ROTATION_DAYS": "90"}, func(c Config) any { return c.KEKRotationDays }, 90, ""},
+		{"KEK_ROTATION_DAYS most", map[string]string{"KEK_ROTATION_DAYS": "3650"}, func(c Config) any { return c.KEKRotationDays }, 3650, ""},
+		{"KEK_ROTATION_DAYS negative", map[string]string{"KEK_ROTATION_DAYS": "-1"}, nil, nil,
+			"KEK_ROTATION_DAYS must be an integer from 0 (only on request) to 3650"},
+		{"KEK_ROTATION_DAYS too many", map[string]string{"KEK_ROTATION_DAYS": "3651"}, nil, nil, "KEK_ROTATION_DAYS"},
+		{"KEK_ROTATION_DAYS words", map[string]string{"KEK_ROTATION_DAYS": "quarterly"}, nil, nil, "KEK_ROTATION_DAYS"},
+
 		{"BRAND default", nil, func(c Config) any { return c.Brand }, key.DefaultBrand, ""},
 		{"BRAND", map[string]string{"BRAND": "acme"}, func(c Config) any { return c.Brand }, key.Brand("acme"), ""},
 		{"BRAND capitals", map[string]string{"BRAND": "Acme"}, nil, nil, "BRAND"},

@@ -27,12 +27,12 @@ const registerTimeout = 5 * time.Second
 // extension registered, so it registers one that subscribes to no event, as
 // lambda.WithEnableSIGTERM does. It does so in one plain HTTP/1.1 exchange
 // on a connection of its own, because the runtime library's registration
-// sets up a whole HTTP client first: that took about a third of the floor's
-// cold start (see the README's cold start section). The connection then
-// waits on the extension's next event, which, subscribed to none, never
-// comes: that tells Lambda the extension is ready. api is
-// AWS_LAMBDA_RUNTIME_API; without it (not in Lambda) only the handler is
-// installed.
+// sets up a whole HTTP client first, which made it the largest part of what
+// these functions' cold start added to a hello-world one's (see the README's
+// cold start section). The connection then waits on the extension's next
+// event, which, subscribed to none, never comes: that tells Lambda the
+// extension is ready. api is AWS_LAMBDA_RUNTIME_API; without it (not in
+// Lambda) only the handler is installed.
 func enableSIGTERM(api string, f func(), log *slog.Logger) error {
 	signaled := make(chan os.Signal, 1)
 	signal.Notify(signaled, syscall.SIGTERM)
@@ -54,9 +54,8 @@ func enableSIGTERM(api string, f func(), log *slog.Logger) error {
 	}
 	go func() {
 		defer conn.Close()
-		if err := waitForEvents(conn, r, api, id); err != nil {
-			log.Warn("the SIGTERM extension stopped waiting for events", "error", err.Error())
-		}
+		err := waitForEvents(conn, r, api, id)
+		log.Warn("the SIGTERM extension stopped waiting for events", "error", err.Error())
 	}()
 	return nil
 }
@@ -93,8 +92,8 @@ func register(conn net.Conn, api string) (string, *bufio.Reader, error) {
 }
 
 // waitForEvents asks for the extension's next event on the same connection
-// and returns when the answer comes or the connection ends, which for an
-// extension subscribed to no event is never, in Lambda.
+// and returns, always with an error, when an answer comes or the connection
+// ends, which for an extension subscribed to no event is never, in Lambda.
 func waitForEvents(conn net.Conn, r *bufio.Reader, api, id string) error {
 	req, err := http.NewRequest(http.MethodGet, "http://"+api+"/2020-01-01/extension/event/next", nil)
 	if err != nil {
