@@ -266,3 +266,18 @@ func TestEnvelopeRewrapWaitsForMargin(t *testing.T) {
 		t.Fatal("the previous KEK was retired within the margin")
 	}
 }
+
+// TestEnvelopeRewrapBeforeAnyKEK: the lifecycle job's upkeep on a
+// deployment that has sealed nothing yet (no KEK secret exists) does
+// nothing and fails nothing.
+func TestEnvelopeRewrapBeforeAnyKEK(t *testing.T) {
+	ctx := testenv.Context(t)
+	s := newEnvelope(t)
+	st, err := s.env.Rewrap(ctx, 100, 0)
+	if err != nil || st != (secret.RewrapStats{}) {
+		t.Fatalf("Rewrap with no KEK = %+v, %v; want nothing done and no error", st, err)
+	}
+	if _, err := s.env.Keyring().Labels(ctx); !errors.Is(err, secret.ErrNotFound) {
+		t.Fatalf("Rewrap created the KEK secret (Labels: %v)", err)
+	}
+}

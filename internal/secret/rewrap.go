@@ -33,10 +33,13 @@ type RewrapStats struct {
 // It keeps no cursor: what is left to do is exactly what the previous
 // version's index partitions still list, so a run cut off anywhere resumes
 // with the next. When those partitions are empty and the rotation is older
-// than margin, it retires the previous version. With no previous version it
-// does nothing.
+// than margin, it retires the previous version. With no previous version,
+// or no KEK at all yet, it does nothing.
 func (e *Envelope) Rewrap(ctx context.Context, limit int, margin time.Duration) (RewrapStats, error) {
 	prev, err := e.keks.Previous(ctx)
+	if errors.Is(err, ErrNotFound) {
+		return RewrapStats{}, nil // no KEK yet: nothing was ever sealed
+	}
 	if err != nil || prev == "" {
 		return RewrapStats{}, err
 	}
