@@ -39,6 +39,7 @@ var sessionMetrics = []struct{ name, dim, value string }{
 	{"LifecycleKeysFailed", "", ""},
 	{"LifecycleEvents", "", ""},
 	{"LifecycleSecretsRetired", "", ""},
+	{"LifecycleOrphanSecretsDeleted", "", ""},
 	{"LifecycleDuration", "", ""},
 }
 

@@ -27,7 +27,7 @@ var emittedMetrics = []string{
 	envconfig.StoreErrors,
 	delivery.MetricDeliveries, delivery.MetricEndpointsDisabled,
 	rotate.MetricRuns, rotate.MetricKeys, rotate.MetricKeysUpdated, rotate.MetricKeysFailed, rotate.MetricEvents,
-	rotate.MetricSecretsRetired, rotate.MetricDuration, rotate.MetricStoppedAfter,
+	rotate.MetricSecretsRetired, rotate.MetricOrphansDeleted, rotate.MetricKEKRotations, rotate.MetricDuration, rotate.MetricStoppedAfter,
 	usage.MetricFlushFailures, usage.MetricDropped,
 }
 
