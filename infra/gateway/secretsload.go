@@ -134,25 +134,30 @@ func runSecretsLoad(args []string, getenv func(string) string, stdout, stderr io
 	})
 	cancel()
 	half, err := checkSecrets(ctx, a, *conc)
-	if err == nil && cfg.SecretStore == config.SecretStoreSecretsManager {
-		// The table goes with the run; the run's secrets in Secrets
-		// Manager would stay, and slow every later listing there.
-		err = deleteSecrets(ctx, a, half.names, *conc)
-	}
 	if err != nil {
 		fmt.Fprintln(stderr, "secrets-load:", err)
 		return 1
 	}
+	// The report first: a clean-up that fails loses nothing measured.
 	report := map[string]any{
 		"secret_store": cfg.SecretStore, "keys": *n, "concurrency": *conc, "cut_after": *cutAt,
 		"create": creates, "reset": resets, "cut_off_create": cutoff, "after_cut_off": half,
 	}
 	out, _ := json.MarshalIndent(report, "", "  ")
 	fmt.Fprintln(stdout, string(out))
+	code := 0
 	if creates.Failed > 0 || resets.Failed > 0 || half.HalfMade > 0 {
-		return 1
+		code = 1
 	}
-	return 0
+	if cfg.SecretStore == config.SecretStoreSecretsManager {
+		// The table goes with the run; the run's secrets in Secrets
+		// Manager would stay, and slow every later listing there.
+		if err := deleteSecrets(ctx, a, half.names, *conc); err != nil {
+			fmt.Fprintln(stderr, "secrets-load:", err)
+			code = 1
+		}
+	}
+	return code
 }
 
 // loadStats is one pass's throughput and latency.
