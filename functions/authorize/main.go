@@ -8,4 +8,4 @@ import (
 	"github.com/paykeys/paykeys/internal/app/start"
 )
 
-func main() { start.Main(authorizefn.New) }
+func main() { start.MainFlushing(authorizefn.New) }

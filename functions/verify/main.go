@@ -8,4 +8,4 @@ import (
 	"github.com/paykeys/paykeys/internal/app/verifyfn"
 )
 
-func main() { start.Main(verifyfn.New) }
+func main() { start.MainFlushing(verifyfn.New) }

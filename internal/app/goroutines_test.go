@@ -51,7 +51,8 @@ func TestConstructorsStartOnlyWhatTheFunctionUses(t *testing.T) {
 		onSIGTERM func()
 		err       error
 	}
-	wrap := func(h any, onSIGTERM func(), err error) built { return built{h, onSIGTERM, err} }
+	flushing := func(h any, onSIGTERM func(), err error) built { return built{h, onSIGTERM, err} }
+	plain := func(h any, err error) built { return built{h, nil, err} }
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	ctx := context.Background()
 	tests := []struct {
@@ -60,15 +61,15 @@ func TestConstructorsStartOnlyWhatTheFunctionUses(t *testing.T) {
 		goroutines int
 		sigterm    bool
 	}{
-		{"authorize", func() built { return wrap(authorizefn.New(ctx, cfg, log)) }, 1, true},
-		{"verify", func() built { return wrap(verifyfn.New(ctx, cfg, log)) }, 1, true},
-		{"create", func() built { return wrap(managefn.Create(ctx, cfg, log)) }, 0, false},
-		{"keys", func() built { return wrap(managefn.Keys(ctx, cfg, log)) }, 0, false},
-		{"reset", func() built { return wrap(managefn.Reset(ctx, cfg, log)) }, 0, false},
-		{"webhooks", func() built { return wrap(managefn.Webhooks(ctx, cfg, log)) }, 0, false},
-		{"webhook", func() built { return wrap(webhookfn.New(ctx, cfg, log)) }, 0, false},
-		{"rotate", func() built { return wrap(rotatefn.New(ctx, cfg, log)) }, 0, false},
-		{"demo", func() built { return wrap(demofn.New(ctx, cfg, log)) }, 0, false},
+		{"authorize", func() built { return flushing(authorizefn.New(ctx, cfg, log)) }, 1, true},
+		{"verify", func() built { return flushing(verifyfn.New(ctx, cfg, log)) }, 1, true},
+		{"create", func() built { return plain(managefn.Create(ctx, cfg, log)) }, 0, false},
+		{"keys", func() built { return plain(managefn.Keys(ctx, cfg, log)) }, 0, false},
+		{"reset", func() built { return plain(managefn.Reset(ctx, cfg, log)) }, 0, false},
+		{"webhooks", func() built { return plain(managefn.Webhooks(ctx, cfg, log)) }, 0, false},
+		{"webhook", func() built { return plain(webhookfn.New(ctx, cfg, log)) }, 0, false},
+		{"rotate", func() built { return plain(rotatefn.New(ctx, cfg, log)) }, 0, false},
+		{"demo", func() built { return plain(demofn.New(ctx, cfg, log)) }, 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,7 +2,6 @@ package signature
 
 import (
 	"bytes"
-	"fmt"
 	"slices"
 	"strings"
 )
@@ -13,7 +12,7 @@ import (
 // upper-case hex), sorted by encoded name and then encoded value, joined by
 // '&'; the empty string when there is none.
 
-var errBadQuery = fmt.Errorf("%w query: invalid percent-encoding", ErrMalformed)
+var errBadQuery = &detailed{ErrMalformed, " query: invalid percent-encoding"}
 
 const upperHex = "0123456789ABCDEF"
 

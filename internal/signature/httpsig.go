@@ -57,16 +57,16 @@ type MessageSignature struct {
 }
 
 var (
-	errSigMissing    = fmt.Errorf("%w: Signature-Input and Signature are both required", ErrMalformed)
-	errSigSyntax     = fmt.Errorf("%w: Signature-Input or Signature is not a valid structured field", ErrMalformed)
-	errSigLabels     = fmt.Errorf("%w: Signature-Input and Signature must carry exactly one, the same, label", ErrMalformed)
-	errSigShape      = fmt.Errorf("%w: Signature-Input must be an inner list of strings and Signature a byte sequence", ErrMalformed)
-	errSigComponent  = fmt.Errorf("%w: a covered component is repeated, has parameters, or is not supported", ErrMalformed)
-	errSigRequired   = fmt.Errorf("%w: a required covered component is missing", ErrMalformed)
-	errSigParam      = fmt.Errorf("%w: created, nonce, keyid and alg are required, of the right types", ErrMalformed)
-	errSigNonce      = fmt.Errorf("%w: nonce must be 16..64 characters of [A-Za-z0-9_-]", ErrMalformed)
-	errSigCovered    = fmt.Errorf("%w: a covered header is absent", ErrMalformed)
-	errContentDigest = fmt.Errorf("%w: Content-Digest must list only sha-256 or sha-512 digests", ErrMalformed)
+	errSigMissing    = &detailed{ErrMalformed, ": Signature-Input and Signature are both required"}
+	errSigSyntax     = &detailed{ErrMalformed, ": Signature-Input or Signature is not a valid structured field"}
+	errSigLabels     = &detailed{ErrMalformed, ": Signature-Input and Signature must carry exactly one, the same, label"}
+	errSigShape      = &detailed{ErrMalformed, ": Signature-Input must be an inner list of strings and Signature a byte sequence"}
+	errSigComponent  = &detailed{ErrMalformed, ": a covered component is repeated, has parameters, or is not supported"}
+	errSigRequired   = &detailed{ErrMalformed, ": a required covered component is missing"}
+	errSigParam      = &detailed{ErrMalformed, ": created, nonce, keyid and alg are required, of the right types"}
+	errSigNonce      = &detailed{ErrMalformed, ": nonce must be 16..64 characters of [A-Za-z0-9_-]"}
+	errSigCovered    = &detailed{ErrMalformed, ": a covered header is absent"}
+	errContentDigest = &detailed{ErrMalformed, ": Content-Digest must list only sha-256 or sha-512 digests"}
 )
 
 // MessagePresent reports whether a request carries either RFC 9421 header.

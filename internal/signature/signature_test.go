@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -407,5 +408,26 @@ func TestVerifyAllocations(t *testing.T) {
 	t.Logf("Parse+Verify: %v allocations", allocs)
 	if allocs > 8 {
 		t.Errorf("Parse+Verify: %v allocations, want a handful", allocs)
+	}
+}
+
+// The pre-wrapped errors read as the sentinel they wrap, then their detail.
+func TestPreWrappedErrors(t *testing.T) {
+	tests := []struct {
+		err  error
+		kind error
+		text string
+	}{
+		{errMissingNonce, ErrMissing, "signature: missing header X-Nonce"},
+		{errBadSignature, ErrMalformed, "signature: malformed X-Signature"},
+		{errTooManySignature, ErrMalformed, "signature: malformed X-Signature: more than " + strconv.Itoa(MaxSignatures) + " items"},
+		{errNoV1Signature, ErrMalformed, "signature: malformed X-Signature: no v1= item"},
+		{errSigNonce, ErrMalformed, "signature: malformed: nonce must be 16..64 characters of [A-Za-z0-9_-]"},
+		{errBadQuery, ErrMalformed, "signature: malformed query: invalid percent-encoding"},
+	}
+	for _, tt := range tests {
+		if !errors.Is(tt.err, tt.kind) || tt.err.Error() != tt.text {
+			t.Errorf("%q (is %v: %v), want %q", tt.err, tt.kind, errors.Is(tt.err, tt.kind), tt.text)
+		}
 	}
 }

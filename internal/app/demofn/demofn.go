@@ -12,6 +12,6 @@ import (
 )
 
 // New builds the demo function.
-func New(_ context.Context, _ config.Config, log *slog.Logger) (apigw.Handler, func(), error) {
-	return demo.Handler{Log: log}.Handle, nil, nil
+func New(_ context.Context, _ config.Config, log *slog.Logger) (apigw.Handler, error) {
+	return demo.Handler{Log: log}.Handle, nil
 }

@@ -22,19 +22,19 @@ import (
 )
 
 // Create builds the create function (api.CreateRoutes).
-func Create(ctx context.Context, cfg config.Config, log *slog.Logger) (apigw.Handler, func(), error) {
+func Create(ctx context.Context, cfg config.Config, log *slog.Logger) (apigw.Handler, error) {
 	return build(ctx, cfg, log, api.CreateRoutes, nil)
 }
 
 // Reset builds the reset function (api.ResetRoutes).
-func Reset(ctx context.Context, cfg config.Config, log *slog.Logger) (apigw.Handler, func(), error) {
+func Reset(ctx context.Context, cfg config.Config, log *slog.Logger) (apigw.Handler, error) {
 	return build(ctx, cfg, log, api.ResetRoutes, nil)
 }
 
 // Keys builds the keys function (api.KeysRoutes): besides the key service,
 // the usage counters, the OpenAPI document and the leak reporters' keys.
 // It is the only function that links the document.
-func Keys(ctx context.Context, cfg config.Config, log *slog.Logger) (apigw.Handler, func(), error) {
+func Keys(ctx context.Context, cfg config.Config, log *slog.Logger) (apigw.Handler, error) {
 	return build(ctx, cfg, log, api.KeysRoutes, func(h *api.API, a *adapters.Adapters) {
 		h.Counters = a.Store            // GET /v1/keys/{id}/usage
 		h.Document = api.OpenAPI()      // GET /v1/openapi.json
@@ -44,7 +44,7 @@ func Keys(ctx context.Context, cfg config.Config, log *slog.Logger) (apigw.Handl
 
 // Webhooks builds the webhooks function (api.WebhooksRoutes): the webhook
 // endpoint service.
-func Webhooks(ctx context.Context, cfg config.Config, log *slog.Logger) (apigw.Handler, func(), error) {
+func Webhooks(ctx context.Context, cfg config.Config, log *slog.Logger) (apigw.Handler, error) {
 	return build(ctx, cfg, log, api.WebhooksRoutes, func(h *api.API, a *adapters.Adapters) {
 		h.Webhooks = webhookService(cfg, a, log)
 	})
@@ -52,20 +52,20 @@ func Webhooks(ctx context.Context, cfg config.Config, log *slog.Logger) (apigw.H
 
 // build returns the handler of routes over the management API with the key
 // service, and with what more adds.
-func build(ctx context.Context, cfg config.Config, log *slog.Logger, routes []api.Route, more func(*api.API, *adapters.Adapters)) (apigw.Handler, func(), error) {
+func build(ctx context.Context, cfg config.Config, log *slog.Logger, routes []api.Route, more func(*api.API, *adapters.Adapters)) (apigw.Handler, error) {
 	a, err := adapters.Open(ctx, cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	scopes, err := cfg.DeclaredScopes()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	h := &api.API{Keys: a.Keys(cfg, log), Audit: a.Store, Scopes: scopes, Log: log, Now: time.Now}
 	if more != nil {
 		more(h, a)
 	}
-	return h.Handler(routes), nil, nil
+	return h.Handler(routes), nil
 }
 
 // webhookService returns the webhook endpoint service. A test or retry is

@@ -10,7 +10,7 @@ import (
 	"github.com/paykeys/paykeys/internal/config"
 )
 
-type builder func(context.Context, config.Config, *slog.Logger) (apigw.Handler, func(), error)
+type builder func(context.Context, config.Config, *slog.Logger) (apigw.Handler, error)
 
 // Each builder serves its own group of the route table and no other
 // route; only the keys function serves the OpenAPI document, without a
@@ -31,9 +31,9 @@ func TestEachFunctionServesItsOwnRoutes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h, onSIGTERM, err := tt.build(context.Background(), cfg, slog.New(slog.DiscardHandler))
-			if err != nil || onSIGTERM != nil {
-				t.Fatalf("build: error %v; asks for SIGTERM: %v", err, onSIGTERM != nil)
+			h, err := tt.build(context.Background(), cfg, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatalf("build: %v", err)
 			}
 			mine := map[string]bool{}
 			for _, r := range tt.routes {

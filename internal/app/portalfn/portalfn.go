@@ -14,18 +14,18 @@ import (
 )
 
 // New builds the portal function.
-func New(_ context.Context, cfg config.Config, _ *slog.Logger) (apigw.Handler, func(), error) {
+func New(_ context.Context, cfg config.Config, _ *slog.Logger) (apigw.Handler, error) {
 	h, err := portal.New(cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return h.Handle, nil, nil
+	return h.Handle, nil
 }
 
 // NewClaims builds the claims function, the optional user pool's pre
 // token generation trigger.
-func NewClaims(_ context.Context, _ config.Config, _ *slog.Logger) (ClaimsHandler, func(), error) {
-	return portal.Claims, nil, nil
+func NewClaims(_ context.Context, _ config.Config, _ *slog.Logger) (ClaimsHandler, error) {
+	return portal.Claims, nil
 }
 
 // ClaimsHandler is a Cognito pre token generation trigger.

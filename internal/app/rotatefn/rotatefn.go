@@ -21,12 +21,12 @@ import (
 )
 
 // New builds the rotate function.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger) (func(context.Context, events.EventBridgeEvent) (rotate.Stats, error), func(), error) {
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (func(context.Context, events.EventBridgeEvent) (rotate.Stats, error), error) {
 	a, err := adapters.Open(ctx, cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return Job(cfg, a, log).Handle, nil, nil
+	return Job(cfg, a, log).Handle, nil
 }
 
 // Job returns the lifecycle job; each run also closes the webhook

@@ -1,6 +1,9 @@
 package start
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/paykeys/paykeys/internal/config"
 )
 
 // runtimeAPI is a fake of Lambda's extensions API: it answers the
@@ -96,5 +101,61 @@ func TestEnableSIGTERMErrors(t *testing.T) {
 	}
 	if err := enableSIGTERM("127.0.0.1:1", func() {}, slog.New(slog.DiscardHandler)); err == nil {
 		t.Error("no error when nothing listens at the runtime API")
+	}
+}
+
+// A flushing function registers the extension while it is built: the
+// registration reaches the runtime API before the build ends, the builder
+// returns only once it is done, and SIGTERM runs the callback the build
+// returned. A refused registration leaves a function that serves, and says
+// so; a failed build is the builder's error.
+func TestWithSIGTERMRegistersWhileTheFunctionIsBuilt(t *testing.T) {
+	defer signal.Reset(syscall.SIGTERM)
+	tests := []struct {
+		name     string
+		status   int
+		buildErr error
+		warns    bool
+	}{
+		{"registered", 200, nil, false},
+		{"refused", 403, nil, true},
+		{"build fails", 200, errors.New("no table"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := &runtimeAPI{status: tt.status, registered: make(chan *http.Request, 1), body: make(chan string, 1), waiting: make(chan string, 1)}
+			srv := httptest.NewServer(api)
+			defer srv.Close()
+			defer srv.CloseClientConnections()
+			var logs bytes.Buffer
+			log := slog.New(slog.NewTextHandler(&logs, nil))
+			ran := make(chan struct{})
+			build := withSIGTERM(strings.TrimPrefix(srv.URL, "http://"), log, func(context.Context, config.Config, *slog.Logger) (string, func(), error) {
+				select {
+				case <-api.registered:
+				case <-time.After(5 * time.Second):
+					t.Error("the registration did not reach the runtime API while the function was built")
+				}
+				return "handler", func() { close(ran) }, tt.buildErr
+			})
+			h, err := build(context.Background(), config.Config{}, log)
+			if !errors.Is(err, tt.buildErr) || (err == nil && h != "handler") {
+				t.Fatalf("build = %q, %v; want the builder's handler and error %v", h, err, tt.buildErr)
+			}
+			if warned := strings.Contains(logs.String(), "SIGTERM is not enabled"); warned != tt.warns {
+				t.Errorf("warned %v, want %v; log:\n%s", warned, tt.warns, logs.String())
+			}
+			if tt.status != 200 || tt.buildErr != nil {
+				return
+			}
+			if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-ran:
+			case <-time.After(5 * time.Second):
+				t.Fatal("SIGTERM did not run the callback the build returned")
+			}
+		})
 	}
 }

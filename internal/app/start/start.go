@@ -18,10 +18,13 @@ import (
 )
 
 // Builder builds one function's handler, making no network call. The
-// handler is anything lambda.Start accepts; onSIGTERM, when not nil, runs
-// when Lambda shuts the container down (the function then registers the
-// extension that makes Lambda send SIGTERM; see enableSIGTERM).
-type Builder[H any] func(ctx context.Context, cfg config.Config, log *slog.Logger) (h H, onSIGTERM func(), err error)
+// handler is anything lambda.Start accepts.
+type Builder[H any] func(ctx context.Context, cfg config.Config, log *slog.Logger) (H, error)
+
+// FlushingBuilder builds the handler of a function that keeps in memory
+// what it must write before Lambda shuts the container down, and onSIGTERM,
+// which writes it.
+type FlushingBuilder[H any] func(ctx context.Context, cfg config.Config, log *slog.Logger) (h H, onSIGTERM func(), err error)
 
 // Main loads the configuration from the environment, builds the function
 // and runs the Lambda runtime loop, writing the metrics recorded during
@@ -29,19 +32,53 @@ type Builder[H any] func(ctx context.Context, cfg config.Config, log *slog.Logge
 // be built logs why and exits 1: a Lambda that cannot start should fail its
 // init, loudly.
 func Main[H any](build Builder[H]) {
+	run(LambdaLogger(), build)
+}
+
+// MainFlushing is Main for a function that runs onSIGTERM when Lambda shuts
+// the container down. Lambda sends SIGTERM only to a function with an
+// extension registered (see enableSIGTERM); the registration is a round trip
+// to the runtime API, so it runs while the function is built, and is done
+// before the first request for an event, as Lambda requires.
+func MainFlushing[H any](build FlushingBuilder[H]) {
+	log := LambdaLogger()
+	run(log, withSIGTERM(os.Getenv("AWS_LAMBDA_RUNTIME_API"), log, build))
+}
+
+// withSIGTERM returns build as a Builder that registers the SIGTERM
+// extension at the runtime API api while build runs, returns when both are
+// done, and has SIGTERM run the onSIGTERM build returned. A registration
+// that fails is logged: as with lambda.WithEnableSIGTERM, the function still
+// serves, and whatever it keeps is lost at shutdown.
+func withSIGTERM[H any](api string, log *slog.Logger, build FlushingBuilder[H]) Builder[H] {
+	onSIGTERM := make(chan func(), 1)
+	registered := make(chan error, 1)
+	go func() {
+		registered <- enableSIGTERM(api, func() {
+			if f := <-onSIGTERM; f != nil { // a SIGTERM during the build waits for it
+				f()
+			}
+		}, log)
+	}()
+	return func(ctx context.Context, cfg config.Config, log *slog.Logger) (H, error) {
+		h, f, err := build(ctx, cfg, log)
+		if err != nil {
+			onSIGTERM <- nil
+			return h, err
+		}
+		onSIGTERM <- f
+		if err := <-registered; err != nil {
+			log.Warn("SIGTERM is not enabled", "error", err.Error())
+		}
+		return h, nil
+	}
+}
+
+func run[H any](log *slog.Logger, build Builder[H]) {
 	cfg, err := config.Load(os.Getenv)
 	if err == nil {
-		log := LambdaLogger()
 		var h H
-		var onSIGTERM func()
-		if h, onSIGTERM, err = build(context.Background(), cfg, log); err == nil {
-			if onSIGTERM != nil {
-				if err := enableSIGTERM(os.Getenv("AWS_LAMBDA_RUNTIME_API"), onSIGTERM, log); err != nil {
-					// As lambda.WithEnableSIGTERM does: the function still
-					// serves, and whatever it keeps is lost at shutdown.
-					log.Warn("SIGTERM is not enabled", "error", err.Error())
-				}
-			}
+		if h, err = build(context.Background(), cfg, log); err == nil {
 			lambda.Start(Flushing(lambda.NewHandler(h), metrics.Default()))
 			return
 		}

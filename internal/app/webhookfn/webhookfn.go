@@ -15,12 +15,12 @@ import (
 )
 
 // New builds the webhook function.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger) (func(context.Context, json.RawMessage) (any, error), func(), error) {
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (func(context.Context, json.RawMessage) (any, error), error) {
 	a, err := adapters.Open(ctx, cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return Worker(cfg, a, log).Handle, nil, nil
+	return Worker(cfg, a, log).Handle, nil
 }
 
 // Worker returns the delivery worker.
