@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -341,7 +342,7 @@ func startEmulators(ctx context.Context, fns []templateFunction, opts emulatorOp
 			p.instances = append(p.instances, em)
 			p.free <- em
 			es.wg.Add(1)
-			go func() { defer es.wg.Done(); em.supervise(runCtx) }()
+			go func() { defer es.wg.Done(); em.supervise(runCtx, em.startReady, em.terminate) }()
 		}
 		es.pools[fn.Name] = p
 		es.order = append(es.order, fn.Name)
@@ -377,23 +378,28 @@ func (es *emulators) close() {
 }
 
 // supervise runs the emulator until ctx ends, restarting it when it exits
-// on its own, then stops it.
-func (em *emulator) supervise(ctx context.Context) {
+// on its own, then stops it: start (em.startReady) returns once a start
+// listens, and stop (em.terminate) ends it. A start that launch gave up
+// on, and an exit after the emulator listened, are errors.
+func (em *emulator) supervise(ctx context.Context, start func(context.Context) (<-chan error, error), stop func(<-chan error)) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		exited, err := em.start()
-		if err != nil {
-			em.opts.log.Error("emulator did not start", "function", em.fn.Name, "emulator", em.id, "error", err.Error())
-		} else {
-			go em.watchUp(ctx, exited)
+		exited, err := launch(ctx, em.opts.log, em.logAttrs(), start)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			em.opts.log.Error("emulator did not start", append(em.logAttrs(), "error", err.Error())...)
+		default:
+			em.up.Store(true)
 			select {
 			case <-ctx.Done():
 				em.up.Store(false)
-				em.terminate(exited)
+				stop(exited)
 				return
 			case err := <-exited:
 				em.up.Store(false)
-				em.opts.log.Error("emulator exited; restarting it", "function", em.fn.Name, "emulator", em.id, "error", fmt.Sprint(err))
+				em.opts.log.Error("emulator exited; restarting it", append(em.logAttrs(), "error", fmt.Sprint(err))...)
 			}
 		}
 		select {
@@ -405,10 +411,97 @@ func (em *emulator) supervise(ctx context.Context) {
 	}
 }
 
+func (em *emulator) logAttrs() []any { return []any{"function", em.fn.Name, "emulator", em.id} }
+
+// startAttempts bounds the starts in a row of an emulator that exits before
+// it listens.
+const startAttempts = 5
+
+// earlyExit is a start whose emulator exited before it listened. The cause
+// is nearly always its port: freeLoopbackPort finds a port free at one
+// moment and the emulator binds it a little later, so another process (a
+// client's outgoing connection, another program's listener) can take it in
+// between, and the emulator exits at once ("bind: address already in
+// use"). Reason is the line the emulator gave.
+type earlyExit struct {
+	status error // cmd.Wait's
+	reason string
+}
+
+func (e *earlyExit) Error() string {
+	return fmt.Sprintf("exited before it listened (%v): %s", e.status, cmp.Or(e.reason, "no output"))
+}
+
+// launch starts an emulator with start and returns the channel its exit
+// comes on, once it listens. A start that exits before it listens
+// (*earlyExit) is tried again at once, on fresh ports, up to startAttempts
+// starts, each retry logged as a warning with the emulator's reason; only
+// then does launch give up with the last start's error. Any other failure
+// (the emulator does not run, or does not listen in time) is returned at
+// once: trying again would not help.
+func launch(ctx context.Context, log *slog.Logger, attrs []any, start func(context.Context) (<-chan error, error)) (<-chan error, error) {
+	for attempt := 1; ; attempt++ {
+		exited, err := start(ctx)
+		var early *earlyExit
+		if err == nil || !errors.As(err, &early) || ctx.Err() != nil {
+			return exited, err
+		}
+		if attempt == startAttempts {
+			return nil, fmt.Errorf("%d starts in a row exited before listening; the last one %w", attempt, err)
+		}
+		log.Warn("emulator exited before it listened; starting it again on a fresh port",
+			append(attrs, "attempt", attempt, "reason", early.Error())...)
+	}
+}
+
+// startReady starts the emulator and waits until it accepts connections.
+// Its output is held until then: a start that exits first (*earlyExit)
+// drops it, but for the reason it gives (all of it passes at debug).
+func (em *emulator) startReady(ctx context.Context) (<-chan error, error) {
+	out := &lineWriter{w: em.opts.out, tap: em.opts.tap, debug: em.opts.debug, hold: true}
+	exited, err := em.start(out)
+	if err != nil {
+		return nil, err
+	}
+	em.mu.Lock()
+	addr := em.addr
+	em.mu.Unlock()
+	deadline := time.Now().Add(emulatorStartTimeout)
+	for {
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			if len(exited) == 0 {
+				out.release()
+				return exited, nil
+			}
+		}
+		select {
+		case status := <-exited:
+			early := &earlyExit{status: status, reason: out.reason()}
+			if em.opts.debug {
+				out.release()
+			}
+			return nil, early
+		case <-ctx.Done():
+			em.terminate(exited)
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			out.release()
+			em.terminate(exited)
+			return nil, fmt.Errorf("not listening on %s after %s", addr, emulatorStartTimeout)
+		}
+	}
+}
+
 // start launches the emulator in a process group of its own (so Ctrl-C in
 // the terminal reaches the gateway, which stops the emulators after the
-// requests in flight) that dies with the gateway.
-func (em *emulator) start() (chan error, error) {
+// requests in flight) that dies with the gateway. Its two ports, the invoke
+// API's and the runtime API's, are fresh picks (see earlyExit); the
+// emulator cannot pick the runtime API's itself, as it would tell the
+// bootstrap port 0.
+func (em *emulator) start(out *lineWriter) (chan error, error) {
 	apiPort, err := freeLoopbackPort()
 	if err != nil {
 		return nil, err
@@ -426,7 +519,6 @@ func (em *emulator) start() (chan error, error) {
 	cmd.Dir = dir
 	cmd.Env = functionEnv(em.fn, em.opts.getenv, em.opts.region)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	out := &lineWriter{w: em.opts.out, tap: em.opts.tap, debug: em.opts.debug}
 	cmd.Stdout, cmd.Stderr = out, out
 	// Pdeathsig fires when the thread that started the process exits; the
 	// Go runtime ends a thread only when a goroutine locked to it returns,
@@ -438,34 +530,15 @@ func (em *emulator) start() (chan error, error) {
 	em.addr, em.cmd = addr, cmd
 	em.mu.Unlock()
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); out.flush() }()
+	go func() { err := cmd.Wait(); out.flush(); exited <- err }()
 	return exited, nil
-}
-
-// watchUp marks the emulator up once it accepts connections.
-func (em *emulator) watchUp(ctx context.Context, exited chan error) {
-	em.mu.Lock()
-	addr := em.addr
-	em.mu.Unlock()
-	deadline := time.Now().Add(emulatorStartTimeout)
-	for ctx.Err() == nil && time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
-			c.Close()
-			em.up.Store(true)
-			return
-		}
-		if len(exited) > 0 {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // terminate sends SIGTERM to the emulator's process group (the emulator
 // and its bootstrap), then SIGKILL if it has not exited in time. As in
 // Lambda, the bootstrap has shutdownWindow after SIGTERM to write what it
 // holds (usage counts, metrics) before SIGKILL.
-func (em *emulator) terminate(exited chan error) {
+func (em *emulator) terminate(exited <-chan error) {
 	em.mu.Lock()
 	pid := em.cmd.Process.Pid
 	em.mu.Unlock()
@@ -494,14 +567,20 @@ func freeLoopbackPort() (int, error) {
 // lineWriter passes the functions' and emulators' output on line by line,
 // with anything secret-shaped redacted. The emulator's own per-invocation
 // lines (see emulatorChatter) are dropped unless LOG_LEVEL is debug; its
-// warnings and errors, and everything else the functions write, pass.
+// warnings and errors, and everything else the functions write, pass. With
+// hold set, lines wait (up to maxHeld) until release.
 type lineWriter struct {
 	mu    sync.Mutex
 	w     io.Writer
 	tap   io.Writer // optional: every line as written
 	buf   []byte
 	debug bool
+	hold  bool
+	held  []string
 }
+
+// maxHeld bounds the lines a lineWriter holds; more are passed on.
+const maxHeld = 200
 
 func (l *lineWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
@@ -531,12 +610,57 @@ func (l *lineWriter) flush() {
 	}
 }
 
+// release passes the held lines on, and stops holding.
+func (l *lineWriter) release() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.releaseLocked()
+}
+
+func (l *lineWriter) releaseLocked() {
+	l.hold = false
+	for _, s := range l.held {
+		l.pass(s)
+	}
+	l.held = nil
+}
+
+// reason is the held line that says why the emulator stopped: its first
+// panic, fatal or error line, else the last line it wrote.
+func (l *lineWriter) reason() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range l.held {
+		for _, level := range []string{"[PANIC]", "[FATAL]", "[ERROR]"} {
+			if strings.Contains(s, level) {
+				return key.RedactSecrets(s)
+			}
+		}
+	}
+	if len(l.held) == 0 {
+		return ""
+	}
+	return key.RedactSecrets(l.held[len(l.held)-1])
+}
+
 func (l *lineWriter) emit(line []byte) {
 	s := strings.TrimRight(string(line), "\r")
-	if l.tap != nil && s != "" {
+	if s == "" {
+		return
+	}
+	if l.tap != nil {
 		_, _ = io.WriteString(l.tap, s+"\n")
 	}
-	if s == "" || (!l.debug && emulatorChatter(s)) {
+	if l.hold && len(l.held) < maxHeld {
+		l.held = append(l.held, s)
+		return
+	}
+	l.releaseLocked()
+	l.pass(s)
+}
+
+func (l *lineWriter) pass(s string) {
+	if !l.debug && emulatorChatter(s) {
 		return
 	}
 	_, _ = io.WriteString(l.w, key.RedactSecrets(s)+"\n")

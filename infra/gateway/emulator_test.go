@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,9 +13,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/paykeys/paykeys/internal/testenv"
 )
 
 func TestAsFunctionError(t *testing.T) {
@@ -288,5 +294,191 @@ func TestEmulatorPoolInvoke(t *testing.T) {
 	}
 	if _, err := p.Invoke(context.Background(), []byte(`{}`)); err == nil {
 		t.Error("invoke on an emulator that is down succeeded")
+	}
+}
+
+// What one start of a fake emulator does.
+type fakeStart int
+
+const (
+	listens    fakeStart = iota // listens, and runs until stopped
+	portTaken                   // exits before it listens (lost its port)
+	doesNotRun                  // cannot be started at all
+	crashes                     // listens, then exits on its own
+)
+
+// The supervisor in synctest's bubble, over a fake emulator whose starts
+// follow a script: a start that lost its port is tried again at once and
+// said as a warning with the emulator's reason, and is an error only when
+// every one of startAttempts starts in a row lost it; a start that cannot
+// run, and an emulator that exits after it listened, are errors and wait
+// for the backoff.
+func TestSuperviseRetriesStartsThatLoseTheirPort(t *testing.T) {
+	const bindErr = "[PANIC] (rapid) listen tcp 127.0.0.1:41621: bind: address already in use"
+	lostPort := func(n int) []fakeStart { return slices.Repeat([]fakeStart{portTaken}, n) }
+	tests := []struct {
+		name       string
+		script     []fakeStart
+		wantWarns  int
+		wantErrors []string // the error lines' messages, in order
+		wantErrHas string   // in the first error line's error
+		lastStart  time.Duration
+	}{
+		{name: "listens at once", script: []fakeStart{listens}},
+		{name: "lost its port twice", script: append(lostPort(2), listens), wantWarns: 2},
+		{name: "lost its port on the last attempt allowed", script: append(lostPort(startAttempts-1), listens), wantWarns: startAttempts - 1},
+		{
+			name: "lost its port every time", script: append(lostPort(startAttempts), listens), wantWarns: startAttempts - 1,
+			wantErrors: []string{"emulator did not start"}, wantErrHas: "5 starts in a row exited before listening; the last one exited before it listened (exit status 2): " + bindErr,
+			lastStart: 100 * time.Millisecond,
+		},
+		{
+			name: "cannot run", script: []fakeStart{doesNotRun, listens},
+			wantErrors: []string{"emulator did not start"}, wantErrHas: "no such file", lastStart: 100 * time.Millisecond,
+		},
+		{
+			name: "exits after it listened", script: []fakeStart{crashes, listens},
+			wantErrors: []string{"emulator exited; restarting it"}, wantErrHas: "signal: segmentation fault", lastStart: 100 * time.Millisecond,
+		},
+		{
+			name: "exits after it listened, then loses its port", script: []fakeStart{crashes, portTaken, listens}, wantWarns: 1,
+			wantErrors: []string{"emulator exited; restarting it"}, lastStart: 100 * time.Millisecond,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var logs testenv.LogBuffer
+				em := &emulator{fn: templateFunction{Name: "f"}, id: 1, opts: emulatorOptions{log: slog.New(slog.NewJSONHandler(&logs, nil))}}
+				begin := time.Now()
+				var starts []time.Duration
+				stopped := 0
+				start := func(ctx context.Context) (<-chan error, error) {
+					starts = append(starts, time.Since(begin))
+					if len(starts) > len(tt.script) {
+						<-ctx.Done()
+						return nil, ctx.Err()
+					}
+					switch tt.script[len(starts)-1] {
+					case portTaken:
+						return nil, &earlyExit{status: errors.New("exit status 2"), reason: bindErr}
+					case doesNotRun:
+						return nil, errors.New("fork/exec rie: no such file or directory")
+					case crashes:
+						exited := make(chan error, 1)
+						exited <- errors.New("signal: segmentation fault")
+						return exited, nil
+					}
+					return make(chan error), nil
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan struct{})
+				go func() { em.supervise(ctx, start, func(<-chan error) { stopped++ }); close(done) }()
+				time.Sleep(time.Minute) // the bubble's clock: every backoff is over
+				synctest.Wait()
+				if !em.up.Load() {
+					t.Error("the emulator is not up at the end of its script")
+				}
+				cancel()
+				<-done
+				if len(starts) != len(tt.script) || stopped != 1 {
+					t.Errorf("%d starts and %d stops, want %d and 1", len(starts), stopped, len(tt.script))
+				}
+				if last := starts[len(starts)-1]; last != tt.lastStart {
+					t.Errorf("the last start came after %v, want %v", last, tt.lastStart)
+				}
+				var warns int
+				var errs []string
+				for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+					var rec struct{ Level, Msg, Reason, Error string }
+					if line == "" {
+						continue
+					}
+					if err := json.Unmarshal([]byte(line), &rec); err != nil {
+						t.Fatalf("log line %q: %v", line, err)
+					}
+					switch rec.Level {
+					case "WARN":
+						warns++
+						if !strings.Contains(rec.Reason, bindErr) || !strings.Contains(rec.Msg, "fresh port") {
+							t.Errorf("a warning without the emulator's reason: %s", line)
+						}
+					case "ERROR":
+						if len(errs) == 0 && !strings.Contains(rec.Error, tt.wantErrHas) {
+							t.Errorf("error %q, want it to hold %q", rec.Error, tt.wantErrHas)
+						}
+						errs = append(errs, rec.Msg)
+					}
+				}
+				if warns != tt.wantWarns || !slices.Equal(errs, tt.wantErrors) {
+					t.Errorf("%d warnings and errors %q, want %d and %q; log:\n%s", warns, errs, tt.wantWarns, tt.wantErrors, logs.String())
+				}
+			})
+		})
+	}
+}
+
+// A real start whose emulator exits at once, as one that lost its invoke
+// API's port does: its output is held back, and the error says why.
+func TestStartReadyEmulatorExitsFirst(t *testing.T) {
+	dir := t.TempDir()
+	rie := filepath.Join(dir, "rie")
+	script := "#!/bin/sh\necho \"30 Nov 2026 00:01:31,278 [PANIC] (rapid) listen tcp $2: bind: address already in use\"\necho 'goroutine 1 [running]:'\nexit 2\n"
+	if err := os.WriteFile(rie, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "f"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	em := &emulator{fn: templateFunction{Name: "f"}, id: 1, opts: emulatorOptions{rie: rie, binDir: dir, getenv: envFrom(nil), out: &out}}
+	exited, err := em.startReady(context.Background())
+	var early *earlyExit
+	if !errors.As(err, &early) || exited != nil {
+		t.Fatalf("startReady = %v, %v; want an early exit", exited, err)
+	}
+	if want := "listen tcp " + em.addr + ": bind: address already in use"; early.status == nil || !strings.HasSuffix(early.reason, want) {
+		t.Errorf("early exit %v with reason %q, want an exit status and %q", early.status, early.reason, want)
+	}
+	if out.Len() != 0 {
+		t.Errorf("the output of a start that exited first passed: %q", out.String())
+	}
+}
+
+// Until the emulator listens its output is held: released, it passes as
+// usual; a start that exited first gives the line that says why.
+func TestLineWriterHolds(t *testing.T) {
+	in := "30 Nov 2026 00:01:31,265 [INFO] (rapid) exec './bootstrap'\n" +
+		"30 Nov 2026 00:01:31,278 [PANIC] (rapid) listen tcp 127.0.0.1:41621: bind: address already in use\n" +
+		"panic: (*logrus.Entry) 0x3c66091b4930\n"
+	var out, tap strings.Builder
+	lw := &lineWriter{w: &out, tap: &tap, hold: true}
+	_, _ = lw.Write([]byte(in))
+	if out.Len() != 0 || tap.String() != in {
+		t.Fatalf("held output passed (%q) or the tap missed it (%q)", out.String(), tap.String())
+	}
+	if got, want := lw.reason(), "30 Nov 2026 00:01:31,278 [PANIC] (rapid) listen tcp 127.0.0.1:41621: bind: address already in use"; got != want {
+		t.Errorf("reason %q, want %q", got, want)
+	}
+	lw.release()
+	_, _ = lw.Write([]byte("{\"msg\":\"after\"}\n"))
+	if want := "30 Nov 2026 00:01:31,278 [PANIC] (rapid) listen tcp 127.0.0.1:41621: bind: address already in use\npanic: (*logrus.Entry) 0x3c66091b4930\n{\"msg\":\"after\"}\n"; out.String() != want {
+		t.Errorf("released output %q, want %q", out.String(), want)
+	}
+	if got := (&lineWriter{hold: true}).reason(); got != "" {
+		t.Errorf("reason with no output %q", got)
+	}
+	quiet := &lineWriter{w: &out, hold: true}
+	_, _ = quiet.Write([]byte("last words sk_test_AbC123xyz\n"))
+	if got := quiet.reason(); got != "last words [REDACTED]" {
+		t.Errorf("reason without an error line %q, want the last line, redacted", got)
+	}
+	full := &lineWriter{w: &out, hold: true}
+	out.Reset()
+	for i := range maxHeld + 1 {
+		_, _ = fmt.Fprintf(full, "line %d\n", i)
+	}
+	if n := strings.Count(out.String(), "\n"); n != maxHeld+1 {
+		t.Errorf("%d lines passed once more than maxHeld came, want all %d", n, maxHeld+1)
 	}
 }
