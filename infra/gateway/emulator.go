@@ -454,12 +454,13 @@ func launch(ctx context.Context, log *slog.Logger, attrs []any, start func(conte
 	}
 }
 
-// startReady starts the emulator and waits until it accepts connections.
-// Its output is held until then: a start that exits first (*earlyExit)
-// drops it, but for the reason it gives (all of it passes at debug).
+// startReady starts the emulator and waits until it accepts connections on
+// both its ports. Its output is held until then: a start that exits first
+// (*earlyExit) drops it, but for the reason it gives (all of it passes at
+// debug).
 func (em *emulator) startReady(ctx context.Context) (<-chan error, error) {
 	out := &lineWriter{w: em.opts.out, tap: em.opts.tap, debug: em.opts.debug, hold: true}
-	exited, err := em.start(out)
+	exited, runtimeAddr, err := em.start(out)
 	if err != nil {
 		return nil, err
 	}
@@ -468,12 +469,11 @@ func (em *emulator) startReady(ctx context.Context) (<-chan error, error) {
 	em.mu.Unlock()
 	deadline := time.Now().Add(emulatorStartTimeout)
 	for {
-		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
-			c.Close()
-			if len(exited) == 0 {
-				out.release()
-				return exited, nil
-			}
+		// Both ports: the emulator binds its runtime API in a goroutine of
+		// its own, so it can fail there after the invoke API listens.
+		if accepts(addr) && accepts(runtimeAddr) && len(exited) == 0 {
+			out.release()
+			return exited, nil
 		}
 		select {
 		case status := <-exited:
@@ -501,20 +501,21 @@ func (em *emulator) startReady(ctx context.Context) (<-chan error, error) {
 // API's and the runtime API's, are fresh picks (see earlyExit); the
 // emulator cannot pick the runtime API's itself, as it would tell the
 // bootstrap port 0.
-func (em *emulator) start(out *lineWriter) (chan error, error) {
+func (em *emulator) start(out *lineWriter) (exited chan error, runtimeAddr string, err error) {
 	apiPort, err := freeLoopbackPort()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	runtimePort, err := freeLoopbackPort()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(apiPort))
+	runtimeAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(runtimePort))
 	dir := filepath.Join(em.opts.binDir, em.fn.Name)
 	cmd := exec.Command(em.opts.rie,
 		"--runtime-interface-emulator-address", addr,
-		"--runtime-api-address", net.JoinHostPort("127.0.0.1", strconv.Itoa(runtimePort)),
+		"--runtime-api-address", runtimeAddr,
 		filepath.Join(dir, "bootstrap"))
 	cmd.Dir = dir
 	cmd.Env = functionEnv(em.fn, em.opts.getenv, em.opts.region)
@@ -524,14 +525,23 @@ func (em *emulator) start(out *lineWriter) (chan error, error) {
 	// Go runtime ends a thread only when a goroutine locked to it returns,
 	// which this one never does, so it fires when the gateway dies.
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	em.mu.Lock()
 	em.addr, em.cmd = addr, cmd
 	em.mu.Unlock()
-	exited := make(chan error, 1)
+	exited = make(chan error, 1)
 	go func() { err := cmd.Wait(); out.flush(); exited <- err }()
-	return exited, nil
+	return exited, runtimeAddr, nil
+}
+
+// accepts reports whether something accepts connections at addr.
+func accepts(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err == nil {
+		c.Close()
+	}
+	return err == nil
 }
 
 // terminate sends SIGTERM to the emulator's process group (the emulator
