@@ -520,7 +520,8 @@ func TestEmulatorModeEndToEnd(t *testing.T) {
 	if len(pids) < len(e2eFunctions)*2 {
 		t.Errorf("%d emulator and bootstrap processes running, want at least %d", len(pids), len(e2eFunctions)*2)
 	}
-	stop()
+	late := lateness(stop)
+	t.Logf("this machine ran the gateway's timers up to %v late during the shutdown (load average %s)", late, loadAverage())
 	time.Sleep(200 * time.Millisecond)
 	if left := emulatorPIDs(t, binDir); len(left) > 0 {
 		t.Errorf("processes left after shutdown: %v", left)
@@ -529,7 +530,7 @@ func TestEmulatorModeEndToEnd(t *testing.T) {
 		t.Errorf("the gateway logged errors:\n%s", logs.String())
 	}
 	// What on-call gets from the session: its metrics, its logs, no secret.
-	checkOperating(t, fnOut.String()+logs.String(), secrets, []string{id, expiring, "m_e2e", hook.Endpoint.ID})
+	checkOperating(t, fnOut.String()+logs.String(), secrets, []string{id, expiring, "m_e2e", hook.Endpoint.ID}, late)
 }
 
 // emulatorPIDs lists the processes whose command line names a bootstrap

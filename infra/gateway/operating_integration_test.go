@@ -4,10 +4,12 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // sessionMetrics are the metrics a session of TestEmulatorModeEndToEnd
@@ -56,6 +58,40 @@ var dimensionValues = map[string]*regexp.Regexp{
 	"Operation": regexp.MustCompile(`^[A-Z][A-Za-z]{2,40}$`),
 }
 
+// lateness runs f and returns the most a short timer of this process fired
+// late meanwhile: how far behind the machine ran the test, and the
+// gateway in it, whose timers end the emulators' shutdown window. On an
+// idle machine it is about a millisecond.
+func lateness(f func()) time.Duration {
+	const tick = 5 * time.Millisecond
+	done, worst := make(chan struct{}), make(chan time.Duration)
+	go func() {
+		var w time.Duration
+		for {
+			start := time.Now()
+			select {
+			case <-done:
+				worst <- w
+				return
+			case <-time.After(tick):
+				w = max(w, time.Since(start)-tick)
+			}
+		}
+	}()
+	f()
+	close(done)
+	return <-worst
+}
+
+// loadAverage is the machine's one-minute load average, for reports.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Fields(string(b))[0]
+}
+
 type emfDirective struct {
 	Namespace  string
 	Dimensions [][]string
@@ -66,8 +102,12 @@ type emfDirective struct {
 // the session exercised is written as valid EMF under its own name, with
 // only low-cardinality dimensions; no line holds a secret, and no metric line
 // an ID; decision lines carry Lambda's request ID beside API Gateway's; the
-// authorizer wrote its usage counts at SIGTERM within Lambda's window.
-func checkOperating(t *testing.T, out string, secrets, ids []string) {
+// authorizer wrote its usage counts at SIGTERM within Lambda's window
+// (shutdownWindow, which the gateway enforces with SIGKILL). late is how
+// far behind this machine ran the gateway's timers during the shutdown
+// (see lateness): the window's end is not counted against a flush that
+// ended within it, but it is reported.
+func checkOperating(t *testing.T, out string, secrets, ids []string, late time.Duration) {
 	t.Helper()
 	for _, s := range secrets {
 		if len(s) < 30 {
@@ -102,8 +142,14 @@ func checkOperating(t *testing.T, out string, secrets, ids []string) {
 			shutdown++
 			kd, _ := doc["key_days"].(float64)
 			flushed += kd
-			if ms, ok := doc["took_ms"].(float64); !ok || ms >= 500 {
-				t.Errorf("usage flush at shutdown took %v ms, not within Lambda's 500 ms window: %s", doc["took_ms"], line)
+			window := float64(shutdownWindow.Milliseconds())
+			ms, ok := doc["took_ms"].(float64)
+			switch {
+			case !ok || ms >= window+float64(late.Milliseconds()):
+				t.Errorf("usage flush at shutdown took %v ms, not within Lambda's %v ms window (and the %v this machine ran late): %s", doc["took_ms"], window, late, line)
+			case ms >= window:
+				t.Logf("usage flush at shutdown took %v ms: over Lambda's %v ms window on the clock, within the %v this machine ran the gateway's timers late meanwhile (load average %s), so not counted; its own bound, decide.FlushTimeout, is checked exactly by TestFlushAtShutdown",
+					ms, window, late, loadAverage())
 			}
 			t.Logf("usage flush at SIGTERM: %s", line)
 		}
