@@ -177,6 +177,13 @@ func TestEnvelopeKEKRotationAndRewrap(t *testing.T) {
 			}
 		}
 	}
+	// Each step from here gets a minute of its own (a fresh ctx, which
+	// checkAll uses too): the test reads every secret six times, and on a
+	// loaded machine, where DynamoDB Local and the local Secrets Manager
+	// answer many times slower, the whole of it took over 72 s (load
+	// 22-27); a hung stack still fails within a minute of the step it hung
+	// in.
+	ctx = testenv.Context(t)
 	old, _, err := keks.Current(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -216,6 +223,7 @@ func TestEnvelopeKEKRotationAndRewrap(t *testing.T) {
 		if runs > 10 {
 			t.Fatal("re-wrap did not finish in 10 runs")
 		}
+		ctx = testenv.Context(t)
 		st, err := s.env.Rewrap(ctx, 10, 0)
 		if err != nil {
 			t.Fatalf("Rewrap: %v", err)
@@ -232,6 +240,7 @@ func TestEnvelopeKEKRotationAndRewrap(t *testing.T) {
 	if total != 30 {
 		t.Errorf("re-wrapped %d ciphertexts, want the 30 made before the rotation", total)
 	}
+	ctx = testenv.Context(t)
 	for k := range want {
 		if got := s.item(t, k[0], k[1])["kek"].(*types.AttributeValueMemberS).Value; got != cur {
 			t.Errorf("%s/%s still under KEK %s", k[0], k[1], got)
