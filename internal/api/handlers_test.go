@@ -535,3 +535,26 @@ func TestIdempotencyKeyLengthInCharacters(t *testing.T) {
 		})
 	}
 }
+
+// An idempotent create is replayed only within 24 h of the first: after
+// that, the same Idempotency-Key and body make a new key.
+func TestIdempotencyLastsADay(t *testing.T) {
+	f := newFake(t)
+	body := `{"name":"checkout","environment":"test"}`
+	post := func() answer {
+		return f.send(rq{route: "POST /v1/keys", body: body, headers: map[string]string{"idempotency-key": "order-7"}}).must(t, 201)
+	}
+	first := post()
+	f.clock.Advance(24*time.Hour - time.Second)
+	if again := post(); again.body != first.body || again.headers["Idempotent-Replayed"] != "true" {
+		t.Fatal("a retry within 24 h was not replayed")
+	}
+	f.clock.Advance(time.Second)
+	later := post()
+	if later.headers["Idempotent-Replayed"] != "" || later.json(t)["key"].(map[string]any)["id"] == first.json(t)["key"].(map[string]any)["id"] {
+		t.Fatal("a retry 24 h later was replayed")
+	}
+	if again := post(); again.body != later.body || again.headers["Idempotent-Replayed"] != "true" {
+		t.Fatal("the new key's create is not replayed in its turn")
+	}
+}
