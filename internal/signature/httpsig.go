@@ -108,8 +108,10 @@ func parseSignatureHeaders(sigInput, sig string) (*MessageSignature, error) {
 	if sigInput == "" || sig == "" {
 		return nil, errSigMissing
 	}
-	in, ok1 := parseDictionary(sigInput)
-	sg, ok2 := parseDictionary(sig)
+	// A label twice with different values is a header repeated with
+	// different values: malformed, whichever came last.
+	in, ok1 := parseDictionaryOnce(sigInput)
+	sg, ok2 := parseDictionaryOnce(sig)
 	if !ok1 || !ok2 {
 		return nil, errSigSyntax
 	}

@@ -48,6 +48,7 @@ type sfMember struct {
 	// ListParams[i] are the parameters of List[i].
 	ListParams [][]sfParam
 	Params     []sfParam // of the item, or of the inner list
+	raw        string    // the member as written
 }
 
 // Bounds, so a hostile header cannot make the parser work hard.
@@ -66,13 +67,23 @@ type sfParser struct {
 
 // parseDictionary parses an RFC 8941 dictionary. A repeated name keeps the
 // last value, as §4.2.2 says; ok is false on any syntax error.
-func parseDictionary(s string) (members []sfMember, ok bool) {
+func parseDictionary(s string) (members []sfMember, ok bool) { return parseDict(s, false) }
+
+// parseDictionaryOnce parses an RFC 8941 dictionary in which a name may come
+// again only with the same value, as it does when a header is repeated as it
+// was (an HTTP API joins a repeated header's values with ","). A name that
+// comes twice with different values is not ok: which one the sender meant
+// cannot be told.
+func parseDictionaryOnce(s string) (members []sfMember, ok bool) { return parseDict(s, true) }
+
+func parseDict(s string, once bool) (members []sfMember, ok bool) {
 	if len(s) > maxSFLen {
 		return nil, false
 	}
 	p := &sfParser{s: s}
 	p.skipSP()
 	for p.i < len(p.s) {
+		start := p.i
 		name := p.key()
 		if p.bad {
 			return nil, false
@@ -88,7 +99,11 @@ func parseDictionary(s string) (members []sfMember, ok bool) {
 		if p.bad {
 			return nil, false
 		}
+		m.raw = p.s[start:p.i]
 		if j := indexMember(members, name); j >= 0 {
+			if once && members[j].raw != m.raw {
+				return nil, false
+			}
 			members[j] = m
 		} else {
 			if len(members) == maxSFMembers {
