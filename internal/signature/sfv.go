@@ -65,18 +65,12 @@ type sfParser struct {
 	bad bool
 }
 
-// parseDictionary parses an RFC 8941 dictionary. A repeated name keeps the
-// last value, as §4.2.2 says; ok is false on any syntax error.
-func parseDictionary(s string) (members []sfMember, ok bool) { return parseDict(s, false) }
-
-// parseDictionaryOnce parses an RFC 8941 dictionary in which a name may come
-// again only with the same value, as it does when a header is repeated as it
-// was (an HTTP API joins a repeated header's values with ","). A name that
-// comes twice with different values is not ok: which one the sender meant
-// cannot be told.
-func parseDictionaryOnce(s string) (members []sfMember, ok bool) { return parseDict(s, true) }
-
-func parseDict(s string, once bool) (members []sfMember, ok bool) {
+// parseDictionary parses an RFC 8941 dictionary, with one rule more than
+// §4.2.2: a name may come again only with the same value, as it does when a
+// header is repeated as it was (an HTTP API joins a repeated header's values
+// with ","). A name that comes twice with different values is not ok, since
+// which one the sender meant cannot be told; nor is any syntax error.
+func parseDictionary(s string) (members []sfMember, ok bool) {
 	if len(s) > maxSFLen {
 		return nil, false
 	}
@@ -101,7 +95,7 @@ func parseDict(s string, once bool) (members []sfMember, ok bool) {
 		}
 		m.raw = p.s[start:p.i]
 		if j := indexMember(members, name); j >= 0 {
-			if once && members[j].raw != m.raw {
+			if members[j].raw != m.raw {
 				return nil, false
 			}
 			members[j] = m
