@@ -558,3 +558,27 @@ func TestIdempotencyLastsADay(t *testing.T) {
 		t.Fatal("the new key's create is not replayed in its turn")
 	}
 }
+
+// A list without limit holds 50 items; limit goes up to 100.
+func TestListLimits(t *testing.T) {
+	f := newFake(t)
+	for i := range 101 {
+		f.createKey("", fmt.Sprintf(`{"name":"k%d","environment":"test"}`, i))
+		f.clock.Advance(time.Millisecond)
+	}
+	for _, route := range []string{"GET /v1/keys", "GET /v1/audit"} {
+		for _, c := range []struct {
+			limit string
+			want  int
+		}{{"", 50}, {"1", 1}, {"100", 100}} {
+			q := map[string]string{}
+			if c.limit != "" {
+				q["limit"] = c.limit
+			}
+			m := f.send(rq{route: route, query: q}).must(t, 200).json(t)
+			if n := len(m["data"].([]any)); n != c.want || m["next_cursor"] == nil {
+				t.Errorf("%s limit %q: %d items, next_cursor %v; want %d and a cursor", route, c.limit, n, m["next_cursor"], c.want)
+			}
+		}
+	}
+}
