@@ -582,3 +582,25 @@ func TestListLimits(t *testing.T) {
 		}
 	}
 }
+
+// Per-key verify counts every try, right secrets too: the 11th in a rolling
+// minute is a 429 whatever it carries, and the window rolls.
+func TestVerifyCountsEveryTry(t *testing.T) {
+	f := newFake(t)
+	k := f.createKey("", "")
+	body := `{"secret":"` + k.secret + `"}`
+	for i := range 10 {
+		m := f.send(rq{route: "POST /v1/keys/{id}/verify", id: k.id, body: body}).must(t, 200).json(t)
+		if m["valid"] != true || m["status"] != "active" {
+			t.Fatalf("try %d: %v", i+1, m)
+		}
+		f.clock.Advance(5 * time.Second)
+	}
+	a := f.send(rq{route: "POST /v1/keys/{id}/verify", id: k.id, body: body}).must(t, 429)
+	if n, err := strconv.Atoi(a.headers["Retry-After"]); err != nil || n < 1 || n > 60 {
+		t.Errorf("Retry-After %q", a.headers["Retry-After"])
+	}
+	f.clock.Advance(11 * time.Second) // the first try is now more than a minute old
+	f.send(rq{route: "POST /v1/keys/{id}/verify", id: k.id, body: body}).must(t, 200)
+	f.send(rq{route: "POST /v1/keys/{id}/verify", id: k.id, body: body}).must(t, 429)
+}
