@@ -604,3 +604,41 @@ func TestVerifyCountsEveryTry(t *testing.T) {
 	f.send(rq{route: "POST /v1/keys/{id}/verify", id: k.id, body: body}).must(t, 200)
 	f.send(rq{route: "POST /v1/keys/{id}/verify", id: k.id, body: body}).must(t, 429)
 }
+
+// What each change announces: a patch that changes nothing, and a delete of
+// a revoked key, announce nothing; a patch that disables sends key.disabled,
+// not key.updated; GET still shows a revoked key.
+func TestChangesAnnounceOnce(t *testing.T) {
+	f := newFake(t)
+	k := f.createKey("", "")
+	types := func() []string {
+		var out []string
+		for _, e := range f.st.Events {
+			if e.ResourceID == k.id {
+				out = append(out, e.Type)
+			}
+		}
+		return out
+	}
+	steps := []rq{
+		{route: "PATCH /v1/keys/{id}", id: k.id, body: `{"name":"checkout"}`},
+		{route: "PATCH /v1/keys/{id}", id: k.id, body: `{"status":"disabled"}`},
+		{route: "PATCH /v1/keys/{id}", id: k.id, body: `{"status":"disabled","name":"checkout"}`},
+		{route: "PATCH /v1/keys/{id}", id: k.id, body: `{"status":"active"}`},
+		{route: "DELETE /v1/keys/{id}", id: k.id},
+		{route: "DELETE /v1/keys/{id}", id: k.id},
+	}
+	for _, s := range steps {
+		want := 200
+		if strings.HasPrefix(s.route, "DELETE") {
+			want = 204
+		}
+		f.send(s).must(t, want)
+	}
+	if got, want := types(), []string{"key.created", "key.disabled", "key.updated", "key.revoked"}; !slices.Equal(got, want) {
+		t.Errorf("events %v, want %v", got, want)
+	}
+	if m := f.send(rq{route: "GET /v1/keys/{id}", id: k.id}).must(t, 200).json(t); m["status"] != "revoked" {
+		t.Errorf("GET of a revoked key: status %v", m["status"])
+	}
+}
