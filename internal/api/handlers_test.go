@@ -510,3 +510,28 @@ func TestSecretsAreShownOnce(t *testing.T) {
 		}
 	}
 }
+
+// An Idempotency-Key is 1..255 characters (as the OpenAPI document's
+// maxLength counts them), not bytes; one that is not valid UTF-8 is a 400.
+func TestIdempotencyKeyLengthInCharacters(t *testing.T) {
+	f := newFake(t)
+	body := `{"name":"checkout","environment":"test"}`
+	for _, c := range []struct {
+		name, value string
+		status      int
+	}{
+		{"255 two-byte characters", strings.Repeat("é", 255), 201},
+		{"256 two-byte characters", strings.Repeat("é", 256), 400},
+		{"255 ASCII characters", strings.Repeat("k", 255), 201},
+		{"not UTF-8", "order-\xff", 400},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a := f.send(rq{route: "POST /v1/keys", body: body, headers: map[string]string{"idempotency-key": c.value}}).must(t, c.status)
+			if c.status == 400 {
+				if code, msg := a.error(t); code != "invalid_request" || !strings.Contains(msg, "Idempotency-Key") {
+					t.Errorf("error %q %q", code, msg)
+				}
+			}
+		})
+	}
+}

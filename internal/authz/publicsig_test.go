@@ -266,3 +266,30 @@ func TestDecidePublicSignatureStoreDown(t *testing.T) {
 		t.Fatalf("code %s err %v", d.Code, err)
 	}
 }
+
+// An HTTP API passes the path decoded: a signature over the path as the
+// client sent it, percent-encoded, is proven through its forms, and one
+// over some other path is not.
+func TestDecidePublicSignaturePathAsSent(t *testing.T) {
+	ctx := context.Background()
+	f := newSigFixture(t)
+	f.path = "/demo/caf%C3%A9%20au%20lait"
+	decoded := "/demo/café au lait"
+	for _, tt := range []struct {
+		name  string
+		forms []string
+		want  key.Code
+	}{
+		{"with the path's forms", signature.PathForms(decoded), key.CodeValid},
+		{"decoded path alone", nil, key.CodeSignatureInvalid},
+		{"forms of another path", signature.PathForms("/demo/café au laiT"), key.CodeSignatureInvalid},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r, _ := f.request(t, f.edID, f.ed, 0)
+			r.Message.Path, r.PathForms = decoded, tt.forms
+			if d, err := f.e.Decide(ctx, r); err != nil || d.Code != tt.want {
+				t.Fatalf("decision %s, err %v; want %s", d.Code, err, tt.want)
+			}
+		})
+	}
+}
