@@ -296,7 +296,7 @@ secrets-load: ## Keys/s and p50/p99 of BULK_KEYS (10000) creates and resets on S
 # ciphertexts and retire the old KEK. Needs SECRET_STORE=envelope.
 .PHONY: kek-rotate
 kek-rotate: ## Rotate the envelope store's KEK through the rotate function (SECRET_STORE=envelope)
-	$(MAKE) invoke-rotate EVENT=events/rotate/rotate-kek.json
+	$(MAKE) invoke-rotate EVENT=events/rotate/with-rotate-kek.json
 
 # One invocation of a function's real bootstrap (built for this machine)
 # under the Runtime Interface Emulator, with make dev's settings, against the

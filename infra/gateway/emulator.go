@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"gopkg.in/yaml.v3"
 
+	"github.com/paykeys/paykeys/internal/cfn"
 	"github.com/paykeys/paykeys/internal/key"
 )
 
@@ -74,45 +75,34 @@ type templateFunction struct {
 
 // templateFunctions reads every function of the template, in template order.
 func templateFunctions(path string) ([]templateFunction, error) {
-	data, err := os.ReadFile(path)
+	root, err := cfn.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	root := resolve(&doc)
-	resources := mapGet(root, "Resources")
-	globals := mapGet(mapGet(root, "Globals"), "Function")
+	globals := cfn.Get(cfn.Get(root, "Globals"), "Function")
 	p := &templateParser{globalFunction: globals}
 	var out []templateFunction
-	for i := 0; resources != nil && i+1 < len(resources.Content); i += 2 {
-		id := resolve(resources.Content[i]).Value
-		res := resolve(resources.Content[i+1])
-		if typ, _ := plainScalar(mapGet(res, "Type")); typ != "AWS::Serverless::Function" {
-			continue
-		}
-		props := mapGet(res, "Properties")
+	for id, res := range cfn.Resources(root, "AWS::Serverless::Function") {
+		props := cfn.Get(res, "Properties")
 		fn := templateFunction{LogicalID: id, Name: functionName(id), Timeout: p.functionTimeout(props), MemoryMB: 128, Env: map[string]string{}}
-		for _, n := range []*yaml.Node{mapGet(globals, "MemorySize"), mapGet(props, "MemorySize")} {
-			if v, ok := plainScalar(n); ok {
+		for _, n := range []*yaml.Node{cfn.Get(globals, "MemorySize"), cfn.Get(props, "MemorySize")} {
+			if v, ok := cfn.Scalar(n); ok {
 				if m, err := strconv.Atoi(v); err == nil && m > 0 {
 					fn.MemoryMB = m
 				}
 			}
 		}
 		for _, vars := range []*yaml.Node{
-			mapGet(mapGet(globals, "Environment"), "Variables"),
-			mapGet(mapGet(props, "Environment"), "Variables"),
+			cfn.Get(cfn.Get(globals, "Environment"), "Variables"),
+			cfn.Get(cfn.Get(props, "Environment"), "Variables"),
 		} {
-			for j := 0; vars != nil && j+1 < len(vars.Content); j += 2 {
-				if v, ok := plainScalar(vars.Content[j+1]); ok {
-					fn.Env[resolve(vars.Content[j]).Value] = v
+			for name, n := range cfn.Pairs(vars) {
+				if v, ok := cfn.Scalar(n); ok {
+					fn.Env[name] = v
 				} else {
 					// An intrinsic (!Ref Table) needs AWS: the function's own
 					// value replaces Globals', and the local value fills in.
-					delete(fn.Env, resolve(vars.Content[j]).Value)
+					delete(fn.Env, name)
 				}
 			}
 		}

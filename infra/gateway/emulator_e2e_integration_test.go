@@ -312,9 +312,9 @@ func TestEmulatorModeEndToEnd(t *testing.T) {
 		code, _, out := e2eClient{base: base}.do(t, method, path, b, headers)
 		return code, out
 	}
-	signedReq := func(secret string, nonce string) *http.Request {
+	signedAt := func(path, secret string, nonce string) *http.Request {
 		body := []byte(`{"amount":1000}`)
-		req, _ := http.NewRequest("POST", base+"/demo/charges?expand=customer", bytes.NewReader(body))
+		req, _ := http.NewRequest("POST", base+path+"?expand=customer", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		if err := signature.SignRequest(req, id, secret, body, time.Now()); err != nil {
 			t.Fatal(err)
@@ -324,6 +324,7 @@ func TestEmulatorModeEndToEnd(t *testing.T) {
 		}
 		return req
 	}
+	signedReq := func(secret string, nonce string) *http.Request { return signedAt("/demo/charges", secret, nonce) }
 	sendSigned := func(req *http.Request) (int, []byte) {
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -350,6 +351,11 @@ func TestEmulatorModeEndToEnd(t *testing.T) {
 		}, 401, `Unauthorized`},
 		{"no credential", func() (int, []byte) { return demo("GET", "/demo/charges", nil, nil) }, 401, `Unauthorized`},
 		{"signed allowed", func() (int, []byte) { return sendSigned(signedReq(k.Secret, "")) }, 200, `"auth_mode":"hmac"`},
+		// The gateway passes the path decoded, as an HTTP API does; the
+		// client signed it percent-encoded, as it sent it.
+		{"signed over a percent-encoded path", func() (int, []byte) {
+			return sendSigned(signedAt("/demo/caf%C3%A9%20au%20lait", k.Secret, ""))
+		}, 200, `"auth_mode":"hmac"`},
 		{"signed with the wrong secret", func() (int, []byte) {
 			return sendSigned(signedReq(strings.ToUpper(k.Secret), ""))
 		}, 401, `Unauthorized`},

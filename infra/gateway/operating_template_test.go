@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -13,6 +12,7 @@ import (
 	"github.com/paykeys/paykeys/internal/app/decide"
 	"github.com/paykeys/paykeys/internal/authorizer"
 	"github.com/paykeys/paykeys/internal/awsclient/envconfig"
+	"github.com/paykeys/paykeys/internal/cfn"
 	"github.com/paykeys/paykeys/internal/delivery"
 	"github.com/paykeys/paykeys/internal/metrics"
 	"github.com/paykeys/paykeys/internal/rotate"
@@ -37,68 +37,54 @@ var wantAlarms = []string{
 	"FunctionErrorsAlarm", "FunctionThrottlesAlarm", "LifecycleNotCompletingAlarm",
 }
 
-func loadResources(t *testing.T) (root, resources *yaml.Node) {
+// loadTemplate reads the project's template.
+func loadTemplate(t *testing.T) *yaml.Node {
 	t.Helper()
-	data, err := os.ReadFile("../../template.yaml")
+	root, err := cfn.ReadFile("../../template.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		t.Fatal(err)
-	}
-	root = resolve(&doc)
-	return root, mapGet(root, "Resources")
-}
-
-// eachResource calls fn with every resource of type typ.
-func eachResource(resources *yaml.Node, typ string, fn func(id string, res *yaml.Node)) {
-	for i := 0; i+1 < len(resources.Content); i += 2 {
-		res := resolve(resources.Content[i+1])
-		if v, _ := plainScalar(mapGet(res, "Type")); v == typ {
-			fn(resolve(resources.Content[i]).Value, res)
-		}
-	}
+	return root
 }
 
 // Every log group is kept for a bounded time, every function logs JSON to
 // a log group of the template, and every HTTP API writes an access log to one.
 func TestTemplateDeclaresEveryLogGroupWithARetention(t *testing.T) {
-	root, resources := loadResources(t)
+	root := loadTemplate(t)
 	groups := map[string]bool{}
-	eachResource(resources, "AWS::Logs::LogGroup", func(id string, res *yaml.Node) {
+	for id, res := range cfn.Resources(root, "AWS::Logs::LogGroup") {
 		groups[id] = true
-		n := mapGet(mapGet(res, "Properties"), "RetentionInDays")
-		if _, isRef := refTarget(n); n == nil || !isRef && n.Value == "" {
+		n := cfn.Get(cfn.Get(res, "Properties"), "RetentionInDays")
+		if _, isRef := cfn.Ref(n); n == nil || !isRef && n.Value == "" {
 			t.Errorf("log group %s has no RetentionInDays: it would grow forever", id)
 		}
-	})
+	}
 	if len(groups) == 0 {
 		t.Fatal("no log groups in the template")
 	}
-	globals := mapGet(mapGet(root, "Globals"), "Function")
-	if v, _ := plainScalar(mapGet(mapGet(globals, "LoggingConfig"), "LogFormat")); v != "JSON" {
+	globals := cfn.Get(cfn.Get(root, "Globals"), "Function")
+	if v, _ := cfn.Scalar(cfn.Get(cfn.Get(globals, "LoggingConfig"), "LogFormat")); v != "JSON" {
 		t.Errorf("Globals LoggingConfig LogFormat = %q, want JSON", v)
 	}
-	if v, _ := plainScalar(mapGet(globals, "Tracing")); v != "Active" {
+	if v, _ := cfn.Scalar(cfn.Get(globals, "Tracing")); v != "Active" {
 		t.Errorf("Globals Tracing = %q, want Active", v)
 	}
 	functions := 0
-	eachResource(resources, "AWS::Serverless::Function", func(id string, res *yaml.Node) {
+	for id, res := range cfn.Resources(root, "AWS::Serverless::Function") {
 		functions++
-		g, ok := refTarget(mapGet(mapGet(mapGet(res, "Properties"), "LoggingConfig"), "LogGroup"))
+		g, ok := cfn.Ref(cfn.Get(cfn.Get(cfn.Get(res, "Properties"), "LoggingConfig"), "LogGroup"))
 		if !ok || !groups[g] {
 			t.Errorf("function %s logs to %q, not a log group of the template (LoggingConfig.LogGroup: !Ref <group>)", id, g)
 		}
-	})
+	}
 	apis := 0
-	eachResource(resources, "AWS::Serverless::HttpApi", func(id string, res *yaml.Node) {
+	for id, res := range cfn.Resources(root, "AWS::Serverless::HttpApi") {
 		apis++
-		dest := mapGet(mapGet(mapGet(res, "Properties"), "AccessLogSettings"), "DestinationArn")
+		dest := cfn.Get(cfn.Get(cfn.Get(res, "Properties"), "AccessLogSettings"), "DestinationArn")
 		if g, ok := functionRef(dest); !ok || !groups[g] {
 			t.Errorf("HTTP API %s writes no access log to a log group of the template", id)
 		}
-	})
+	}
 	if functions < 9 || apis < 2 {
 		t.Errorf("%d functions and %d HTTP APIs, want at least 9 and 2", functions, apis)
 	}
@@ -113,33 +99,33 @@ var (
 // metric of namespace paykeys that an alarm or the dashboard names is one
 // the functions write.
 func TestTemplateAlarmsNotifyTheTopicAndWatchRealMetrics(t *testing.T) {
-	_, resources := loadResources(t)
+	root := loadTemplate(t)
 	var alarms []string
 	named := map[string]string{} // metric -> where
-	eachResource(resources, "AWS::CloudWatch::Alarm", func(id string, res *yaml.Node) {
+	for id, res := range cfn.Resources(root, "AWS::CloudWatch::Alarm") {
 		alarms = append(alarms, id)
-		if c, _ := plainScalar(mapGet(res, "Condition")); c != "AlarmsEnabled" {
+		if c, _ := cfn.Scalar(cfn.Get(res, "Condition")); c != "AlarmsEnabled" {
 			t.Errorf("alarm %s: Condition %q, want AlarmsEnabled", id, c)
 		}
-		props := mapGet(res, "Properties")
+		props := cfn.Get(res, "Properties")
 		for _, key := range []string{"AlarmActions", "OKActions"} {
-			list := mapGet(props, key)
+			list := cfn.Get(props, key)
 			if list == nil || len(list.Content) != 1 {
 				t.Errorf("alarm %s: %s is not [!Ref AlarmTopicArn]", id, key)
 				continue
 			}
-			if ref, _ := refTarget(list.Content[0]); ref != "AlarmTopicArn" {
+			if ref, _ := cfn.Ref(list.Content[0]); ref != "AlarmTopicArn" {
 				t.Errorf("alarm %s: %s is not [!Ref AlarmTopicArn]", id, key)
 			}
 		}
 		var walk func(n *yaml.Node)
 		walk = func(n *yaml.Node) {
-			n = resolve(n)
+			n = cfn.Resolve(n)
 			if n == nil {
 				return
 			}
-			if ns, _ := plainScalar(mapGet(n, "Namespace")); ns == metrics.Namespace {
-				if m, ok := plainScalar(mapGet(n, "MetricName")); ok {
+			if ns, _ := cfn.Scalar(cfn.Get(n, "Namespace")); ns == metrics.Namespace {
+				if m, ok := cfn.Scalar(cfn.Get(n, "MetricName")); ok {
 					named[m] = "alarm " + id
 				}
 			}
@@ -148,21 +134,21 @@ func TestTemplateAlarmsNotifyTheTopicAndWatchRealMetrics(t *testing.T) {
 			}
 		}
 		walk(props)
-	})
+	}
 	sort.Strings(alarms)
 	if !slices.Equal(alarms, wantAlarms) {
 		t.Errorf("alarms %v, want %v", alarms, wantAlarms)
 	}
 	dashboards := 0
-	eachResource(resources, "AWS::CloudWatch::Dashboard", func(id string, res *yaml.Node) {
+	for id, res := range cfn.Resources(root, "AWS::CloudWatch::Dashboard") {
 		dashboards++
-		body := resolve(mapGet(mapGet(res, "Properties"), "DashboardBody")).Value
+		body := cfn.Resolve(cfn.Get(cfn.Get(res, "Properties"), "DashboardBody")).Value
 		for _, re := range []*regexp.Regexp{quotedMetric, searchMetric} {
 			for _, m := range re.FindAllStringSubmatch(body, -1) {
 				named[m[1]] = "dashboard " + id
 			}
 		}
-	})
+	}
 	if dashboards != 1 {
 		t.Errorf("%d dashboards, want 1", dashboards)
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/paykeys/paykeys/internal/cfn"
 )
 
 const (
@@ -139,23 +141,19 @@ func LoadTemplate(path string) ([]Route, []string, error) {
 // intrinsic tags (!Ref, !Sub, !GetAtt, ...) need no special support; they are
 // only interpreted where the gateway needs a value (an ApiId, a FunctionArn).
 func ParseTemplate(data []byte) ([]Route, []string, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, nil, fmt.Errorf("parse template: %w", err)
+	root, err := cfn.Parse(data)
+	if err != nil {
+		return nil, nil, err
 	}
-	root := resolve(&doc)
-	if root == nil || root.Kind != yaml.MappingNode {
-		return nil, nil, fmt.Errorf("parse template: not a YAML mapping")
-	}
-	resources := mapGet(root, "Resources")
+	resources := cfn.Get(root, "Resources")
 	if resources == nil || resources.Kind != yaml.MappingNode {
 		return nil, nil, fmt.Errorf("parse template: no Resources mapping")
 	}
-	globals := mapGet(root, "Globals")
+	globals := cfn.Get(root, "Globals")
 	p := &templateParser{
 		resources:      resources,
-		globalFunction: mapGet(globals, "Function"),
-		globalHTTPAPI:  mapGet(globals, "HttpApi"),
+		globalFunction: cfn.Get(globals, "Function"),
+		globalHTTPAPI:  cfn.Get(globals, "HttpApi"),
 	}
 	return p.routes()
 }
@@ -173,25 +171,17 @@ func (p *templateParser) warnf(format string, args ...any) {
 
 func (p *templateParser) routes() ([]Route, []string, error) {
 	var routes []Route
-	for i := 0; i+1 < len(p.resources.Content); i += 2 {
-		logicalID := resolve(p.resources.Content[i]).Value
-		res := resolve(p.resources.Content[i+1])
-		if typ, _ := plainScalar(mapGet(res, "Type")); typ != "AWS::Serverless::Function" {
+	for logicalID, res := range cfn.Pairs(p.resources) {
+		if typ, _ := cfn.Scalar(cfn.Get(res, "Type")); typ != "AWS::Serverless::Function" {
 			continue
 		}
-		props := mapGet(res, "Properties")
+		props := cfn.Get(res, "Properties")
 		timeout := p.functionTimeout(props)
-		events := mapGet(props, "Events")
-		if events == nil || events.Kind != yaml.MappingNode {
-			continue
-		}
-		for j := 0; j+1 < len(events.Content); j += 2 {
-			eventName := resolve(events.Content[j]).Value
-			ev := resolve(events.Content[j+1])
+		for eventName, ev := range cfn.Pairs(cfn.Get(props, "Events")) {
 			where := logicalID + ".Events." + eventName
-			switch typ, _ := plainScalar(mapGet(ev, "Type")); typ {
+			switch typ, _ := cfn.Scalar(cfn.Get(ev, "Type")); typ {
 			case "HttpApi":
-				r, err := p.httpAPIRoute(logicalID, eventName, mapGet(ev, "Properties"), timeout)
+				r, err := p.httpAPIRoute(logicalID, eventName, cfn.Get(ev, "Properties"), timeout)
 				if err != nil {
 					return nil, nil, fmt.Errorf("%s: %w", where, err)
 				}
@@ -216,7 +206,7 @@ func (p *templateParser) httpAPIRoute(logicalID, eventName string, props *yaml.N
 		Timeout:            timeout,
 		IntegrationTimeout: maxIntegrationTimeout,
 	}
-	pathNode, methodNode := mapGet(props, "Path"), mapGet(props, "Method")
+	pathNode, methodNode := cfn.Get(props, "Path"), cfn.Get(props, "Method")
 	switch {
 	case pathNode == nil && methodNode == nil:
 		// SAM makes an event without Path and Method the $default route.
@@ -224,23 +214,23 @@ func (p *templateParser) httpAPIRoute(logicalID, eventName string, props *yaml.N
 	case pathNode == nil || methodNode == nil:
 		return nil, fmt.Errorf("HttpApi event needs both Path and Method, or neither")
 	default:
-		path, ok := plainScalar(pathNode)
+		path, ok := cfn.Scalar(pathNode)
 		if !ok {
 			p.warnf("%s: Path is not a plain string; route skipped", where)
 			return nil, nil
 		}
-		method, ok := plainScalar(methodNode)
+		method, ok := cfn.Scalar(methodNode)
 		if !ok {
 			p.warnf("%s: Method is not a plain string; route skipped", where)
 			return nil, nil
 		}
 		r.Path, r.Method = path, normalizeMethod(method)
 	}
-	if v, ok := plainScalar(mapGet(props, "PayloadFormatVersion")); ok && normalizeVersion(v) != "2.0" {
+	if v, ok := cfn.Scalar(cfn.Get(props, "PayloadFormatVersion")); ok && normalizeVersion(v) != "2.0" {
 		p.warnf("%s: PayloadFormatVersion %s is not served by the local gateway (it builds 2.0 events); route skipped", where, v)
 		return nil, nil
 	}
-	if v, ok := plainScalar(mapGet(props, "TimeoutInMillis")); ok {
+	if v, ok := cfn.Scalar(cfn.Get(props, "TimeoutInMillis")); ok {
 		ms, err := strconv.Atoi(v)
 		if err != nil || ms <= 0 {
 			return nil, fmt.Errorf("TimeoutInMillis %q is not a positive integer", v)
@@ -249,22 +239,22 @@ func (p *templateParser) httpAPIRoute(logicalID, eventName string, props *yaml.N
 			r.IntegrationTimeout = d
 		}
 	}
-	if apiNode := mapGet(props, "ApiId"); apiNode != nil {
-		api, ok := refTarget(apiNode)
+	if apiNode := cfn.Get(props, "ApiId"); apiNode != nil {
+		api, ok := cfn.Ref(apiNode)
 		if !ok {
 			return nil, fmt.Errorf("ApiId is neither !Ref nor {Ref: ...}")
 		}
 		r.API = api
 	}
-	api := mapGet(p.resources, r.API)
+	api := cfn.Get(p.resources, r.API)
 	if r.API != implicitHTTPAPI {
-		if typ, _ := plainScalar(mapGet(api, "Type")); typ != "AWS::Serverless::HttpApi" {
+		if typ, _ := cfn.Scalar(cfn.Get(api, "Type")); typ != "AWS::Serverless::HttpApi" {
 			return nil, fmt.Errorf("ApiId %s is not an AWS::Serverless::HttpApi in this template", r.API)
 		}
 	}
-	apiProps := mapGet(api, "Properties")
+	apiProps := cfn.Get(api, "Properties")
 	r.StageVariables = p.stageVariables(apiProps)
-	auth, err := p.routeAuth(where, r.API, apiProps, mapGet(props, "Auth"))
+	auth, err := p.routeAuth(where, r.API, apiProps, cfn.Get(props, "Auth"))
 	if err != nil {
 		return nil, err
 	}
@@ -276,21 +266,21 @@ func (p *templateParser) httpAPIRoute(logicalID, eventName string, props *yaml.N
 // the API's DefaultAuthorizer, then looked up in the API's Auth.Authorizers
 // (falling back to Globals.HttpApi.Auth for both).
 func (p *templateParser) routeAuth(where, api string, apiProps, eventAuth *yaml.Node) (RouteAuth, error) {
-	apiAuth := mapGet(apiProps, "Auth")
-	globalAuth := mapGet(p.globalHTTPAPI, "Auth")
+	apiAuth := cfn.Get(apiProps, "Auth")
+	globalAuth := cfn.Get(p.globalHTTPAPI, "Auth")
 	lookup := func(key string) *yaml.Node {
-		if n := mapGet(apiAuth, key); n != nil {
+		if n := cfn.Get(apiAuth, key); n != nil {
 			return n
 		}
-		return mapGet(globalAuth, key)
+		return cfn.Get(globalAuth, key)
 	}
 
-	name, _ := plainScalar(mapGet(eventAuth, "Authorizer"))
+	name, _ := cfn.Scalar(cfn.Get(eventAuth, "Authorizer"))
 	if name == "" {
-		name, _ = plainScalar(lookup("DefaultAuthorizer"))
+		name, _ = cfn.Scalar(lookup("DefaultAuthorizer"))
 	}
 	auth := RouteAuth{Authorizer: name, TokenHeader: "authorization"}
-	auth.Scopes = yamlStrings(mapGet(eventAuth, "AuthorizationScopes"))
+	auth.Scopes = cfn.Strings(cfn.Get(eventAuth, "AuthorizationScopes"))
 
 	switch name {
 	case "NONE", "AWS_IAM":
@@ -302,45 +292,45 @@ func (p *templateParser) routeAuth(where, api string, apiProps, eventAuth *yaml.
 		return auth, nil
 	}
 
-	def := mapGet(lookup("Authorizers"), name)
+	def := cfn.Get(lookup("Authorizers"), name)
 	if def == nil {
 		p.warnf("%s: authorizer %s is not defined on %s; treating it as a JWT authorizer", where, name, api)
 		auth.Kind = AuthJWT
 		return auth, nil
 	}
 	if len(auth.Scopes) == 0 {
-		auth.Scopes = yamlStrings(mapGet(def, "AuthorizationScopes"))
+		auth.Scopes = cfn.Strings(cfn.Get(def, "AuthorizationScopes"))
 	}
-	if fnNode := mapGet(def, "FunctionArn"); fnNode != nil {
+	if fnNode := cfn.Get(def, "FunctionArn"); fnNode != nil {
 		logicalID, ok := functionRef(fnNode)
 		if !ok {
 			return auth, fmt.Errorf("authorizer %s: FunctionArn does not name a function of this template (use !GetAtt XFunction.Arn)", name)
 		}
-		if typ, _ := plainScalar(mapGet(mapGet(p.resources, logicalID), "Type")); typ != "AWS::Serverless::Function" {
+		if typ, _ := cfn.Scalar(cfn.Get(cfn.Get(p.resources, logicalID), "Type")); typ != "AWS::Serverless::Function" {
 			return auth, fmt.Errorf("authorizer %s: %s is not an AWS::Serverless::Function", name, logicalID)
 		}
 		auth.Kind = AuthLambda
 		auth.Function = functionName(logicalID)
-		auth.Timeout = p.functionTimeout(mapGet(mapGet(p.resources, logicalID), "Properties"))
+		auth.Timeout = p.functionTimeout(cfn.Get(cfn.Get(p.resources, logicalID), "Properties"))
 		auth.PayloadVersion = "2.0"
-		if v, ok := plainScalar(mapGet(def, "AuthorizerPayloadFormatVersion")); ok {
+		if v, ok := cfn.Scalar(cfn.Get(def, "AuthorizerPayloadFormatVersion")); ok {
 			auth.PayloadVersion = normalizeVersion(v)
 		}
 		if auth.PayloadVersion != "1.0" && auth.PayloadVersion != "2.0" {
 			return auth, fmt.Errorf("authorizer %s: AuthorizerPayloadFormatVersion %q is neither 1.0 nor 2.0", name, auth.PayloadVersion)
 		}
-		if v, ok := plainScalar(mapGet(def, "EnableSimpleResponses")); ok {
+		if v, ok := cfn.Scalar(cfn.Get(def, "EnableSimpleResponses")); ok {
 			auth.SimpleResponses, _ = strconv.ParseBool(v)
 		}
-		identity := mapGet(def, "Identity")
-		for _, h := range yamlStrings(mapGet(identity, "Headers")) {
+		identity := cfn.Get(def, "Identity")
+		for _, h := range cfn.Strings(cfn.Get(identity, "Headers")) {
 			auth.IdentityHeaders = append(auth.IdentityHeaders, strings.ToLower(h))
 		}
-		auth.IdentityQueryStrings = yamlStrings(mapGet(identity, "QueryStrings"))
+		auth.IdentityQueryStrings = cfn.Strings(cfn.Get(identity, "QueryStrings"))
 		return auth, nil
 	}
 	auth.Kind = AuthJWT
-	if src, ok := plainScalar(mapGet(def, "IdentitySource")); ok {
+	if src, ok := cfn.Scalar(cfn.Get(def, "IdentitySource")); ok {
 		if h, found := strings.CutPrefix(src, "$request.header."); found && h != "" {
 			auth.TokenHeader = strings.ToLower(h)
 		}
@@ -349,8 +339,8 @@ func (p *templateParser) routeAuth(where, api string, apiProps, eventAuth *yaml.
 }
 
 func (p *templateParser) functionTimeout(props *yaml.Node) time.Duration {
-	for _, n := range []*yaml.Node{mapGet(props, "Timeout"), mapGet(p.globalFunction, "Timeout")} {
-		if v, ok := plainScalar(n); ok {
+	for _, n := range []*yaml.Node{cfn.Get(props, "Timeout"), cfn.Get(p.globalFunction, "Timeout")} {
+		if v, ok := cfn.Scalar(n); ok {
 			if s, err := strconv.Atoi(v); err == nil && s > 0 {
 				return time.Duration(s) * time.Second
 			}
@@ -360,17 +350,14 @@ func (p *templateParser) functionTimeout(props *yaml.Node) time.Duration {
 }
 
 func (p *templateParser) stageVariables(apiProps *yaml.Node) map[string]string {
-	vars := mapGet(apiProps, "StageVariables")
+	vars := cfn.Get(apiProps, "StageVariables")
 	if vars == nil {
-		vars = mapGet(p.globalHTTPAPI, "StageVariables")
-	}
-	if vars == nil || vars.Kind != yaml.MappingNode {
-		return nil
+		vars = cfn.Get(p.globalHTTPAPI, "StageVariables")
 	}
 	out := map[string]string{}
-	for i := 0; i+1 < len(vars.Content); i += 2 {
-		if v, ok := plainScalar(vars.Content[i+1]); ok {
-			out[resolve(vars.Content[i]).Value] = v
+	for name, n := range cfn.Pairs(vars) {
+		if v, ok := cfn.Scalar(n); ok {
+			out[name] = v
 		}
 	}
 	if len(out) == 0 {
@@ -397,99 +384,18 @@ func normalizeVersion(v string) string {
 	return v
 }
 
-// resolve follows document and alias nodes to the node they stand for.
-func resolve(n *yaml.Node) *yaml.Node {
-	for n != nil {
-		switch n.Kind {
-		case yaml.DocumentNode:
-			if len(n.Content) == 0 {
-				return nil
-			}
-			n = n.Content[0]
-		case yaml.AliasNode:
-			n = n.Alias
-		default:
-			return n
-		}
-	}
-	return nil
-}
-
-// mapGet returns the value under key in a mapping node, or nil.
-func mapGet(n *yaml.Node, key string) *yaml.Node {
-	n = resolve(n)
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if resolve(n.Content[i]).Value == key {
-			return resolve(n.Content[i+1])
-		}
-	}
-	return nil
-}
-
-// plainScalar returns a scalar's value unless it is null or carries a
-// CloudFormation intrinsic tag such as !Ref or !Sub.
-func plainScalar(n *yaml.Node) (string, bool) {
-	n = resolve(n)
-	if n == nil || n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		return "", false
-	}
-	if strings.HasPrefix(n.Tag, "!") && !strings.HasPrefix(n.Tag, "!!") {
-		return "", false
-	}
-	return n.Value, true
-}
-
-// yamlStrings reads a sequence of plain strings (or a single one).
-func yamlStrings(n *yaml.Node) []string {
-	n = resolve(n)
-	if n == nil {
-		return nil
-	}
-	if v, ok := plainScalar(n); ok {
-		return []string{v}
-	}
-	if n.Kind != yaml.SequenceNode {
-		return nil
-	}
-	var out []string
-	for _, c := range n.Content {
-		if v, ok := plainScalar(c); ok {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-// refTarget reads `!Ref X` or `{Ref: X}`.
-func refTarget(n *yaml.Node) (string, bool) {
-	n = resolve(n)
-	if n == nil {
-		return "", false
-	}
-	if n.Kind == yaml.ScalarNode && n.Tag == "!Ref" {
-		return n.Value, n.Value != ""
-	}
-	if ref, ok := plainScalar(mapGet(n, "Ref")); ok && ref != "" {
-		return ref, true
-	}
-	return "", false
-}
-
 var subFunctionRef = regexp.MustCompile(`\$\{([A-Za-z0-9]+)(?:\.Arn)?\}`)
 
 // functionRef reads the logical ID out of a function ARN reference:
 // `!GetAtt X.Arn`, `!GetAtt [X, Arn]`, `{Fn::GetAtt: ...}`, `!Ref X`, or a
 // `!Sub` string naming `${X.Arn}`.
 func functionRef(n *yaml.Node) (string, bool) {
-	n = resolve(n)
+	n = cfn.Resolve(n)
 	if n == nil {
 		return "", false
 	}
 	getAtt := func(v *yaml.Node) (string, bool) {
-		v = resolve(v)
+		v = cfn.Resolve(v)
 		switch {
 		case v == nil:
 			return "", false
@@ -497,7 +403,7 @@ func functionRef(n *yaml.Node) (string, bool) {
 			id, _, _ := strings.Cut(v.Value, ".")
 			return id, id != ""
 		case v.Kind == yaml.SequenceNode && len(v.Content) > 0:
-			id := resolve(v.Content[0]).Value
+			id := cfn.Resolve(v.Content[0]).Value
 			return id, id != ""
 		}
 		return "", false
@@ -515,13 +421,13 @@ func functionRef(n *yaml.Node) (string, bool) {
 		}
 		return "", false
 	}
-	if v := mapGet(n, "Fn::GetAtt"); v != nil {
+	if v := cfn.Get(n, "Fn::GetAtt"); v != nil {
 		return getAtt(v)
 	}
-	if v, ok := plainScalar(mapGet(n, "Fn::Sub")); ok {
+	if v, ok := cfn.Scalar(cfn.Get(n, "Fn::Sub")); ok {
 		if m := subFunctionRef.FindStringSubmatch(v); m != nil {
 			return m[1], true
 		}
 	}
-	return refTarget(n)
+	return cfn.Ref(n)
 }

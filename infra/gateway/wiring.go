@@ -13,6 +13,7 @@ import (
 	"github.com/paykeys/paykeys/internal/app"
 	"github.com/paykeys/paykeys/internal/authorizer"
 	"github.com/paykeys/paykeys/internal/awsclient"
+	"github.com/paykeys/paykeys/internal/cfn"
 	"github.com/paykeys/paykeys/internal/config"
 	"github.com/paykeys/paykeys/internal/demo"
 	"github.com/paykeys/paykeys/internal/key"
@@ -144,30 +145,19 @@ func (i authorizerInvoker) Invoke(ctx context.Context, payload []byte) ([]byte, 
 // template, over those of Globals.Function, keeping only plain string values
 // (!Ref and friends need AWS).
 func functionEnvironment(path, logicalID string) (map[string]string, error) {
-	data, err := os.ReadFile(path)
+	root, err := cfn.ReadFile(path)
 	if err != nil {
 		return nil, err
-	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	doc := &root
-	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
-		doc = doc.Content[0]
 	}
 	out := map[string]string{}
 	// Globals.Function's variables first: SAM merges the function's over them.
 	for _, vars := range []*yaml.Node{
-		mapGet(mapGet(mapGet(mapGet(doc, "Globals"), "Function"), "Environment"), "Variables"),
-		mapGet(mapGet(mapGet(mapGet(mapGet(doc, "Resources"), logicalID), "Properties"), "Environment"), "Variables"),
+		cfn.Get(cfn.Get(cfn.Get(cfn.Get(root, "Globals"), "Function"), "Environment"), "Variables"),
+		cfn.Get(cfn.Get(cfn.Get(cfn.Get(cfn.Get(root, "Resources"), logicalID), "Properties"), "Environment"), "Variables"),
 	} {
-		if vars == nil {
-			continue
-		}
-		for i := 0; i+1 < len(vars.Content); i += 2 {
-			if v := vars.Content[i+1]; v.Kind == yaml.ScalarNode && v.Tag == "!!str" {
-				out[vars.Content[i].Value] = v.Value
+		for name, v := range cfn.Pairs(vars) {
+			if v.Kind == yaml.ScalarNode && v.Tag == "!!str" {
+				out[name] = v.Value
 			}
 		}
 	}

@@ -1,8 +1,9 @@
 // Command load measures a running local stack (make dev): the latency of the
 // management API (create, reset, verify) and the authorizer's throughput and
 // correctness on the protected /demo route, with a pool of real keys and a
-// share of garbage ones. It talks only to the address given (loopback by
-// default), runs for a bounded time, and stops by itself.
+// share of garbage ones. It talks only to the address given (by default
+// make dev's, 127.0.0.1 on PORT), runs for a bounded time, and stops by
+// itself.
 //
 //	go run ./infra/load -token "$(make -s token)" -keys 2000 -duration 20s
 //	go run ./infra/load -token "$(make -s token)" -webhooks 100
@@ -29,6 +30,16 @@ import (
 	"github.com/paykeys/paykeys/internal/signature"
 )
 
+// defaultURL is make dev's address: 127.0.0.1 on PORT, as the gateway
+// listens, else on 3000.
+func defaultURL(getenv func(string) string) string {
+	port := strings.TrimSpace(getenv("PORT"))
+	if port == "" {
+		port = "3000"
+	}
+	return "http://127.0.0.1:" + port
+}
+
 type config struct {
 	base        string
 	token       string   // the first of tokens: the management run's merchant
@@ -47,7 +58,7 @@ type config struct {
 
 func main() {
 	var c config
-	flag.StringVar(&c.base, "url", "http://127.0.0.1:3000", "base URL of make dev")
+	flag.StringVar(&c.base, "url", defaultURL(os.Getenv), "base URL of make dev (127.0.0.1 on PORT, as make dev listens)")
 	flag.StringVar(&c.token, "token", "", "admin JWT (make -s token); several, comma-separated, of different merchants spread the key pool over them")
 	flag.IntVar(&c.keys, "keys", 400, "keys in the pool for the authorizer run (at most 400 per merchant token)")
 	flag.IntVar(&c.ops, "ops", 300, "operations of each kind for the management run")

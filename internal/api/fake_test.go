@@ -49,6 +49,7 @@ func newFake(t *testing.T) *fake {
 	t.Helper()
 	f := &fake{t: t, st: mem.NewStore(), sec: mem.NewSecrets(), logs: &testenv.LogBuffer{},
 		clock: testenv.NewClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)), fns: map[string]apigw.Handler{}}
+	f.st.Now = f.clock.Now
 	log := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	keys := keysvc.New(f.st, f.sec, log)
 	keys.Now = f.clock.Now

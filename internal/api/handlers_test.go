@@ -510,3 +510,135 @@ func TestSecretsAreShownOnce(t *testing.T) {
 		}
 	}
 }
+
+// An Idempotency-Key is 1..255 characters (as the OpenAPI document's
+// maxLength counts them), not bytes; one that is not valid UTF-8 is a 400.
+func TestIdempotencyKeyLengthInCharacters(t *testing.T) {
+	f := newFake(t)
+	body := `{"name":"checkout","environment":"test"}`
+	for _, c := range []struct {
+		name, value string
+		status      int
+	}{
+		{"255 two-byte characters", strings.Repeat("é", 255), 201},
+		{"256 two-byte characters", strings.Repeat("é", 256), 400},
+		{"255 ASCII characters", strings.Repeat("k", 255), 201},
+		{"not UTF-8", "order-\xff", 400},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a := f.send(rq{route: "POST /v1/keys", body: body, headers: map[string]string{"idempotency-key": c.value}}).must(t, c.status)
+			if c.status == 400 {
+				if code, msg := a.error(t); code != "invalid_request" || !strings.Contains(msg, "Idempotency-Key") {
+					t.Errorf("error %q %q", code, msg)
+				}
+			}
+		})
+	}
+}
+
+// An idempotent create is replayed only within 24 h of the first: after
+// that, the same Idempotency-Key and body make a new key.
+func TestIdempotencyLastsADay(t *testing.T) {
+	f := newFake(t)
+	body := `{"name":"checkout","environment":"test"}`
+	post := func() answer {
+		return f.send(rq{route: "POST /v1/keys", body: body, headers: map[string]string{"idempotency-key": "order-7"}}).must(t, 201)
+	}
+	first := post()
+	f.clock.Advance(24*time.Hour - time.Second)
+	if again := post(); again.body != first.body || again.headers["Idempotent-Replayed"] != "true" {
+		t.Fatal("a retry within 24 h was not replayed")
+	}
+	f.clock.Advance(time.Second)
+	later := post()
+	if later.headers["Idempotent-Replayed"] != "" || later.json(t)["key"].(map[string]any)["id"] == first.json(t)["key"].(map[string]any)["id"] {
+		t.Fatal("a retry 24 h later was replayed")
+	}
+	if again := post(); again.body != later.body || again.headers["Idempotent-Replayed"] != "true" {
+		t.Fatal("the new key's create is not replayed in its turn")
+	}
+}
+
+// A list without limit holds 50 items; limit goes up to 100.
+func TestListLimits(t *testing.T) {
+	f := newFake(t)
+	for i := range 101 {
+		f.createKey("", fmt.Sprintf(`{"name":"k%d","environment":"test"}`, i))
+		f.clock.Advance(time.Millisecond)
+	}
+	for _, route := range []string{"GET /v1/keys", "GET /v1/audit"} {
+		for _, c := range []struct {
+			limit string
+			want  int
+		}{{"", 50}, {"1", 1}, {"100", 100}} {
+			q := map[string]string{}
+			if c.limit != "" {
+				q["limit"] = c.limit
+			}
+			m := f.send(rq{route: route, query: q}).must(t, 200).json(t)
+			if n := len(m["data"].([]any)); n != c.want || m["next_cursor"] == nil {
+				t.Errorf("%s limit %q: %d items, next_cursor %v; want %d and a cursor", route, c.limit, n, m["next_cursor"], c.want)
+			}
+		}
+	}
+}
+
+// Per-key verify counts every try, right secrets too: the 11th in a rolling
+// minute is a 429 whatever it carries, and the window rolls.
+func TestVerifyCountsEveryTry(t *testing.T) {
+	f := newFake(t)
+	k := f.createKey("", "")
+	body := `{"secret":"` + k.secret + `"}`
+	for i := range 10 {
+		m := f.send(rq{route: "POST /v1/keys/{id}/verify", id: k.id, body: body}).must(t, 200).json(t)
+		if m["valid"] != true || m["status"] != "active" {
+			t.Fatalf("try %d: %v", i+1, m)
+		}
+		f.clock.Advance(5 * time.Second)
+	}
+	a := f.send(rq{route: "POST /v1/keys/{id}/verify", id: k.id, body: body}).must(t, 429)
+	if n, err := strconv.Atoi(a.headers["Retry-After"]); err != nil || n < 1 || n > 60 {
+		t.Errorf("Retry-After %q", a.headers["Retry-After"])
+	}
+	f.clock.Advance(11 * time.Second) // the first try is now more than a minute old
+	f.send(rq{route: "POST /v1/keys/{id}/verify", id: k.id, body: body}).must(t, 200)
+	f.send(rq{route: "POST /v1/keys/{id}/verify", id: k.id, body: body}).must(t, 429)
+}
+
+// What each change announces: a patch that changes nothing, and a delete of
+// a revoked key, announce nothing; a patch that disables sends key.disabled,
+// not key.updated; GET still shows a revoked key.
+func TestChangesAnnounceOnce(t *testing.T) {
+	f := newFake(t)
+	k := f.createKey("", "")
+	types := func() []string {
+		var out []string
+		for _, e := range f.st.Events {
+			if e.ResourceID == k.id {
+				out = append(out, e.Type)
+			}
+		}
+		return out
+	}
+	steps := []rq{
+		{route: "PATCH /v1/keys/{id}", id: k.id, body: `{"name":"checkout"}`},
+		{route: "PATCH /v1/keys/{id}", id: k.id, body: `{"status":"disabled"}`},
+		{route: "PATCH /v1/keys/{id}", id: k.id, body: `{"status":"disabled","name":"checkout"}`},
+		{route: "PATCH /v1/keys/{id}", id: k.id, body: `{"status":"active"}`},
+		{route: "DELETE /v1/keys/{id}", id: k.id},
+		{route: "DELETE /v1/keys/{id}", id: k.id},
+	}
+	for _, s := range steps {
+		want := 200
+		if strings.HasPrefix(s.route, "DELETE") {
+			want = 204
+		}
+		f.send(s).must(t, want)
+	}
+	if got, want := types(), []string{"key.created", "key.disabled", "key.updated", "key.revoked"}; !slices.Equal(got, want) {
+		t.Errorf("events %v, want %v", got, want)
+	}
+	if m := f.send(rq{route: "GET /v1/keys/{id}", id: k.id}).must(t, 200).json(t); m["status"] != "revoked" {
+		t.Errorf("GET of a revoked key: status %v", m["status"])
+	}
+}

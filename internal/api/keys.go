@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/paykeys/paykeys/internal/apigw"
 	"github.com/paykeys/paykeys/internal/key"
@@ -74,7 +75,12 @@ func idempotency(req apigw.Request, b createBody) (*keysvc.Idempotency, error) {
 	if !ok {
 		return nil, nil
 	}
-	if len(v) < 1 || len(v) > 255 {
+	// Characters, as the OpenAPI document's maxLength counts them; the
+	// value is stored as a DynamoDB string, so it must be UTF-8.
+	if !utf8.ValidString(v) {
+		return nil, key.Invalid("Idempotency-Key must be valid UTF-8")
+	}
+	if n := utf8.RuneCountInString(v); n < 1 || n > 255 {
 		return nil, key.Invalid("Idempotency-Key must be 1..255 characters")
 	}
 	canon, err := json.Marshal(b)

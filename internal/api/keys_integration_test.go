@@ -407,6 +407,12 @@ func TestIdempotentCreate(t *testing.T) {
 	if resp := e.do(req{route: "POST /v1/keys", body: minimal, headers: map[string]string{"idempotency-key": strings.Repeat("k", 256)}}); resp.Status != 400 {
 		t.Fatalf("256-character Idempotency-Key: %d", resp.Status)
 	}
+	// 255 characters of two bytes each are stored and read back.
+	wide := map[string]string{"idempotency-key": strings.Repeat("é", 255)}
+	made := e.do(req{route: "POST /v1/keys", body: minimal, headers: wide})
+	if replay := e.do(req{route: "POST /v1/keys", body: minimal, headers: wide}); made.Status != 201 || replay.Body != made.Body || replay.Headers["Idempotent-Replayed"] != "true" {
+		t.Fatalf("255 two-byte characters: %d, replay %d %s", made.Status, replay.Status, replay.Body)
+	}
 	// Concurrent retries with one key make one key.
 	var wg sync.WaitGroup
 	bodies := make([]string, 8)

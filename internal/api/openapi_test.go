@@ -12,9 +12,8 @@ import (
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"gopkg.in/yaml.v3"
-
 	"github.com/paykeys/paykeys/internal/apigw"
+	"github.com/paykeys/paykeys/internal/cfn"
 )
 
 // loadOpenAPI parses and validates the embedded document.
@@ -47,53 +46,27 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 // one, nor are the portal's pages (PortalFunction, GET /portal/...), which
 // share the API's origin but are not operations of the API.
 func managementRoutes(template []byte) (map[string]string, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(template, &root); err != nil {
+	root, err := cfn.Parse(template)
+	if err != nil {
 		return nil, err
 	}
-	get := func(n *yaml.Node, key string) *yaml.Node {
-		if n == nil || n.Kind != yaml.MappingNode {
-			return nil
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == key {
-				return n.Content[i+1]
-			}
-		}
-		return nil
-	}
-	value := func(n *yaml.Node) string {
-		if n == nil {
-			return ""
-		}
-		return n.Value
-	}
-	if len(root.Content) == 0 {
-		return nil, fmt.Errorf("empty template")
-	}
-	resources := get(root.Content[0], "Resources")
-	if resources == nil {
-		return nil, fmt.Errorf("no Resources")
-	}
 	out := map[string]string{}
-	for i := 0; i+1 < len(resources.Content); i += 2 {
-		function := strings.ToLower(strings.TrimSuffix(resources.Content[i].Value, "Function"))
-		res := resources.Content[i+1]
-		if value(get(res, "Type")) != "AWS::Serverless::Function" || resources.Content[i].Value == "PortalFunction" {
+	for id, res := range cfn.Resources(root, "AWS::Serverless::Function") {
+		if id == "PortalFunction" {
 			continue
 		}
-		events := get(get(res, "Properties"), "Events")
-		if events == nil {
-			continue
-		}
-		for j := 0; j+1 < len(events.Content); j += 2 {
-			ev := events.Content[j+1]
-			props := get(ev, "Properties")
-			if value(get(ev, "Type")) != "HttpApi" || value(get(props, "ApiId")) != "ManagementApi" {
+		function := strings.ToLower(strings.TrimSuffix(id, "Function"))
+		for _, ev := range cfn.Pairs(cfn.Get(cfn.Get(res, "Properties"), "Events")) {
+			props := cfn.Get(ev, "Properties")
+			if typ, _ := cfn.Scalar(cfn.Get(ev, "Type")); typ != "HttpApi" {
 				continue
 			}
-			if path := value(get(props, "Path")); path != "" {
-				out[strings.ToUpper(value(get(props, "Method")))+" "+path] = function
+			if api, _ := cfn.Ref(cfn.Get(props, "ApiId")); api != "ManagementApi" {
+				continue
+			}
+			if path, ok := cfn.Scalar(cfn.Get(props, "Path")); ok && path != "" {
+				method, _ := cfn.Scalar(cfn.Get(props, "Method"))
+				out[strings.ToUpper(method)+" "+path] = function
 			}
 		}
 	}

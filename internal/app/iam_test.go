@@ -2,14 +2,12 @@ package app_test
 
 import (
 	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
+	"github.com/paykeys/paykeys/internal/cfn"
 	"github.com/paykeys/paykeys/internal/secret"
 	"github.com/paykeys/paykeys/internal/store"
 )
@@ -208,15 +206,11 @@ type policies struct{ allow, deny []grant }
 // by the name of its function (the logical ID without "Function").
 func templatePolicies(t *testing.T) map[string]policies {
 	t.Helper()
-	data, err := os.ReadFile("../../template.yaml")
+	root, err := cfn.ReadFile("../../template.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		t.Fatal(err)
-	}
-	tpl, _ := cfn(&root).(map[string]any)
+	tpl, _ := cfn.Value(root).(map[string]any)
 	resources, _ := tpl["Resources"].(map[string]any)
 	out := map[string]policies{}
 	for id, r := range resources {
@@ -247,39 +241,6 @@ func templatePolicies(t *testing.T) map[string]policies {
 		out[name] = p
 	}
 	return out
-}
-
-// cfn turns a YAML node into maps, lists and strings, with CloudFormation's
-// short forms (!Ref, !GetAtt, !Sub, !If...) as their long forms.
-func cfn(n *yaml.Node) any {
-	var v any
-	switch n.Kind {
-	case yaml.DocumentNode:
-		return cfn(n.Content[0])
-	case yaml.AliasNode:
-		return cfn(n.Alias)
-	case yaml.MappingNode:
-		m := map[string]any{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			m[n.Content[i].Value] = cfn(n.Content[i+1])
-		}
-		v = m
-	case yaml.SequenceNode:
-		l := []any{}
-		for _, c := range n.Content {
-			l = append(l, cfn(c))
-		}
-		v = l
-	default:
-		v = n.Value
-	}
-	if tag, ok := strings.CutPrefix(n.Tag, "!"); ok && !strings.HasPrefix(tag, "!") {
-		if tag == "Ref" {
-			return map[string]any{"Ref": v}
-		}
-		return map[string]any{"Fn::" + tag: v}
-	}
-	return v
 }
 
 // policyStatements returns the statements of one entry of a function's

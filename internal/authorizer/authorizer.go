@@ -131,6 +131,7 @@ type call struct {
 	headers     eventHeaders
 	method      string
 	path        string
+	pathForms   []string // other forms the client may have sent path in
 	query       func() (string, error)
 	rawQuery    func() string // the query as sent, for RFC 9421's @query
 	sourceIP    string
@@ -161,10 +162,14 @@ func (h *Handler) rest(ctx context.Context, ev *events.APIGatewayCustomAuthorize
 }
 
 func (h *Handler) httpAPI(ctx context.Context, ev *events.APIGatewayV2CustomAuthorizerV2Request) (any, error) {
+	path := withoutStage(ev.RawPath, ev.RequestContext.Stage)
 	c := call{
-		headers:     eventHeaders{single: ev.Headers},
-		method:      ev.RequestContext.HTTP.Method,
-		path:        withoutStage(ev.RawPath, ev.RequestContext.Stage),
+		headers: eventHeaders{single: ev.Headers},
+		method:  ev.RequestContext.HTTP.Method,
+		// An HTTP API's rawPath is percent-decoded; the client signed the
+		// path as it sent it, most likely in one of these forms.
+		path:        path,
+		pathForms:   signature.PathForms(path),
 		query:       func() (string, error) { return signature.CanonicalQueryRaw(ev.RawQueryString) },
 		rawQuery:    func() string { return ev.RawQueryString },
 		sourceIP:    ev.RequestContext.HTTP.SourceIP,
@@ -220,11 +225,12 @@ func (h *Handler) decide(ctx context.Context, c call) (authz.Decision, bool, err
 	}
 	cred := readCredentials(c.headers)
 	r := authz.Request{
-		Bearer:   cred.bearer,
-		HMAC:     cred.hmac,
-		Conflict: cred.conflict != "",
-		Method:   method,
-		Path:     c.path,
+		Bearer:    cred.bearer,
+		HMAC:      cred.hmac,
+		Conflict:  cred.conflict != "",
+		Method:    method,
+		Path:      c.path,
+		PathForms: c.pathForms,
 		Need: key.Requirement{
 			Environment: env,
 			SourceIP:    authz.ParseIP(c.sourceIP),

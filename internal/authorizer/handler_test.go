@@ -465,3 +465,34 @@ func TestHandleStoreOutage(t *testing.T) {
 		}
 	}
 }
+
+// An HTTP API passes the authorizer its path decoded, so a client that sent
+// (and signed) the path percent-encoded is still proven: the authorizer
+// checks the forms a client may have sent the path in. A path encoded some
+// other way is not the path signed.
+func TestHandleSignedPathAsSent(t *testing.T) {
+	decoded := "/demo/café au lait"
+	tests := []struct {
+		name, signedPath string
+		status           int
+		code             string
+	}{
+		{"signed as Go and most clients send it", "/demo/caf%C3%A9%20au%20lait", 200, "VALID"},
+		{"signed with lower-case hex", "/demo/caf%c3%a9%20au%20lait", 401, "SIGNATURE_INVALID"},
+		{"signed decoded", decoded, 200, "VALID"},
+		{"signed as another path", "/demo/caf%C3%A9%20au%20laiT", 401, "SIGNATURE_INVALID"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := newUnit(t, key.EnvTest)
+			ev := clean(sample(t, "http-hmac.json"))
+			ev["rawPath"] = decoded
+			ev["requestContext"].(map[string]any)["http"].(map[string]any)["path"] = decoded
+			u.sign(ev, u.a, tt.signedPath)
+			r := u.handle(t, ev)
+			if r.status != tt.status || r.code() != tt.code {
+				t.Fatalf("got %d %s, want %d %s", r.status, r.code(), tt.status, tt.code)
+			}
+		})
+	}
+}

@@ -170,6 +170,9 @@ type Request struct {
 	HMAC   signature.Headers // the signed-request headers
 	// For signed requests: the method, the path as sent, and the canonical query.
 	Method, Path, CanonicalQuery string
+	// PathForms are other forms of Path the client may have sent and signed
+	// (signature.PathForms): an HTTP API passes the path decoded.
+	PathForms []string
 	// QueryErr is set when the query could not be canonicalised.
 	QueryErr error
 	// RFC 9421 signatures with a registered public key: the Signature-Input
@@ -293,7 +296,10 @@ func (e *Engine) signed(ctx context.Context, r Request) (Decision, error) {
 	}
 	d.ClientID = p.ClientID
 	now := e.Now()
-	sts := signature.StringToSign(r.Method, r.Path, r.CanonicalQuery, p.TimestampRaw, p.Nonce, p.ContentSHA256)
+	sts := make([]string, 0, 1+len(r.PathForms))
+	for _, path := range append([]string{r.Path}, r.PathForms...) {
+		sts = append(sts, signature.StringToSign(r.Method, path, r.CanonicalQuery, p.TimestampRaw, p.Nonce, p.ContentSHA256))
+	}
 	var k *key.Key
 	m := key.NoMatch
 	inWindow := p.InWindow(now)
@@ -332,10 +338,11 @@ func (e *Engine) signed(ctx context.Context, r Request) (Decision, error) {
 	return e.check(d, k, m, r, now), nil
 }
 
-// proveSigned checks the signature against the current secret and, inside a
-// grace period, the previous one. A revoked key's secret is destroyed, so
-// nothing it signs can be proven.
-func (e *Engine) proveSigned(ctx context.Context, k *key.Key, p *signature.Parsed, sts string, now time.Time) (key.SecretMatch, error) {
+// proveSigned checks the signature, over any of the strings to sign (one per
+// form of the path), against the current secret and, inside a grace period,
+// the previous one. A revoked key's secret is destroyed, so nothing it signs
+// can be proven.
+func (e *Engine) proveSigned(ctx context.Context, k *key.Key, p *signature.Parsed, sts []string, now time.Time) (key.SecretMatch, error) {
 	if k.Status == key.StatusRevoked {
 		return key.NoMatch, nil
 	}
@@ -344,7 +351,7 @@ func (e *Engine) proveSigned(ctx context.Context, k *key.Key, p *signature.Parse
 		return key.NoMatch, unavailable(StoreSecrets, err)
 	}
 	// A destroyed version has no secret; never verify with an empty key.
-	if cur != nil && p.Verify(cur, sts) {
+	if cur != nil && verifyAny(p, cur, sts) {
 		return key.MatchCurrent, nil
 	}
 	if k.InGrace(now) && k.PrevSecretVersionID != "" {
@@ -352,11 +359,22 @@ func (e *Engine) proveSigned(ctx context.Context, k *key.Key, p *signature.Parse
 		if err != nil {
 			return key.NoMatch, unavailable(StoreSecrets, err)
 		}
-		if prev != nil && p.Verify(prev, sts) {
+		if prev != nil && verifyAny(p, prev, sts) {
 			return key.MatchPrevious, nil
 		}
 	}
 	return key.NoMatch, nil
+}
+
+// verifyAny reports whether the signature was made with secret over any of
+// the strings to sign.
+func verifyAny(p *signature.Parsed, secret []byte, sts []string) bool {
+	for _, s := range sts {
+		if p.Verify(secret, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Engine) check(d Decision, k *key.Key, m key.SecretMatch, r Request, now time.Time) Decision {

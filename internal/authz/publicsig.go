@@ -26,6 +26,14 @@ func (e *Engine) publicSigned(ctx context.Context, r Request) (Decision, error) 
 		d.Code = key.CodeMalformed
 		return d, nil
 	}
+	bases := []string{base}
+	for _, path := range r.PathForms {
+		m := r.Message
+		m.Path = path
+		if b, err := s.Base(m); err == nil && b != base {
+			bases = append(bases, b)
+		}
+	}
 	clientID, ok := key.PublicKeyClientID(s.KeyID)
 	if !ok {
 		d.Code = key.CodeSignatureInvalid // a keyid that is not ours names no key
@@ -41,7 +49,7 @@ func (e *Engine) publicSigned(ctx context.Context, r Request) (Decision, error) 
 		if !inWindow {
 			return true, nil
 		}
-		proven = provePublic(c, s, base)
+		proven = provePublic(c, s, bases)
 		return proven, nil
 	})
 	switch {
@@ -70,10 +78,11 @@ func (e *Engine) publicSigned(ctx context.Context, r Request) (Decision, error) 
 	return d, nil
 }
 
-// provePublic verifies the signature with the public key its keyid names,
-// under that key's own algorithm. A revoked key proves nothing, like a
-// signed request whose secret is destroyed.
-func provePublic(k *key.Key, s *signature.MessageSignature, base string) bool {
+// provePublic verifies the signature, over any of the signature bases (one
+// per form of the path), with the public key its keyid names, under that
+// key's own algorithm. A revoked key proves nothing, like a signed request
+// whose secret is destroyed.
+func provePublic(k *key.Key, s *signature.MessageSignature, bases []string) bool {
 	if k.Status == key.StatusRevoked {
 		return false
 	}
@@ -81,7 +90,12 @@ func provePublic(k *key.Key, s *signature.MessageSignature, base string) bool {
 	if !ok || string(pk.Alg) != s.Alg {
 		return false
 	}
-	return signature.VerifyPublic(s.Alg, pk.X, pk.Y, base, s.Signature)
+	for _, base := range bases {
+		if signature.VerifyPublic(s.Alg, pk.X, pk.Y, base, s.Signature) {
+			return true
+		}
+	}
+	return false
 }
 
 // validDigestHeader: a covered Content-Digest lists only sha-256 and

@@ -8,6 +8,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"strings"
@@ -265,4 +266,71 @@ func TestDecidePublicSignatureStoreDown(t *testing.T) {
 	if !errors.As(err, &se) || d.Code != CodeStoreUnavailable {
 		t.Fatalf("code %s err %v", d.Code, err)
 	}
+}
+
+// An HTTP API passes the path decoded: a signature over the path as the
+// client sent it, percent-encoded, is proven through its forms, and one
+// over some other path is not.
+func TestDecidePublicSignaturePathAsSent(t *testing.T) {
+	ctx := context.Background()
+	f := newSigFixture(t)
+	f.path = "/demo/caf%C3%A9%20au%20lait"
+	decoded := "/demo/café au lait"
+	for _, tt := range []struct {
+		name  string
+		forms []string
+		want  key.Code
+	}{
+		{"with the path's forms", signature.PathForms(decoded), key.CodeValid},
+		{"decoded path alone", nil, key.CodeSignatureInvalid},
+		{"forms of another path", signature.PathForms("/demo/café au laiT"), key.CodeSignatureInvalid},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r, _ := f.request(t, f.edID, f.ed, 0)
+			r.Message.Path, r.PathForms = decoded, tt.forms
+			if d, err := f.e.Decide(ctx, r); err != nil || d.Code != tt.want {
+				t.Fatalf("decision %s, err %v; want %s", d.Code, err, tt.want)
+			}
+		})
+	}
+}
+
+// An HTTP API joins a repeated header's values with ",": a signature label
+// that comes twice with different values is one header repeated with
+// different values (MALFORMED), whichever comes last; the same value twice
+// is one signature.
+func TestDecidePublicSignatureRepeatedLabel(t *testing.T) {
+	ctx := context.Background()
+	f := newSigFixture(t)
+	label, _, _ := strings.Cut(mustRequest(t, f).MessageSignature, "=")
+	forged := label + "=:" + base64.StdEncoding.EncodeToString(make([]byte, ed25519.SignatureSize)) + ":"
+	for _, tt := range []struct {
+		name  string
+		build func(r *Request)
+		want  key.Code
+	}{
+		{"a forged value first", func(r *Request) { r.MessageSignature = forged + ", " + r.MessageSignature }, key.CodeMalformed},
+		{"a forged value last", func(r *Request) { r.MessageSignature += "," + forged }, key.CodeMalformed},
+		{"Signature-Input twice, differing", func(r *Request) {
+			r.SignatureInput = strings.Replace(r.SignatureInput, `"@method"`, `"@method" "@scheme"`, 1) + ", " + r.SignatureInput
+		}, key.CodeMalformed},
+		{"the same value twice", func(r *Request) {
+			r.MessageSignature += ", " + r.MessageSignature
+			r.SignatureInput += ", " + r.SignatureInput
+		}, key.CodeValid},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := mustRequest(t, f)
+			tt.build(&r)
+			if d, err := f.e.Decide(ctx, r); err != nil || d.Code != tt.want {
+				t.Fatalf("decision %s, err %v; want %s", d.Code, err, tt.want)
+			}
+		})
+	}
+}
+
+func mustRequest(t *testing.T, f *sigFixture) Request {
+	t.Helper()
+	r, _ := f.request(t, f.edID, f.ed, 0)
+	return r
 }

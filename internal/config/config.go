@@ -166,6 +166,15 @@ func Load(getenv func(string) string) (Config, error) {
 	if !strings.HasSuffix(c.SecretPrefix, "/") {
 		errs = append(errs, errors.New(`SECRET_PREFIX must end with "/"`))
 	}
+	// A KEK among the secrets of a folder would be listed with them: the
+	// lifecycle job's upkeep would move it into the envelope store, sealed
+	// under itself, and delete it from Secrets Manager.
+	keys, hooks := c.SecretPrefix+SecretFolders[0], c.SecretPrefix+SecretFolders[1]
+	for _, k := range []struct{ env, name string }{{"KEK_SECRET_NAME", c.KEKSecretName}, {"WEBHOOK_KEK_SECRET_NAME", c.WebhookKEKSecretName}} {
+		if strings.HasPrefix(k.name, keys) || strings.HasPrefix(k.name, hooks) {
+			errs = append(errs, fmt.Errorf("%s must not be under %q or %q, where the secrets it seals live", k.env, keys, hooks))
+		}
+	}
 	if c.SecretStore != SecretStoreSecretsManager && c.SecretStore != SecretStoreEnvelope {
 		errs = append(errs, fmt.Errorf(`SECRET_STORE must be %q or %q, not %q`, SecretStoreSecretsManager, SecretStoreEnvelope, c.SecretStore))
 	}
@@ -175,6 +184,11 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	return c, errors.Join(errs...)
 }
+
+// SecretFolders are the folders of SECRET_PREFIX that hold key secrets and
+// webhook signing secrets: secret.KeysDir and secret.WebhooksDir, which a
+// test in package app holds them to (this package links no secret store).
+var SecretFolders = [2]string{"keys/", "webhooks/"}
 
 // The values of SECRET_STORE.
 const (

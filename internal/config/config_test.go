@@ -72,6 +72,15 @@ func TestEverySetting(t *testing.T) {
 		{"KEK_SECRET_NAME from the prefix", map[string]string{"SECRET_PREFIX": "acme/"}, func(c Config) any { return c.KEKSecretName }, "acme-kek", ""},
 		{"KEK_SECRET_NAME", map[string]string{"KEK_SECRET_NAME": "ops/kek"}, func(c Config) any { return c.KEKSecretName }, "ops/kek", ""},
 
+		// A KEK among the secrets it seals would be moved into the envelope
+		// store, sealed under itself, and deleted, by the lifecycle job's
+		// upkeep of a store switch.
+		{"KEK_SECRET_NAME among key secrets", map[string]string{"KEK_SECRET_NAME": "paykeys/keys/kek"}, nil, nil,
+			`KEK_SECRET_NAME must not be under "paykeys/keys/" or "paykeys/webhooks/", where the secrets it seals live`},
+		{"WEBHOOK_KEK_SECRET_NAME among signing secrets", map[string]string{"SECRET_PREFIX": "acme/", "WEBHOOK_KEK_SECRET_NAME": "acme/webhooks/kek"}, nil, nil,
+			`WEBHOOK_KEK_SECRET_NAME must not be under "acme/keys/" or "acme/webhooks/", where the secrets it seals live`},
+		{"KEK_SECRET_NAME beside the folders", map[string]string{"KEK_SECRET_NAME": "paykeys/kek"}, func(c Config) any { return c.KEKSecretName }, "paykeys/kek", ""},
+
 		{"WEBHOOK_KEK_SECRET_NAME default", nil, func(c Config) any { return c.WebhookKEKSecretName }, "paykeys-webhooks-kek", ""},
 		{"WEBHOOK_KEK_SECRET_NAME from the prefix", map[string]string{"SECRET_PREFIX": "acme/"},
 			func(c Config) any { return c.WebhookKEKSecretName }, "acme-webhooks-kek", ""},

@@ -12,12 +12,22 @@ import (
 )
 
 // retry runs op on a fresh read of the key until it commits without a
-// concurrent change winning, at most MaxAttempts times.
+// concurrent change winning, at most MaxAttempts times. The key's last use
+// is read too, for the response and the event, but a failure to read it
+// does not hold the change back: it lives in the usage partition, which the
+// authorizer writes on every use, hottest when a stolen key is in use and
+// must be disabled or revoked at once.
 func (s *Service) retry(ctx context.Context, a key.Actor, id string, op func(k *key.Key) error) error {
 	err := retry.OnConflict(ctx, s.MaxAttempts, store.ErrStale, func(int) error {
-		k, err := s.getOwned(ctx, a, id)
+		k, err := s.getOwnedRecord(ctx, a, id)
 		if err != nil {
 			return err
+		}
+		if err := s.Store.AttachLastUse(ctx, k); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			s.Log.WarnContext(ctx, "key changed without its last use", "key_id", id, "error", err.Error())
 		}
 		return op(k)
 	})

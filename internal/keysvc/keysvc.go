@@ -83,9 +83,23 @@ func New(st Store, sec Secrets, log *slog.Logger) *Service {
 	}
 }
 
-// getOwned fetches a key that belongs to the actor's merchant. Another
-// merchant's key, or an ID that cannot be a key, is not found.
+// getOwned fetches a key that belongs to the actor's merchant, with its
+// last use. Another merchant's key, or an ID that cannot be a key, is not
+// found.
 func (s *Service) getOwned(ctx context.Context, a key.Actor, id string) (*key.Key, error) {
+	k, err := s.getOwnedRecord(ctx, a, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Store.AttachLastUse(ctx, k); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// getOwnedRecord is getOwned without the last use, which a change reads
+// apart (see retry).
+func (s *Service) getOwnedRecord(ctx context.Context, a key.Actor, id string) (*key.Key, error) {
 	if !key.ValidClientID(id) {
 		return nil, key.NotFound("key", id)
 	}
@@ -95,9 +109,6 @@ func (s *Service) getOwned(ctx context.Context, a key.Actor, id string) (*key.Ke
 	}
 	if k.MerchantID != a.MerchantID {
 		return nil, key.NotFound("key", id)
-	}
-	if err := s.Store.AttachLastUse(ctx, k); err != nil {
-		return nil, err
 	}
 	return k, nil
 }

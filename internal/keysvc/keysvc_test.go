@@ -363,3 +363,48 @@ func TestVerify(t *testing.T) {
 		t.Fatalf("a revoked key's secret verified: %+v, %v", v, err)
 	}
 }
+
+// A key's last use lives in its usage partition, which the authorizer
+// writes on every use and which is hottest when a stolen key is being
+// used. A change (disable, restriction, reset, revoke) must take effect
+// even when that item cannot be read: the last use only decorates the
+// response and the event.
+func TestChangesCommitWhenTheLastUseCannotBeRead(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name   string
+		change func(s *Service, id string) error
+		want   func(k *key.Key) bool
+	}{
+		{"disable", func(s *Service, id string) error {
+			_, err := s.Update(ctx, actor, id, key.Patch{Status: key.Field[string]{Set: true, Value: string(key.StatusDisabled)}})
+			return err
+		}, func(k *key.Key) bool { return k.Status == key.StatusDisabled }},
+		{"restrict", func(s *Service, id string) error {
+			_, err := s.Update(ctx, actor, id, key.Patch{AllowedIPs: key.Field[[]string]{Set: true, Value: []string{"192.0.2.1"}}})
+			return err
+		}, func(k *key.Key) bool { return len(k.AllowedIPs) == 1 }},
+		{"reset", func(s *Service, id string) error {
+			_, err := s.Reset(ctx, actor, id, 0)
+			return err
+		}, func(k *key.Key) bool { return k.SecretVersion == 2 }},
+		{"revoke", func(s *Service, id string) error {
+			return s.Revoke(ctx, actor, id)
+		}, func(k *key.Key) bool { return k.Status == key.StatusRevoked }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, st, _ := newService(t)
+			created, err := s.Create(ctx, actor, params(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.Fail["AttachLastUse"] = errDown
+			if err := c.change(s, created.Key.ID); err != nil {
+				t.Fatalf("%s with the last use unreadable: %v", c.name, err)
+			}
+			if k, err := st.GetKey(ctx, created.Key.ID); err != nil || !c.want(k) {
+				t.Fatalf("%s not committed: %+v, %v", c.name, k, err)
+			}
+		})
+	}
+}

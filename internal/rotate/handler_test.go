@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,6 +45,30 @@ func TestHandleSampleEvent(t *testing.T) {
 	var m map[string]any
 	if err := json.Unmarshal(out, &m); err != nil || m["index_items"] == nil || m["events_by_type"] == nil {
 		t.Errorf("result JSON %s", out)
+	}
+}
+
+// TestDefaultSampleEventIsScheduled: make invoke-rotate sends the first
+// sample event of events/rotate by name, which must be a plain scheduled
+// run, not a request that fails on the default secret store.
+func TestDefaultSampleEventIsScheduled(t *testing.T) {
+	entries, err := os.ReadDir("../../events/rotate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".json") {
+			names = append(names, e.Name())
+		}
+	}
+	if len(names) == 0 {
+		t.Fatal("no sample event in events/rotate")
+	}
+	slices.Sort(names)
+	ev := sampleEvent(t, names[0])
+	if ev.DetailType != "Scheduled Event" || strings.TrimSpace(string(ev.Detail)) != "{}" {
+		t.Errorf("the first sample event, %s, is %q with detail %s; make invoke-rotate needs a scheduled run", names[0], ev.DetailType, ev.Detail)
 	}
 }
 

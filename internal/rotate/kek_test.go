@@ -106,7 +106,7 @@ func TestKEKRequestWithoutEnvelope(t *testing.T) {
 // TestHandleKEKEvent decodes the operator's sample event (make kek-rotate)
 // and checks it reaches the rotation as a request.
 func TestHandleKEKEvent(t *testing.T) {
-	ev := sampleEvent(t, "rotate-kek.json")
+	ev := sampleEvent(t, "with-rotate-kek.json")
 	k := &fakeKEKs{}
 	j := New(emptyStore{}, nil, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	j.KEKs = k

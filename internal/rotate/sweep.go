@@ -24,9 +24,23 @@ type Cursors interface {
 	SaveJobCursor(ctx context.Context, name, cursor string) error
 }
 
-// Owner reports whether a record names a secret; a name of a shape the
+// Owner reports what the records say of a secret; a name of a shape the
 // owner never gives its secrets counts as owned.
-type Owner func(ctx context.Context, name string) (bool, error)
+type Owner func(ctx context.Context, name string) (Ownership, error)
+
+// Ownership is what the records say of a secret.
+type Ownership int
+
+const (
+	// Owned: a record names the secret and may use it.
+	Owned Ownership = iota
+	// Unowned: no record names the secret.
+	Unowned
+	// Revoked: the record naming it is a revoked key's. A revoke destroys
+	// the secret once the record is committed, so one still there is a
+	// delete that failed; revocation is final, nothing reads it again.
+	Revoked
+)
 
 // SweptStore is one kind of secret the sweep walks: its store, the records
 // that own its secrets, and a name for its cursor, logs and stats.
@@ -36,13 +50,17 @@ type SweptStore struct {
 	Owner   Owner
 }
 
-// KeyRecords owns the secrets named by a key's client ID (store.Store).
+// KeyRecords owns the secrets named by a key's client ID (store.Store),
+// but for a revoked key's.
 func KeyRecords(st interface {
 	GetKey(ctx context.Context, id string) (*key.Key, error)
 }) Owner {
-	return ownedBy(key.ValidClientID, func(ctx context.Context, id string) error {
-		_, err := st.GetKey(ctx, id)
-		return err
+	return ownedBy(key.ValidClientID, func(ctx context.Context, id string) (Ownership, error) {
+		k, err := st.GetKey(ctx, id)
+		if err == nil && k.Status == key.StatusRevoked {
+			return Revoked, nil
+		}
+		return found(err)
 	})
 }
 
@@ -51,28 +69,32 @@ func KeyRecords(st interface {
 func EndpointRecords(st interface {
 	GetEndpoint(ctx context.Context, id string) (*hook.Endpoint, error)
 }) Owner {
-	return ownedBy(hook.ValidID, func(ctx context.Context, id string) error {
+	return ownedBy(hook.ValidID, func(ctx context.Context, id string) (Ownership, error) {
 		_, err := st.GetEndpoint(ctx, id)
-		return err
+		return found(err)
 	})
 }
 
-// ownedBy owns the secrets whose name is a valid ID and get finds; get's
-// key.ErrNotFound is no owner.
-func ownedBy(valid func(string) bool, get func(ctx context.Context, id string) error) Owner {
-	return func(ctx context.Context, name string) (bool, error) {
+// ownedBy asks get about the secrets whose name is a valid ID, and owns
+// the others.
+func ownedBy(valid func(string) bool, get func(ctx context.Context, id string) (Ownership, error)) Owner {
+	return func(ctx context.Context, name string) (Ownership, error) {
 		if !valid(name) {
-			return true, nil
+			return Owned, nil
 		}
-		return found(get(ctx, name))
+		return get(ctx, name)
 	}
 }
 
-func found(err error) (bool, error) {
-	if errors.Is(err, key.ErrNotFound) {
-		return false, nil
+// found is the ownership a record read gives: key.ErrNotFound is no owner.
+func found(err error) (Ownership, error) {
+	switch {
+	case errors.Is(err, key.ErrNotFound):
+		return Unowned, nil
+	case err != nil:
+		return Owned, err
 	}
-	return err == nil, err
+	return Owned, nil
 }
 
 // Defaults of the orphan sweep.
@@ -89,8 +111,9 @@ const (
 type SweepStats struct {
 	Examined int  `json:"examined"` // secrets listed
 	Young    int  `json:"young"`    // written within the margin: perhaps a create still in flight
-	Owned    int  `json:"owned"`    // a key or endpoint record names it (whatever its state)
-	Deleted  int  `json:"deleted"`  // no record names it: deleted
+	Owned    int  `json:"owned"`    // a key or endpoint record names it (whatever its state, but revoked)
+	Revoked  int  `json:"revoked"`  // a revoked key's, whose delete at the revoke failed
+	Deleted  int  `json:"deleted"`  // no record names it, or a revoked key's: deleted
 	Failed   int  `json:"failed"`   // a record or the store could not be read, or the delete failed
 	Wrapped  bool `json:"wrapped"`  // reached the end of the store; the next run starts over
 }
@@ -100,8 +123,10 @@ type SweepStats struct {
 // writes its secret first and its record right after, and a cut-off create
 // leaves the secret alone (package keysvc); the margin keeps every create
 // still in flight out of reach. A secret whose record exists is never
-// touched, whatever the record's state: its current and grace-period
-// versions live in it. A page on which most old secrets have no record
+// touched, whatever the record's state (its current and grace-period
+// versions live in it), but for a revoked key's: a revoke destroys the
+// secret after committing the record, and one left there is a delete that
+// failed, destroyed here. A page on which most old secrets have no record
 // stops the sweep before it deletes any of them: the records are then
 // elsewhere (another table using the same secret prefix), not missing.
 // It walks the store from the cursor the last run saved, at most
@@ -128,7 +153,7 @@ func (j *Job) sweep(ctx context.Context, r *run, ss SweptStore) error {
 			}
 			return fmt.Errorf("orphan sweep of %s: list: %w", ss.Kind, err)
 		}
-		var orphans []secret.Listed
+		var orphans, revoked []secret.Listed
 		young := 0
 		for _, l := range page {
 			st.Examined++
@@ -136,14 +161,17 @@ func (j *Job) sweep(ctx context.Context, r *run, ss SweptStore) error {
 				young++
 				continue
 			}
-			switch owned, err := ss.Owner(ctx, l.Name); {
+			switch own, err := ss.Owner(ctx, l.Name); {
 			case err != nil:
 				st.Failed++
 				j.Log.ErrorContext(ctx, "rotate: orphan sweep", "run_id", r.id, "kind", ss.Kind, "secret", l.Name, "error", err.Error())
-			case owned:
-				st.Owned++
-			default:
+			case own == Revoked:
+				st.Revoked++
+				revoked = append(revoked, l)
+			case own == Unowned:
 				orphans = append(orphans, l)
+			default:
+				st.Owned++
 			}
 		}
 		// Real orphans are rare among owned secrets. A page of mostly
@@ -153,7 +181,7 @@ func (j *Job) sweep(ctx context.Context, r *run, ss SweptStore) error {
 		if len(orphans) >= sweepBrake && len(orphans)*2 > len(page)-young {
 			return fmt.Errorf("orphan sweep of %s: stopped: %d of %d secrets on a page have no record; does another table use the secret prefix?", ss.Kind, len(orphans), len(page))
 		}
-		for _, l := range orphans {
+		for _, l := range append(orphans, revoked...) {
 			if err := ss.Secrets.Delete(ctx, l.Name); err != nil {
 				st.Failed++
 				j.Log.ErrorContext(ctx, "rotate: orphan sweep", "run_id", r.id, "kind", ss.Kind, "secret", l.Name, "error", err.Error())

@@ -59,15 +59,17 @@ func (c *fakeCursors) SaveJobCursor(_ context.Context, _, cur string) error {
 // records answers GetKey and GetEndpoint from sets of IDs; broken IDs fail.
 type records struct {
 	emptyStore
-	keys, endpoints, broken map[string]bool
+	keys, endpoints, broken, revoked map[string]bool
 }
 
 func (r records) GetKey(_ context.Context, id string) (*key.Key, error) {
 	switch {
 	case r.broken[id]:
 		return nil, errors.New("read failed")
+	case r.revoked[id]:
+		return &key.Key{ID: id, Status: key.StatusRevoked}, nil
 	case r.keys[id]:
-		return &key.Key{ID: id}, nil
+		return &key.Key{ID: id, Status: key.StatusActive}, nil
 	}
 	return nil, key.NotFound("key", id)
 }
@@ -229,5 +231,36 @@ func TestSweepBrakesOnAPageOfOrphans(t *testing.T) {
 			t.Errorf("%d owned, %d orphans: deleted %d (stats %+v), error %v; want %d deleted, failure %v",
 				tt.owned, tt.orphans, len(sec.deleted), got.Orphans["keys"], err, tt.deleted, tt.fails)
 		}
+	}
+}
+
+// A revoke commits the revoked record, then destroys the secret; when that
+// delete fails, the sweep destroys what is left. A revoked key's secret is
+// not an orphan of another table, so a page of them does not brake.
+func TestSweepDestroysRevokedKeysSecrets(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	old := now.Add(-2 * time.Hour)
+	sec := &fakeSecrets{}
+	st := records{keys: map[string]bool{}, revoked: map[string]bool{}}
+	var want []string
+	for i := range sweepBrake + 2 {
+		id := key.NewClientID(key.EnvTest)
+		if i == 0 {
+			st.keys[id] = true // a live key: kept
+		} else {
+			st.revoked[id] = true
+			want = append(want, id)
+		}
+		sec.listed = append(sec.listed, secret.Listed{Name: id, Written: old})
+	}
+	got, err := sweepJob(st, sec, &fakeCursors{}, now).Run(context.Background())
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if !slices.Equal(sec.deleted, want) {
+		t.Errorf("deleted %v, want the revoked keys' secrets %v", sec.deleted, want)
+	}
+	if o := got.Orphans["keys"]; o == nil || o.Owned != 1 || o.Revoked != len(want) || o.Deleted != len(want) {
+		t.Errorf("stats %+v, want 1 owned and %d revoked, deleted", o, len(want))
 	}
 }

@@ -165,8 +165,17 @@ func (k *Keyring) Previous(ctx context.Context) (string, error) {
 // onto the KEK it replaces. It refuses with ErrRewrapPending while an
 // earlier previous KEK is not retired yet, so at most two are ever in use.
 // It returns the new version's ID.
+//
+// The new version's ID (its ClientRequestToken) is derived from the version
+// it replaces, so rotations that pass the check above at the same time (two
+// runs of the lifecycle job) make one new KEK between them: the others'
+// puts are refused (ResourceExistsException: the token exists with another
+// value) and they fail with ErrRewrapPending. Two puts would move
+// AWSPREVIOUS off the first KEK while ciphertexts are still sealed under
+// it, out of reach of every listing and re-wrap.
 func (k *Keyring) Rotate(ctx context.Context) (string, error) {
-	if _, _, err := k.Current(ctx); err != nil { // creates the secret on first use
+	cur, _, err := k.Current(ctx) // creates the secret on first use
+	if err != nil {
 		return "", err
 	}
 	prev, err := k.Previous(ctx)
@@ -176,15 +185,29 @@ func (k *Keyring) Rotate(ctx context.Context) (string, error) {
 	if prev != "" {
 		return "", fmt.Errorf("kek %s: rotate: %w (version %s)", k.name, ErrRewrapPending, prev)
 	}
+	next := successor(cur)
 	out, err := k.api.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
-		SecretId:      aws.String(k.name),
-		SecretString:  aws.String(newKEK()),
-		VersionStages: []string{StageCurrent},
+		SecretId:           aws.String(k.name),
+		ClientRequestToken: aws.String(next),
+		SecretString:       aws.String(newKEK()),
+		VersionStages:      []string{StageCurrent},
 	})
+	if isCode(err, "ResourceExistsException") {
+		return "", fmt.Errorf("kek %s: rotate: %w (a concurrent rotation made version %s)", k.name, ErrRewrapPending, next)
+	}
 	if err != nil {
 		return "", fmt.Errorf("kek %s: rotate: %w", k.name, kekNotFound(err))
 	}
 	return aws.ToString(out.VersionId), nil
+}
+
+// successor is the version ID of the KEK that replaces version: a UUID
+// derived from it, the same for every rotation that starts from it.
+func successor(version string) string {
+	h := sha256.Sum256([]byte("paykeys kek successor\x00" + version))
+	h[6] = h[6]&0x0f | 0x50 // a name-based UUID (version 5 layout)
+	h[8] = h[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }
 
 // Retire takes AWSPREVIOUS off version, once nothing is encrypted under it.

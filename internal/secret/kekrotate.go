@@ -75,6 +75,10 @@ func (c *Chain) RotateKEK(ctx context.Context, olderThan time.Duration) (KEKRota
 		}
 	}
 	to, err := k.Rotate(ctx)
+	if olderThan > 0 && errors.Is(err, ErrRewrapPending) { // a concurrent run rotated first
+		r.Skipped = "the previous kek is still being re-wrapped"
+		return r, nil
+	}
 	if err != nil {
 		return r, err
 	}

@@ -108,6 +108,8 @@ func parseSignatureHeaders(sigInput, sig string) (*MessageSignature, error) {
 	if sigInput == "" || sig == "" {
 		return nil, errSigMissing
 	}
+	// A label twice with different values is a header repeated with
+	// different values: malformed, whichever came last.
 	in, ok1 := parseDictionary(sigInput)
 	sg, ok2 := parseDictionary(sig)
 	if !ok1 || !ok2 {
@@ -343,7 +345,8 @@ func ValidContentDigest(header string) bool {
 }
 
 // parseContentDigest reads a Content-Digest whose every member is a sha-256
-// or sha-512 digest of the right length; there must be at least one.
+// or sha-512 digest of the right length; there must be at least one, and an
+// algorithm listed twice (a repeated header) must list the same digest.
 func parseContentDigest(header string) ([]sfMember, bool) {
 	ds, ok := parseDictionary(header)
 	if !ok || len(ds) == 0 {

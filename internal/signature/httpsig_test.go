@@ -237,15 +237,18 @@ func TestContentDigest(t *testing.T) {
 		header string
 		want   error
 	}{
-		"sha-256":        {"sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:", nil},
-		"sha-512":        {"sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:", nil},
-		"both":           {"sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:, sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:", nil},
-		"one wrong":      {"sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:, sha-512=:" + base64.StdEncoding.EncodeToString(make([]byte, 64)) + ":", ErrDigestMismatch},
-		"wrong":          {"sha-256=:" + base64.StdEncoding.EncodeToString(make([]byte, 32)) + ":", ErrDigestMismatch},
-		"md5":            {"md5=:AAAA:", ErrMalformed},
-		"short":          {"sha-256=:AAAA:", ErrMalformed},
-		"not structured": {"sha-256=X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=", ErrMalformed},
-		"empty":          {"", ErrMalformed},
+		"sha-256":   {"sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:", nil},
+		"sha-512":   {"sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:", nil},
+		"both":      {"sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:, sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:", nil},
+		"one wrong": {"sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:, sha-512=:" + base64.StdEncoding.EncodeToString(make([]byte, 64)) + ":", ErrDigestMismatch},
+		"wrong":     {"sha-256=:" + base64.StdEncoding.EncodeToString(make([]byte, 32)) + ":", ErrDigestMismatch},
+		// A repeated header, joined with ",": every digest listed must match.
+		"a wrong one, then the right one": {"sha-256=:" + base64.StdEncoding.EncodeToString(make([]byte, 32)) + ":,sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:", ErrMalformed},
+		"the right one twice":             {"sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:,sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:", nil},
+		"md5":                             {"md5=:AAAA:", ErrMalformed},
+		"short":                           {"sha-256=:AAAA:", ErrMalformed},
+		"not structured":                  {"sha-256=X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=", ErrMalformed},
+		"empty":                           {"", ErrMalformed},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := CheckContentDigest(c.header, body)

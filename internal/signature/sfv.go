@@ -48,6 +48,7 @@ type sfMember struct {
 	// ListParams[i] are the parameters of List[i].
 	ListParams [][]sfParam
 	Params     []sfParam // of the item, or of the inner list
+	raw        string    // the member as written
 }
 
 // Bounds, so a hostile header cannot make the parser work hard.
@@ -64,8 +65,11 @@ type sfParser struct {
 	bad bool
 }
 
-// parseDictionary parses an RFC 8941 dictionary. A repeated name keeps the
-// last value, as §4.2.2 says; ok is false on any syntax error.
+// parseDictionary parses an RFC 8941 dictionary, with one rule more than
+// §4.2.2: a name may come again only with the same value, as it does when a
+// header is repeated as it was (an HTTP API joins a repeated header's values
+// with ","). A name that comes twice with different values is not ok, since
+// which one the sender meant cannot be told; nor is any syntax error.
 func parseDictionary(s string) (members []sfMember, ok bool) {
 	if len(s) > maxSFLen {
 		return nil, false
@@ -73,6 +77,7 @@ func parseDictionary(s string) (members []sfMember, ok bool) {
 	p := &sfParser{s: s}
 	p.skipSP()
 	for p.i < len(p.s) {
+		start := p.i
 		name := p.key()
 		if p.bad {
 			return nil, false
@@ -88,7 +93,11 @@ func parseDictionary(s string) (members []sfMember, ok bool) {
 		if p.bad {
 			return nil, false
 		}
+		m.raw = p.s[start:p.i]
 		if j := indexMember(members, name); j >= 0 {
+			if members[j].raw != m.raw {
+				return nil, false
+			}
 			members[j] = m
 		} else {
 			if len(members) == maxSFMembers {

@@ -104,8 +104,9 @@ const (
 
 // Lifetimes of the items that expire.
 const (
-	eventTTL       = 30 * 24 * time.Hour
-	idempotencyTTL = 24 * time.Hour
+	eventTTL = 30 * 24 * time.Hour
+	// IdempotencyLifetime is how long an idempotent create is replayed.
+	IdempotencyLifetime = 24 * time.Hour
 )
 
 // timeLayout is RFC 3339 with nanoseconds at a fixed width, so that times in
@@ -549,7 +550,7 @@ func idempotencyItem(r *key.IdempotencyRecord) map[string]types.AttributeValue {
 		kMerchantID:     avS(r.MerchantID),
 		iIdempotencyKey: avS(r.Key),
 		kCreatedAt:      avTime(r.CreatedAt),
-		attrTTL:         avN(r.CreatedAt.Add(idempotencyTTL).Unix()),
+		attrTTL:         avN(r.CreatedAt.Add(IdempotencyLifetime).Unix()),
 	}
 	putS(m, iSubject, r.Subject)
 	putB(m, iRequestHash, r.RequestHash)

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/paykeys/paykeys/internal/key"
+	"github.com/paykeys/paykeys/internal/retry"
 )
 
 // Usage day item attributes: allowed is the count of allowed decisions and
@@ -243,11 +244,17 @@ func (s *Store) AttachLastUse(ctx context.Context, keys ...*key.Key) error {
 const batchGetTries = 5
 
 // batchGet reads up to maxBatchGet items by primary key, strongly
-// consistent, asking again for the keys DynamoDB left unprocessed.
+// consistent, asking again for the keys DynamoDB left unprocessed after a
+// growing pause (they are left when their partition is throttled).
 func (s *Store) batchGet(ctx context.Context, lookups []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
 	req := map[string]types.KeysAndAttributes{s.table: {Keys: lookups, ConsistentRead: aws.Bool(true)}}
 	var items []map[string]types.AttributeValue
-	for range batchGetTries {
+	for round := range batchGetTries {
+		if round > 0 {
+			if err := retry.Pause(ctx, round); err != nil {
+				return nil, err
+			}
+		}
 		out, err := s.api.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
 		if err != nil {
 			return nil, err

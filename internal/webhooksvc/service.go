@@ -125,7 +125,7 @@ func (s *Service) Create(ctx context.Context, a key.Actor, p CreateParams) (*hoo
 		return s.Store.CreateEndpoint(ctx, e, audit(a, "webhook.create", e.ID, now), s.MaxPerMerchant)
 	})
 	if err != nil {
-		s.cleanup(ctx, e.ID)
+		s.dropUnusedSecret(ctx, e)
 		if errors.Is(err, store.ErrLimitReached) {
 			return nil, "", key.Conflict("a merchant may have at most %d webhook endpoints", s.MaxPerMerchant)
 		}
@@ -135,6 +135,30 @@ func (s *Service) Create(ctx context.Context, a key.Actor, p CreateParams) (*hoo
 		return nil, "", fmt.Errorf("create endpoint %s: %w", e.ID, err)
 	}
 	return e, secret, nil
+}
+
+// dropUnusedSecret deletes a new endpoint's signing secret after the
+// endpoint's write failed, unless the write committed after all (a timeout
+// or a cancelled request can hide a commit): an endpoint must never lose
+// its secret. When the endpoint cannot be read, or the write was cut off
+// (the commit may still land after any read), the secret stays for the
+// lifecycle job's orphan sweep.
+func (s *Service) dropUnusedSecret(ctx context.Context, e *hook.Endpoint) {
+	if ctx.Err() != nil {
+		s.Log.ErrorContext(context.WithoutCancel(ctx), "signing secret left for the orphan sweep", "endpoint_id", e.ID, "reason", "create cut off")
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_, err := s.Store.GetEndpoint(rctx, e.ID)
+	switch {
+	case errors.Is(err, key.ErrNotFound):
+		s.cleanup(ctx, e.ID)
+	case err != nil:
+		s.Log.ErrorContext(rctx, "signing secret left for the orphan sweep", "endpoint_id", e.ID, "error", err)
+	default:
+		s.Log.WarnContext(rctx, "endpoint written although its write reported an error; its signing secret is kept", "endpoint_id", e.ID)
+	}
 }
 
 // cleanup deletes a signing secret no endpoint points to, even when the

@@ -157,3 +157,57 @@ func TestOtherMerchantsEndpointsAreNotFound(t *testing.T) {
 		t.Fatalf("secret store called for another merchant's endpoint: %v", sec.Calls)
 	}
 }
+
+// landsThenFails is a store whose endpoint writes commit and then report an
+// error, as a write whose response was lost to a timeout, or whose request
+// was cancelled after DynamoDB had taken it.
+type landsThenFails struct {
+	*mem.Store
+	err    error
+	cancel context.CancelFunc // when set, the request is cut off too
+}
+
+func (s landsThenFails) CreateEndpoint(ctx context.Context, e *hook.Endpoint, a *key.AuditRecord, limit int) error {
+	if err := s.Store.CreateEndpoint(ctx, e, a, limit); err != nil {
+		return err
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	return s.err
+}
+
+// A create whose endpoint write reported an error but committed keeps the
+// signing secret the endpoint names: deleting it would leave an endpoint
+// that no delivery can be signed for and whose secret cannot be rotated.
+func TestCreateKeepsSecretOfCommittedEndpoint(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		cut  bool
+	}{
+		{name: "response lost", cut: false},
+		{name: "request cut off", cut: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st, sec := mem.NewStore(), mem.NewSecrets()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			lf := landsThenFails{Store: st, err: errDown}
+			if c.cut {
+				lf.cancel, lf.err = cancel, context.Canceled
+			}
+			s := New(lf, sec, mem.AnyURL{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if _, _, err := s.Create(ctx, actor, CreateParams{URL: "http://127.0.0.1:9/hook"}); err == nil {
+				t.Fatal("create succeeded; want the write's error")
+			}
+			if len(st.Endpoints) != 1 {
+				t.Fatalf("%d endpoints committed, want 1", len(st.Endpoints))
+			}
+			for id, e := range st.Endpoints {
+				if sec.Versions[hook.SecretName(id)][e.SecretVersionID] == "" {
+					t.Fatalf("endpoint %s committed but its signing secret was deleted (secret store calls %v)", id, sec.Calls)
+				}
+			}
+		})
+	}
+}

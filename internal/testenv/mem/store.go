@@ -48,6 +48,8 @@ type Store struct {
 	CheckEndpoint func(e *hook.Endpoint)
 	Writes        int            // key writes committed
 	Calls         map[string]int // calls by method name
+	// Now is the clock idempotency records expire by; nil is time.Now.
+	Now func() time.Time
 
 	limits map[string][]time.Time
 }
@@ -102,7 +104,7 @@ func (m *Store) CreateKey(_ context.Context, k *key.Key, x outbox.Extras) error 
 		}
 	}
 	if i := x.Idempotency; i != nil {
-		if _, ok := m.Idem[idemKey(i.MerchantID, i.Subject, i.Key)]; ok {
+		if r, ok := m.Idem[idemKey(i.MerchantID, i.Subject, i.Key)]; ok && m.live(r) {
 			return store.ErrIdempotencyTaken
 		}
 	}
@@ -193,10 +195,20 @@ func (m *Store) GetIdempotency(_ context.Context, merchantID, subject, k string)
 		return nil, err
 	}
 	i, ok := m.Idem[idemKey(merchantID, subject, k)]
-	if !ok {
+	if !ok || !m.live(i) {
 		return nil, key.NotFound("idempotency record", k)
 	}
 	return &i, nil
+}
+
+// live reports whether an idempotency record is still within its lifetime,
+// as the DynamoDB store decides it.
+func (m *Store) live(r key.IdempotencyRecord) bool {
+	now := time.Now
+	if m.Now != nil {
+		now = m.Now
+	}
+	return now().Before(r.CreatedAt.Add(store.IdempotencyLifetime))
 }
 
 func (m *Store) PutAudit(_ context.Context, r *key.AuditRecord) error {
