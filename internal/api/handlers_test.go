@@ -642,3 +642,31 @@ func TestChangesAnnounceOnce(t *testing.T) {
 		t.Errorf("GET of a revoked key: status %v", m["status"])
 	}
 }
+
+// The same Idempotency-Key with a body whose JSON value differs is a 409,
+// even where the difference means nothing to the create (an explicit null,
+// an instant written with another offset); the same value written another
+// way (member order, spacing, escapes) is a replay.
+func TestIdempotencyComparesJSONValues(t *testing.T) {
+	body := `{"name":"checkout","environment":"test","expires_at":"2027-01-01T00:00:00Z"}`
+	for _, c := range []struct {
+		name, body string
+		status     int
+	}{
+		{"members reordered and spaced", ` { "expires_at" : "2027-01-01T00:00:00Z", "environment":"test", "name":"checkout" } `, 201},
+		{"a string escaped", `{"name":"\u0063heckout","environment":"test","expires_at":"2027-01-01T00:00:00Z"}`, 201},
+		{"an explicit null added", `{"name":"checkout","environment":"test","expires_at":"2027-01-01T00:00:00Z","rotation_days":null}`, 409},
+		{"the instant with another offset", `{"name":"checkout","environment":"test","expires_at":"2027-01-01T01:00:00+01:00"}`, 409},
+		{"the default currency written out", `{"name":"checkout","environment":"test","expires_at":"2027-01-01T00:00:00Z","currency":"fiat"}`, 409},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFake(t)
+			h := map[string]string{"idempotency-key": "order-9"}
+			first := f.send(rq{route: "POST /v1/keys", body: body, headers: h}).must(t, 201)
+			again := f.send(rq{route: "POST /v1/keys", body: c.body, headers: h}).must(t, c.status)
+			if c.status == 201 && (again.body != first.body || again.headers["Idempotent-Replayed"] != "true") {
+				t.Fatalf("not a replay: %s", again.body)
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -32,7 +33,8 @@ type issuedBody struct {
 
 func (h *API) create(ctx context.Context, a key.Actor, req apigw.Request) (apigw.Response, error) {
 	var b createBody
-	if _, err := apigw.Decode(req, &b, false); err != nil {
+	raw, err := apigw.Decode(req, &b, false)
+	if err != nil {
 		return apigw.Response{}, err
 	}
 	if b.Name == nil {
@@ -48,7 +50,7 @@ func (h *API) create(ctx context.Context, a key.Actor, req apigw.Request) (apigw
 	if err := h.Scopes.Check(b.Scopes); err != nil {
 		return apigw.Response{}, err
 	}
-	idem, err := idempotency(req, b)
+	idem, err := idempotency(req, raw)
 	if err != nil {
 		return apigw.Response{}, err
 	}
@@ -69,8 +71,10 @@ func (h *API) create(ctx context.Context, a key.Actor, req apigw.Request) (apigw
 }
 
 // idempotency reads the Idempotency-Key header; the request is identified by
-// the hash of its decoded body, so formatting differences do not matter.
-func idempotency(req apigw.Request, b createBody) (*keysvc.Idempotency, error) {
+// the hash of its body's JSON value (members sorted, no spacing, strings
+// escaped one way), so formatting does not matter and any other value,
+// an explicit null included, is another request.
+func idempotency(req apigw.Request, raw []byte) (*keysvc.Idempotency, error) {
 	v, ok := header(req, "idempotency-key")
 	if !ok {
 		return nil, nil
@@ -83,7 +87,13 @@ func idempotency(req apigw.Request, b createBody) (*keysvc.Idempotency, error) {
 	if n := utf8.RuneCountInString(v); n < 1 || n > 255 {
 		return nil, key.Invalid("Idempotency-Key must be 1..255 characters")
 	}
-	canon, err := json.Marshal(b)
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber() // numbers as written, never rounded through float64
+	var value any
+	if err := dec.Decode(&value); err != nil {
+		return nil, fmt.Errorf("hash request: %w", err)
+	}
+	canon, err := json.Marshal(value)
 	if err != nil {
 		return nil, fmt.Errorf("hash request: %w", err)
 	}
