@@ -110,3 +110,34 @@ func TestAuditRecordsAreOnlyAppended(t *testing.T) {
 		}
 	}
 }
+
+// answerPut answers every PutItem with err.
+type answerPut struct {
+	API
+	err error
+}
+
+func (a answerPut) PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	return &dynamodb.PutItemOutput{}, a.err
+}
+
+// An audit record already there is this one (its ID is random), written by
+// an attempt whose answer was lost: the put succeeds. Any other error fails.
+func TestPutAuditRetriedAfterItLanded(t *testing.T) {
+	rec := &key.AuditRecord{ID: "aud_1", MerchantID: "m_1", Actor: "user_1", Action: "key.create", Outcome: "replayed", CreatedAt: t0}
+	throttled := &types.ProvisionedThroughputExceededException{}
+	for _, tt := range []struct {
+		name string
+		err  error
+		ok   bool
+	}{
+		{"written", nil, true},
+		{"already written", &types.ConditionalCheckFailedException{}, true},
+		{"throttled", throttled, false},
+	} {
+		err := New(answerPut{err: tt.err}, "t").PutAudit(context.Background(), rec)
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: error %v, want success %v", tt.name, err, tt.ok)
+		}
+	}
+}

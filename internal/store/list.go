@@ -238,7 +238,10 @@ func (s *Store) PutAudit(ctx context.Context, r *key.AuditRecord) error {
 		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
 		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
 	})
-	if err != nil {
+	// The ID is random, so a record already there is this one, written by an
+	// attempt the SDK retried after its answer was lost.
+	var exists *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &exists) {
 		return fmt.Errorf("store: put audit %s: %w", r.ID, err)
 	}
 	return nil
