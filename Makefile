@@ -254,13 +254,14 @@ bench: ## go test -bench . -benchmem ./...
 # By default every function runs as its real bootstrap (built for this
 # machine) under the Lambda Runtime Interface Emulator, RIE_POOL emulators per
 # function; INPROCESS=1 runs the handlers inside the gateway instead, to debug
-# them with breakpoints.
+# them with breakpoints (1, true or yes; anything else is emulator mode).
+IN_PROCESS := $(filter 1 true yes,$(INPROCESS))
 EMULATOR_ENV = RIE=$(or $(abspath $(call rie)),$(error no aws-lambda-rie-$(RIE_ARCH) in $(VENV); run make tools)) \
 	LAMBDA_BIN=$(abspath $(HOST_BIN)) RIE_POOL=$(RIE_POOL)
 .PHONY: dev
-dev: tools $(if $(INPROCESS),,functions-host) ## Serve the API on 127.0.0.1:PORT (3000) against the local stack; Ctrl-C stops both (INPROCESS=1: handlers in-process)
+dev: tools $(if $(IN_PROCESS),,functions-host) ## Serve the API on 127.0.0.1:PORT (3000) against the local stack; Ctrl-C stops both (INPROCESS=1: handlers in-process)
 	go build -o $(CACHE)/bin/gateway ./infra/gateway
-	$(WITH_STACK) env $(DEV_ENV) $(if $(INPROCESS),,$(EMULATOR_ENV)) $(CACHE)/bin/gateway
+	$(WITH_STACK) env $(DEV_ENV) $(if $(IN_PROCESS),,$(EMULATOR_ENV)) $(CACHE)/bin/gateway
 
 # Built rather than go run, so that a refusal (ROLE=bogus) is the tool's own
 # message and exit status. MERCHANT=, ROLE= or SUB= (empty) leaves that claim
