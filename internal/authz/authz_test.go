@@ -25,9 +25,15 @@ type fakeKeys struct {
 	delay time.Duration
 }
 
-func (f *fakeKeys) GetKey(_ context.Context, id string) (*key.Key, error) {
+func (f *fakeKeys) GetKey(ctx context.Context, id string) (*key.Key, error) {
 	f.calls.Add(1)
-	time.Sleep(f.delay)
+	if f.delay > 0 {
+		select {
+		case <-ctx.Done(): // as the store's calls do
+			return nil, ctx.Err()
+		case <-time.After(f.delay):
+		}
+	}
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -162,6 +168,35 @@ func TestConcurrentMissesShareOneRead(t *testing.T) {
 		}
 		if d := time.Since(start); d != time.Second {
 			t.Fatalf("the decisions took %v, want the one read's 1s", d)
+		}
+	})
+}
+
+// A read shared by several decisions is not cut short when the decision
+// that started it is cancelled (its client went away): the others still
+// get the key, from that one read.
+func TestSharedReadOutlivesTheFirstCallersCancellation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		f.keys.delay = time.Second
+		first, cancel := context.WithCancel(context.Background())
+		go func() { _, _ = f.e.Decide(first, Request{Bearer: f.secret, Need: f.need}) }()
+		time.Sleep(100 * time.Millisecond) // the first decision's read is under way
+		var d Decision
+		var err error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			d, err = f.e.Decide(context.Background(), Request{Bearer: f.secret, Need: f.need})
+		}()
+		time.Sleep(100 * time.Millisecond)
+		cancel()
+		<-done
+		if err != nil || d.Code != key.CodeValid {
+			t.Fatalf("the waiting decision: %+v, %v; want VALID", d, err)
+		}
+		if n := f.keys.calls.Load(); n != 1 {
+			t.Fatalf("%d reads, want the one shared", n)
 		}
 	})
 }
