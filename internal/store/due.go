@@ -17,6 +17,7 @@ import (
 
 	"github.com/paykeys/paykeys/internal/key"
 	"github.com/paykeys/paykeys/internal/outbox"
+	"github.com/paykeys/paykeys/internal/retry"
 )
 
 // The due index (gsi2) holds every key that has something scheduled
@@ -209,12 +210,8 @@ func LoadKeys(ctx context.Context, api BatchWriteAPI, table string, keys []*key.
 				if attempt > 10 {
 					return fmt.Errorf("store: load keys: %d items still unprocessed", len(reqs))
 				}
-				t := time.NewTimer(time.Duration(attempt*attempt) * 10 * time.Millisecond)
-				select {
-				case <-ctx.Done():
-					t.Stop()
-					return ctx.Err()
-				case <-t.C:
+				if err := retry.Sleep(ctx, time.Duration(attempt*attempt)*10*time.Millisecond); err != nil {
+					return err
 				}
 			}
 			out, err := api.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
