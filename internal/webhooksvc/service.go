@@ -148,7 +148,7 @@ func (s *Service) dropUnusedSecret(ctx context.Context, e *hook.Endpoint) {
 		s.Log.ErrorContext(context.WithoutCancel(ctx), "signing secret left for the orphan sweep", "endpoint_id", e.ID, "reason", "create cut off")
 		return
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	rctx, cancel := detached(ctx)
 	defer cancel()
 	_, err := s.Store.GetEndpoint(rctx, e.ID)
 	switch {
@@ -165,11 +165,20 @@ func (s *Service) dropUnusedSecret(ctx context.Context, e *hook.Endpoint) {
 // request that asked for it was cancelled meanwhile; its log line keeps
 // the request's IDs.
 func (s *Service) cleanup(ctx context.Context, id string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	ctx, cancel := detached(ctx)
 	defer cancel()
 	if err := s.Secrets.Delete(ctx, hook.SecretName(id)); err != nil {
 		s.Log.ErrorContext(ctx, "signing secret left without an endpoint", "endpoint_id", id, "error", err)
 	}
+}
+
+// cleanupTimeout bounds the clean-up after a failed create, which runs even
+// when the request that made it was cancelled.
+const cleanupTimeout = 5 * time.Second
+
+// detached is ctx without its cancellation, bounded by cleanupTimeout.
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 }
 
 // Get returns one of the actor's endpoints; another merchant's is not found.
