@@ -151,6 +151,7 @@ func ParseTemplate(data []byte) ([]Route, []string, error) {
 	}
 	globals := cfn.Get(root, "Globals")
 	p := &templateParser{
+		root:           root,
 		resources:      resources,
 		globalFunction: cfn.Get(globals, "Function"),
 		globalHTTPAPI:  cfn.Get(globals, "HttpApi"),
@@ -159,6 +160,7 @@ func ParseTemplate(data []byte) ([]Route, []string, error) {
 }
 
 type templateParser struct {
+	root           *yaml.Node
 	resources      *yaml.Node
 	globalFunction *yaml.Node
 	globalHTTPAPI  *yaml.Node
@@ -171,10 +173,7 @@ func (p *templateParser) warnf(format string, args ...any) {
 
 func (p *templateParser) routes() ([]Route, []string, error) {
 	var routes []Route
-	for logicalID, res := range cfn.Pairs(p.resources) {
-		if typ, _ := cfn.Scalar(cfn.Get(res, "Type")); typ != "AWS::Serverless::Function" {
-			continue
-		}
+	for logicalID, res := range cfn.Resources(p.root, "AWS::Serverless::Function") {
 		props := cfn.Get(res, "Properties")
 		timeout := p.functionTimeout(props)
 		for eventName, ev := range cfn.Pairs(cfn.Get(props, "Events")) {
