@@ -26,6 +26,24 @@ type runtimeAPI struct {
 	waiting    chan string // the identifier of a request for the next event
 }
 
+// sigtermRuns sends this process SIGTERM and waits for the callback to
+// close ran.
+func sigtermRuns(t *testing.T, ran <-chan struct{}) {
+	t.Helper()
+	if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ran:
+	case <-time.After(5 * time.Second):
+		t.Fatal("SIGTERM did not run the callback")
+	}
+}
+
+func newRuntimeAPI(status int) *runtimeAPI {
+	return &runtimeAPI{status: status, registered: make(chan *http.Request, 1), body: make(chan string, 1), waiting: make(chan string, 1)}
+}
+
 func (f *runtimeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Method + " " + r.URL.Path {
 	case "POST /2020-01-01/extension/register":
@@ -47,7 +65,7 @@ func (f *runtimeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // for its next event on the identifier Lambda gave, and runs its callback
 // on SIGTERM.
 func TestEnableSIGTERMRegistersAndRunsTheCallback(t *testing.T) {
-	api := &runtimeAPI{status: 200, registered: make(chan *http.Request, 1), body: make(chan string, 1), waiting: make(chan string, 1)}
+	api := newRuntimeAPI(200)
 	srv := httptest.NewServer(api)
 	defer srv.Close()
 	defer srv.CloseClientConnections() // the request for an event never ends
@@ -76,21 +94,14 @@ func TestEnableSIGTERMRegistersAndRunsTheCallback(t *testing.T) {
 		t.Fatal("the callback ran before SIGTERM")
 	default:
 	}
-	if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-ran:
-	case <-time.After(5 * time.Second):
-		t.Fatal("SIGTERM did not run the callback")
-	}
+	sigtermRuns(t, ran)
 }
 
 // A refused registration is an error; outside Lambda (no runtime API) there
 // is nothing to register.
 func TestEnableSIGTERMErrors(t *testing.T) {
 	defer signal.Reset(syscall.SIGTERM)
-	api := &runtimeAPI{status: 403, registered: make(chan *http.Request, 1), body: make(chan string, 1), waiting: make(chan string, 1)}
+	api := newRuntimeAPI(403)
 	srv := httptest.NewServer(api)
 	defer srv.Close()
 	if err := enableSIGTERM(strings.TrimPrefix(srv.URL, "http://"), func() {}, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "status 403") {
@@ -123,7 +134,7 @@ func TestWithSIGTERMRegistersWhileTheFunctionIsBuilt(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			api := &runtimeAPI{status: tt.status, registered: make(chan *http.Request, 1), body: make(chan string, 1), waiting: make(chan string, 1)}
+			api := newRuntimeAPI(tt.status)
 			srv := httptest.NewServer(api)
 			defer srv.Close()
 			defer srv.CloseClientConnections()
@@ -148,14 +159,7 @@ func TestWithSIGTERMRegistersWhileTheFunctionIsBuilt(t *testing.T) {
 			if tt.status != 200 || tt.buildErr != nil {
 				return
 			}
-			if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case <-ran:
-			case <-time.After(5 * time.Second):
-				t.Fatal("SIGTERM did not run the callback the build returned")
-			}
+			sigtermRuns(t, ran)
 		})
 	}
 }
